@@ -1,0 +1,85 @@
+//! The `TraceRenderer` role: traces into the text the model reads.
+//!
+//! Rendering is pure and synchronous: the same program, tests and traces always give
+//! the same text, byte for byte (`trace-format.md` makes the `inline` format normative).
+//! Renderers live in `next-tracers`; this module holds the trait and [`NoneRenderer`],
+//! the trivial one, for runs without traces and for implementors' tests.
+
+use std::sync::Arc;
+
+use crate::task::{Program, TestCase};
+use crate::trace::Trace;
+
+/// Turns a program and its traces into the text shown to the model.
+pub trait TraceRenderer: Send + Sync {
+    /// The renderer's stable name, used in configuration files and on the command line
+    /// (`inline`, `none`, `scratchpad`, `blocks`, ...).
+    fn name(&self) -> &str;
+
+    /// Whether the rendering shows execution. When `false` the prompt presents the text
+    /// as the program alone and does not explain a trace format.
+    fn shows_execution(&self) -> bool {
+        true
+    }
+
+    /// Renders `program` with `traces` (one per test of `tests`, possibly fewer).
+    fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String;
+}
+
+impl<T: TraceRenderer + ?Sized> TraceRenderer for Box<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn shows_execution(&self) -> bool {
+        (**self).shows_execution()
+    }
+    fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String {
+        (**self).render(program, tests, traces)
+    }
+}
+
+impl<T: TraceRenderer + ?Sized> TraceRenderer for Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn shows_execution(&self) -> bool {
+        (**self).shows_execution()
+    }
+    fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String {
+        (**self).render(program, tests, traces)
+    }
+}
+
+/// The `none` renderer: the buggy program alone, ending with one newline. The baseline
+/// of the paper's "without traces" rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoneRenderer;
+
+impl TraceRenderer for NoneRenderer {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+
+    fn shows_execution(&self) -> bool {
+        false
+    }
+
+    fn render(&self, program: &Program, _tests: &[TestCase], _traces: &[Trace]) -> String {
+        let mut text = program.source().trim_end().to_owned();
+        text.push('\n');
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn none_renders_the_program_alone() {
+        let program = Program::new("def f():\n    return 1\n\n\n");
+        let text = NoneRenderer.render(&program, &[], &[]);
+        assert_eq!(text, "def f():\n    return 1\n");
+        assert!(!NoneRenderer.shows_execution());
+    }
+}

@@ -1,0 +1,265 @@
+//! The `Sandbox` role: the only thing that executes untrusted code.
+//!
+//! Every program the system runs (a dataset's program, a model's fix, the tracer's
+//! harness around them) is untrusted. A [`Sandbox`] runs one Python source as a [`Job`]
+//! with [`Limits`] and reports how it ended as an [`Execution`]. Tracers and verifiers
+//! are generic over it, so that the isolation backend (a process, WASM, Docker) is
+//! chosen once and applies everywhere.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::BoxError;
+
+/// Resource limits of one job.
+///
+/// Invariant: every limit is positive; [`Limits::new`] and deserialisation check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawLimits", into = "RawLimits")]
+pub struct Limits {
+    wall_time: Duration,
+    memory_bytes: u64,
+    output_bytes: u64,
+    processes: u32,
+}
+
+impl Limits {
+    /// Makes limits: wall-clock time, memory (address space) in bytes, captured output in
+    /// bytes (stdout and stderr each), and processes the job may have at once.
+    ///
+    /// # Errors
+    /// [`crate::error::InvalidInput`] when a limit is zero.
+    pub fn new(
+        wall_time: Duration,
+        memory_bytes: u64,
+        output_bytes: u64,
+        processes: u32,
+    ) -> Result<Self, crate::error::InvalidInput> {
+        if wall_time.is_zero() || memory_bytes == 0 || output_bytes == 0 || processes == 0 {
+            return Err(crate::error::InvalidInput::new(
+                "every sandbox limit must be positive",
+            ));
+        }
+        Ok(Self {
+            wall_time,
+            memory_bytes,
+            output_bytes,
+            processes,
+        })
+    }
+
+    /// Wall-clock time after which the job is killed.
+    pub fn wall_time(&self) -> Duration {
+        self.wall_time
+    }
+
+    /// Memory the job may use, in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_bytes
+    }
+
+    /// Bytes of stdout (and, separately, of stderr) kept; the rest is cut.
+    pub fn output_bytes(&self) -> u64 {
+        self.output_bytes
+    }
+
+    /// Processes (and threads, where the backend counts them so) the job may hold at once.
+    pub fn processes(&self) -> u32 {
+        self.processes
+    }
+}
+
+impl Default for Limits {
+    /// 10 s, 1 GiB, 1 MiB of output, 16 processes.
+    fn default() -> Self {
+        Self {
+            wall_time: Duration::from_secs(10),
+            memory_bytes: 1 << 30,
+            output_bytes: 1 << 20,
+            processes: 16,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawLimits {
+    wall_time_ms: u64,
+    memory_bytes: u64,
+    output_bytes: u64,
+    processes: u32,
+}
+
+impl TryFrom<RawLimits> for Limits {
+    type Error = crate::error::InvalidInput;
+    fn try_from(raw: RawLimits) -> Result<Self, Self::Error> {
+        Limits::new(
+            Duration::from_millis(raw.wall_time_ms),
+            raw.memory_bytes,
+            raw.output_bytes,
+            raw.processes,
+        )
+    }
+}
+
+impl From<Limits> for RawLimits {
+    fn from(limits: Limits) -> Self {
+        Self {
+            wall_time_ms: u64::try_from(limits.wall_time.as_millis()).unwrap_or(u64::MAX),
+            memory_bytes: limits.memory_bytes,
+            output_bytes: limits.output_bytes,
+            processes: limits.processes,
+        }
+    }
+}
+
+/// One piece of Python to run: its source, what it reads on stdin, and its limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The Python source, run as the main module.
+    pub source: String,
+    /// Bytes offered on stdin, then end of file.
+    pub stdin: Vec<u8>,
+    /// The limits the job runs under.
+    pub limits: Limits,
+}
+
+impl Job {
+    /// A job with empty stdin and default limits.
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            stdin: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Sets what the job reads on stdin.
+    #[must_use]
+    pub fn with_stdin(mut self, stdin: impl Into<Vec<u8>>) -> Self {
+        self.stdin = stdin.into();
+        self
+    }
+
+    /// Sets the limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "end", rename_all = "snake_case")]
+pub enum Termination {
+    /// The interpreter exited by itself with this status code.
+    Exited {
+        /// The exit status.
+        code: i32,
+    },
+    /// The process died of a signal it did not ask for (a segfault, say).
+    Signaled {
+        /// The signal number.
+        signal: i32,
+    },
+    /// Killed at the wall-time limit.
+    TimedOut,
+    /// Killed or failed for exceeding a resource limit other than time.
+    ResourceLimit {
+        /// Which limit, in words (memory, processes, file size, ...).
+        resource: String,
+    },
+}
+
+/// What a job did: its captured output and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Captured stdout, cut at the output limit.
+    pub stdout: Vec<u8>,
+    /// Captured stderr, cut at the output limit.
+    pub stderr: Vec<u8>,
+    /// How the job ended.
+    pub termination: Termination,
+    /// Whether stdout or stderr was cut at the output limit.
+    pub output_truncated: bool,
+    /// Wall-clock time the job took.
+    pub wall_time: Duration,
+}
+
+impl Execution {
+    /// Whether the job exited by itself with status 0.
+    pub fn succeeded(&self) -> bool {
+        self.termination == Termination::Exited { code: 0 }
+    }
+}
+
+/// Why a sandbox could not run a job at all. A job that ran and misbehaved is not an
+/// error: it is an [`Execution`] with its [`Termination`].
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The backend is missing or broken (no interpreter, no Docker engine, no module).
+    #[error("sandbox backend unavailable: {0}")]
+    Unavailable(String),
+    /// An I/O operation of the sandbox itself failed.
+    #[error("sandbox I/O failed while {context}")]
+    Io {
+        /// What the sandbox was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other backend failure.
+    #[error("sandbox backend failed")]
+    Backend(#[source] BoxError),
+}
+
+/// Runs untrusted Python with limits. The only role that executes code.
+///
+/// Implementations must enforce every field of [`Limits`], run each job in a fresh
+/// temporary working directory, close stdin after [`Job::stdin`], and leave no process or
+/// file behind when the call returns, also when the future is dropped.
+#[async_trait]
+pub trait Sandbox: Send + Sync {
+    /// Runs one job to its end or to a limit.
+    ///
+    /// # Errors
+    /// [`SandboxError`] only when the job could not be run at all.
+    async fn run(&self, job: Job) -> Result<Execution, SandboxError>;
+}
+
+#[async_trait]
+impl<T: Sandbox + ?Sized> Sandbox for Box<T> {
+    async fn run(&self, job: Job) -> Result<Execution, SandboxError> {
+        (**self).run(job).await
+    }
+}
+
+#[async_trait]
+impl<T: Sandbox + ?Sized> Sandbox for Arc<T> {
+    async fn run(&self, job: Job) -> Result<Execution, SandboxError> {
+        (**self).run(job).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_limits_are_rejected_also_when_read() {
+        assert!(Limits::new(Duration::ZERO, 1, 1, 1).is_err());
+        let json = r#"{"wall_time_ms":1000,"memory_bytes":0,"output_bytes":1,"processes":1}"#;
+        assert!(serde_json::from_str::<Limits>(json).is_err());
+    }
+
+    #[test]
+    fn limits_round_trip() {
+        let limits = Limits::new(Duration::from_millis(1500), 1 << 20, 4096, 2).unwrap();
+        let json = serde_json::to_string(&limits).unwrap();
+        assert_eq!(serde_json::from_str::<Limits>(&json).unwrap(), limits);
+    }
+}
