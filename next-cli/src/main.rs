@@ -1,1 +1,166 @@
-fn main() {}
+//! `next`: the NExT loop from the command line.
+//!
+//! ```text
+//! next roles                                   what backends this binary was built with
+//! next run  --config RUN.toml --train T.jsonl --dev D.jsonl --out DIR
+//! next resume DIR --config RUN.toml           continue a killed run
+//! ```
+//!
+//! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
+//! and the loop's settings (`[loop]`); see `config.rs`.
+
+mod config;
+mod error;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use next_core::registry;
+use next_core::run::Summary;
+
+use crate::config::RunConfig;
+use crate::error::CliError;
+use crate::progress::Bars;
+
+/// Naturalized Execution Tuning: teach a model to repair code by reading its execution.
+#[derive(Parser)]
+#[command(name = "next", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the role factories compiled into this binary.
+    Roles {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start a self-training run.
+    Run {
+        /// The run's TOML configuration: `[loop]` and one table per role.
+        #[arg(long)]
+        config: PathBuf,
+        /// Training tasks, JSON Lines of repair tasks.
+        #[arg(long)]
+        train: PathBuf,
+        /// Development tasks, JSON Lines of repair tasks.
+        #[arg(long)]
+        dev: PathBuf,
+        /// The run directory to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Continue a run where it stopped, with the configuration it was started with.
+    Resume {
+        /// The run directory.
+        dir: PathBuf,
+        /// The run's TOML configuration (its `[loop]` must match the run's).
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", next_core::error::chain(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Roles { json } => {
+            roles(json);
+            Ok(())
+        }
+        Command::Run {
+            config,
+            train,
+            dev,
+            out,
+        } => {
+            let config = RunConfig::read(&config)?;
+            let train = config::read_tasks(&train)?;
+            let dev = config::read_tasks(&dev)?;
+            let looped = config.build()?;
+            let summary = runtime()?.block_on(looped.run(&out, &train, &dev, &Bars::new()))?;
+            print_summary(&summary);
+            Ok(())
+        }
+        Command::Resume { dir, config } => {
+            let config = RunConfig::read(&config)?;
+            let looped = config.build()?;
+            let summary = runtime()?.block_on(looped.resume(&dir, &Bars::new()))?;
+            print_summary(&summary);
+            Ok(())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            action: "starting the async runtime",
+            path: PathBuf::new(),
+            source,
+        })
+}
+
+fn roles(json: bool) {
+    for entry in registry::list() {
+        if json {
+            let line = serde_json::json!({
+                "role": entry.role.to_string(),
+                "name": entry.name,
+                "summary": entry.summary,
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{:<9} {:<12} {}",
+                entry.role.to_string(),
+                entry.name,
+                entry.summary
+            );
+        }
+    }
+}
+
+fn print_summary(summary: &Summary) {
+    let metric = &summary.best.metric;
+    println!("iteration  checkpoint            examples  dev {metric}");
+    let base = summary
+        .base_eval
+        .pass_at_k
+        .get(metric)
+        .copied()
+        .unwrap_or(0.0);
+    println!("{:<10} {:<21} {:>8}  {base:.4}", 0, "base", "-");
+    for report in &summary.iterations {
+        let value = report.eval.pass_at_k.get(metric).copied().unwrap_or(0.0);
+        println!(
+            "{:<10} {:<21} {:>8}  {value:.4}",
+            report.iteration,
+            report.checkpoint.name,
+            report.train.train_examples.unwrap_or(0)
+        );
+    }
+    println!(
+        "best: iteration {} ({}), dev {metric} = {:.4}; hard tasks: {}",
+        summary.best.iteration,
+        summary.best.checkpoint.name,
+        summary.best.value,
+        summary.hard_tasks
+    );
+}

@@ -39,11 +39,22 @@
 pub mod error;
 pub mod jsonl;
 pub mod metrics;
+pub mod observe;
 pub mod prompt;
+pub mod registry;
 pub mod render;
+pub mod run;
 pub mod sample;
 pub mod sandbox;
+pub mod self_training;
 pub mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 pub mod train;
 pub mod verify;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

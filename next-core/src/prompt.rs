@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::sample::{Answer, ParseFailure};
-use crate::task::{Program, RepairTask};
+use crate::task::{Program, RepairTask, TestCase};
 
 /// Who says a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -141,7 +141,7 @@ fn user_turn(task: &RepairTask, rendered: Option<&str>) -> String {
             );
         }
     }
-    let tests: Vec<&str> = task.tests.iter().map(|t| t.code()).collect();
+    let tests: Vec<&str> = task.tests.iter().map(TestCase::code).collect();
     let _ = write!(
         text,
         "# Tests\n{}\n\n{INSTRUCTION}",
@@ -251,7 +251,7 @@ pub fn parse_answer(raw: &str) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{TaskId, TestCase};
+    use crate::task::TaskId;
 
     fn fix(answer: &Answer) -> (&str, &str) {
         match answer {

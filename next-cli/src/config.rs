@@ -1,0 +1,156 @@
+//! The run configuration file.
+//!
+//! ```toml
+//! [loop]                 # next_core::self_training::LoopConfig; every key optional
+//! iterations = 2
+//! samples_per_task = 8
+//!
+//! [sandbox]              # optional: what tracers and verifiers run code in
+//! kind = "process"
+//!
+//! [tracer]               # optional, default kind = "none"
+//! kind = "python"
+//! [renderer]             # optional, default kind = "none"
+//! kind = "inline"
+//!
+//! [sampler]              # required
+//! kind = "openai"
+//! model = "..."
+//! [verifier]             # required
+//! kind = "tests"
+//! [trainer]              # required
+//! kind = "..."
+//! ```
+//!
+//! Each role table names a factory (`next roles` lists them) with `kind`; the rest of
+//! the table is that factory's options.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use next_core::registry::{self, Context};
+use next_core::render::TraceRenderer;
+use next_core::sample::RationaleSampler;
+use next_core::sandbox::Sandbox;
+use next_core::self_training::{LoopConfig, Roles, SelfTraining};
+use next_core::task::RepairTask;
+use next_core::trace::Tracer;
+use next_core::train::Trainer;
+use next_core::verify::Verifier;
+
+use crate::error::CliError;
+
+/// The loop over roles chosen at run time.
+pub type DynLoop = SelfTraining<
+    Box<dyn Tracer>,
+    Box<dyn TraceRenderer>,
+    Box<dyn RationaleSampler>,
+    Box<dyn Verifier>,
+    Box<dyn Trainer>,
+>;
+
+const SECTIONS: [&str; 7] = [
+    "loop", "sandbox", "tracer", "renderer", "sampler", "verifier", "trainer",
+];
+
+/// A parsed configuration file.
+pub struct RunConfig {
+    path: PathBuf,
+    table: toml::Table,
+    looped: LoopConfig,
+}
+
+impl RunConfig {
+    /// Reads and checks a configuration file.
+    pub fn read(path: &Path) -> Result<Self, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+            action: "reading",
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |message: String| CliError::Config {
+            path: path.to_owned(),
+            message,
+        };
+        let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        if let Some(unknown) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "unknown section [{unknown}]; expected one of {}",
+                SECTIONS.join(", ")
+            )));
+        }
+        let looped: LoopConfig = match table.get("loop") {
+            None => LoopConfig::default(),
+            Some(toml::Value::Table(t)) => t
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| invalid(format!("[loop]: {}", e.message())))?,
+            Some(_) => return Err(invalid("[loop] must be a table".into())),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            table,
+            looped,
+        })
+    }
+
+    fn section(&self, name: &str) -> Result<Option<&toml::Table>, CliError> {
+        match self.table.get(name) {
+            None => Ok(None),
+            Some(toml::Value::Table(t)) => Ok(Some(t)),
+            Some(_) => Err(CliError::Config {
+                path: self.path.clone(),
+                message: format!("[{name}] must be a table"),
+            }),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<&toml::Table, CliError> {
+        self.section(name)?.ok_or_else(|| CliError::Config {
+            path: self.path.clone(),
+            message: format!("missing [{name}] table (`next roles` lists the kinds)"),
+        })
+    }
+
+    /// Builds every role through the registry, and the loop over them.
+    pub fn build(&self) -> Result<DynLoop, CliError> {
+        let mut cx = Context::new();
+        if let Some(table) = self.section("sandbox")? {
+            let sandbox: Box<dyn Sandbox> = registry::from_table(table, &cx)?;
+            cx = cx.with_sandbox(Arc::from(sandbox));
+        }
+        let none = toml::Table::from_iter([("kind".to_owned(), toml::Value::from("none"))]);
+        let tracer = registry::from_table(self.section("tracer")?.unwrap_or(&none), &cx)?;
+        let renderer = registry::from_table(self.section("renderer")?.unwrap_or(&none), &cx)?;
+        let sampler = registry::from_table(self.required("sampler")?, &cx)?;
+        let verifier = registry::from_table(self.required("verifier")?, &cx)?;
+        let trainer = registry::from_table(self.required("trainer")?, &cx)?;
+        let roles = Roles {
+            tracer,
+            renderer,
+            sampler,
+            verifier,
+            trainer,
+        };
+        Ok(SelfTraining::new(roles, self.looped.clone())?)
+    }
+}
+
+/// Reads a JSON Lines file of repair tasks.
+pub fn read_tasks(path: &Path) -> Result<Vec<RepairTask>, CliError> {
+    if !path.is_file() {
+        return Err(CliError::Io {
+            action: "reading",
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        });
+    }
+    let lines = next_core::jsonl::read_lines(path)?;
+    if lines.torn_bytes > 0 {
+        return Err(CliError::Config {
+            path: path.to_owned(),
+            message: "the last line is cut short (no final newline)".into(),
+        });
+    }
+    Ok(lines.records)
+}

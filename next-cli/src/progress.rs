@@ -1,0 +1,100 @@
+//! Progress bars drawn from the loop's progress events.
+
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use next_core::observe::{Observer, Progress};
+
+/// An observer that draws one bar per phase on stderr (hidden when stderr is not a
+/// terminal) and prints one line per finished phase, failure and training.
+pub struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Bars {
+    /// No bar yet.
+    pub fn new() -> Self {
+        Self {
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &*self.lock() {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        self.bar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Observer for Bars {
+    fn observe(&self, event: &Progress<'_>) {
+        match event {
+            Progress::RunStarted {
+                train_tasks,
+                dev_tasks,
+                resumed,
+            } => {
+                let verb = if *resumed { "resuming" } else { "starting" };
+                self.line(&format!(
+                    "{verb} run: {train_tasks} training tasks, {dev_tasks} development tasks"
+                ));
+            }
+            Progress::PhaseStarted { phase, tasks } => {
+                let bar = ProgressBar::new(*tasks as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>8} [{bar:30}] {pos}/{len} tasks {elapsed}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(phase.to_string());
+                *self.lock() = Some(bar);
+            }
+            Progress::TaskFinished { .. } => {
+                if let Some(bar) = &*self.lock() {
+                    bar.inc(1);
+                }
+            }
+            Progress::RoleFailed {
+                phase,
+                task,
+                stage,
+                message,
+            } => self.line(&format!("{phase}: {stage} failed on {task}: {message}")),
+            Progress::Trained {
+                iteration,
+                checkpoint,
+                examples,
+            } => self.line(&format!(
+                "iter-{iteration}: trained {} on {examples} examples",
+                checkpoint.name
+            )),
+            Progress::PhaseFinished { phase, metrics } => {
+                if let Some(bar) = self.lock().take() {
+                    bar.finish_and_clear();
+                }
+                let rates: Vec<String> = metrics
+                    .pass_at_k
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.4}"))
+                    .collect();
+                self.line(&format!(
+                    "{phase}: {} tasks, {} of {} samples passed; {}",
+                    metrics.tasks,
+                    metrics.passed,
+                    metrics.samples_requested,
+                    rates.join(", ")
+                ));
+            }
+            _ => {}
+        }
+    }
+}

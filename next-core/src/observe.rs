@@ -1,0 +1,191 @@
+//! Progress events of a run, for progress bars, logs and tests.
+//!
+//! The loop calls [`Observer::observe`] synchronously, in the order things happen, from
+//! the task that drives the run. An observer should return quickly; it must not block on
+//! the loop.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Counts;
+use crate::run::{PhaseMetrics, Summary};
+use crate::task::TaskId;
+use crate::train::Checkpoint;
+
+/// A phase of a run. Each has its own directory in the run directory, named by
+/// [`Phase`]'s `Display`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Tracing and rendering every task into its prompt (`prepare`).
+    Prepare,
+    /// Sampling the base model on the training tasks to find the hard ones (`filter`).
+    Filter,
+    /// Iteration `i` (from 1): sampling `P_{i-1}` on the hard tasks, keeping the
+    /// passing samples, training `P_i` (`iter-i`).
+    Iteration(u32),
+    /// Evaluating checkpoint `P_i` on the development tasks; `eval-0` is the base model.
+    Eval(u32),
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Prepare => f.write_str("prepare"),
+            Phase::Filter => f.write_str("filter"),
+            Phase::Iteration(i) => write!(f, "iter-{i}"),
+            Phase::Eval(i) => write!(f, "eval-{i}"),
+        }
+    }
+}
+
+/// The step of a task at which a role failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The tracer.
+    Trace,
+    /// The trace renderer.
+    Render,
+    /// The rationale sampler.
+    Sample,
+    /// The verifier.
+    Verify,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::Trace => "trace",
+            Stage::Render => "render",
+            Stage::Sample => "sample",
+            Stage::Verify => "verify",
+        })
+    }
+}
+
+/// One progress event.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Progress<'a> {
+    /// A run starts, fresh or resumed.
+    RunStarted {
+        /// Training tasks.
+        train_tasks: usize,
+        /// Development tasks.
+        dev_tasks: usize,
+        /// Whether earlier records were found and are being reused.
+        resumed: bool,
+    },
+    /// A phase starts.
+    PhaseStarted {
+        /// Which.
+        phase: Phase,
+        /// Tasks it covers.
+        tasks: usize,
+    },
+    /// A sample line was appended.
+    SampleRecorded {
+        /// The phase.
+        phase: Phase,
+        /// Its task.
+        task: &'a TaskId,
+        /// Its index within the task.
+        index: u32,
+    },
+    /// A verdict line was appended.
+    VerdictRecorded {
+        /// The phase.
+        phase: Phase,
+        /// Its task.
+        task: &'a TaskId,
+        /// The sample's index.
+        index: u32,
+        /// Whether every test passed.
+        passed: bool,
+    },
+    /// A training example line was appended.
+    ExampleRecorded {
+        /// The phase.
+        phase: Phase,
+        /// Its task.
+        task: &'a TaskId,
+        /// The sample it came from.
+        sample: u32,
+    },
+    /// A role failed (returned an error or panicked) on a task; recorded and counted.
+    RoleFailed {
+        /// The phase.
+        phase: Phase,
+        /// The task.
+        task: &'a TaskId,
+        /// The failing step.
+        stage: Stage,
+        /// The error, one line.
+        message: &'a str,
+    },
+    /// A task's samples are all judged.
+    TaskFinished {
+        /// The phase.
+        phase: Phase,
+        /// The task.
+        task: &'a TaskId,
+        /// Samples drawn and passed.
+        counts: Counts,
+    },
+    /// Training produced (or, resumed, reloaded) a checkpoint.
+    Trained {
+        /// The iteration.
+        iteration: u32,
+        /// The new checkpoint.
+        checkpoint: &'a Checkpoint,
+        /// Examples it was trained on.
+        examples: usize,
+    },
+    /// A phase ended; its metrics are written.
+    PhaseFinished {
+        /// The phase.
+        phase: Phase,
+        /// Its metrics.
+        metrics: &'a PhaseMetrics,
+    },
+    /// The run ended.
+    RunFinished {
+        /// The result.
+        summary: &'a Summary,
+    },
+}
+
+/// Receives progress events.
+pub trait Observer: Send + Sync {
+    /// Called once per event, in order.
+    fn observe(&self, event: &Progress<'_>);
+}
+
+impl<F: Fn(&Progress<'_>) + Send + Sync> Observer for F {
+    fn observe(&self, event: &Progress<'_>) {
+        self(event);
+    }
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn observe(&self, _event: &Progress<'_>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_names_are_directory_names() {
+        assert_eq!(Phase::Prepare.to_string(), "prepare");
+        assert_eq!(Phase::Filter.to_string(), "filter");
+        assert_eq!(Phase::Iteration(3).to_string(), "iter-3");
+        assert_eq!(Phase::Eval(0).to_string(), "eval-0");
+    }
+}

@@ -1,0 +1,300 @@
+//! What a registration is: the role kinds, the builder function types and [`Factory`].
+
+use std::fmt;
+
+use crate::render::TraceRenderer;
+use crate::sample::RationaleSampler;
+use crate::sandbox::Sandbox;
+use crate::trace::Tracer;
+use crate::train::Trainer;
+use crate::verify::Verifier;
+
+use super::{Context, RegistryError};
+
+/// The six kinds of factory, one per role.
+///
+/// The order (`Ord`) is the order of the walk of a repair task, sandbox first; listings
+/// are sorted by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleKind {
+    /// Builds a [`Sandbox`].
+    Sandbox,
+    /// Builds a [`Tracer`].
+    Tracer,
+    /// Builds a [`TraceRenderer`].
+    Renderer,
+    /// Builds a [`RationaleSampler`].
+    Sampler,
+    /// Builds a [`Verifier`].
+    Verifier,
+    /// Builds a [`Trainer`].
+    Trainer,
+}
+
+impl RoleKind {
+    /// Every role kind, in walk order.
+    pub const ALL: [RoleKind; 6] = [
+        RoleKind::Sandbox,
+        RoleKind::Tracer,
+        RoleKind::Renderer,
+        RoleKind::Sampler,
+        RoleKind::Verifier,
+        RoleKind::Trainer,
+    ];
+
+    /// The lower-case name used in configuration files and messages (`sampler`, ...),
+    /// which is also the name of the TOML table that configures the role.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RoleKind::Sandbox => "sandbox",
+            RoleKind::Tracer => "tracer",
+            RoleKind::Renderer => "renderer",
+            RoleKind::Sampler => "sampler",
+            RoleKind::Verifier => "verifier",
+            RoleKind::Trainer => "trainer",
+        }
+    }
+
+    /// The role kind named `name` (as [`RoleKind::as_str`] spells it), if any.
+    pub fn from_name(name: &str) -> Option<RoleKind> {
+        RoleKind::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
+impl fmt::Display for RoleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The function type that builds the role `R` (`dyn Sandbox`, `dyn Tracer`, ...) from its
+/// options and the [`Context`].
+pub type BuildFn<R> = fn(&toml::Table, &Context) -> Result<Box<R>, RegistryError>;
+/// Builds a [`Sandbox`] from its options.
+pub type SandboxBuilder = BuildFn<dyn Sandbox>;
+/// Builds a [`Tracer`] from its options; takes its sandbox from the [`Context`].
+pub type TracerBuilder = BuildFn<dyn Tracer>;
+/// Builds a [`TraceRenderer`] from its options.
+pub type RendererBuilder = BuildFn<dyn TraceRenderer>;
+/// Builds a [`RationaleSampler`] from its options.
+pub type SamplerBuilder = BuildFn<dyn RationaleSampler>;
+/// Builds a [`Verifier`] from its options; takes its sandbox from the [`Context`].
+pub type VerifierBuilder = BuildFn<dyn Verifier>;
+/// Builds a [`Trainer`] from its options.
+pub type TrainerBuilder = BuildFn<dyn Trainer>;
+
+/// The function that builds one role from its options (the factory's TOML table without
+/// its `kind` key) and the [`Context`]. The variant is the role.
+#[derive(Debug, Clone, Copy)]
+pub enum Builder {
+    /// Builds a sandbox.
+    Sandbox(SandboxBuilder),
+    /// Builds a tracer.
+    Tracer(TracerBuilder),
+    /// Builds a trace renderer.
+    Renderer(RendererBuilder),
+    /// Builds a rationale sampler.
+    Sampler(SamplerBuilder),
+    /// Builds a verifier.
+    Verifier(VerifierBuilder),
+    /// Builds a trainer.
+    Trainer(TrainerBuilder),
+}
+
+impl Builder {
+    /// The role this builder builds.
+    pub const fn role(&self) -> RoleKind {
+        match self {
+            Builder::Sandbox(_) => RoleKind::Sandbox,
+            Builder::Tracer(_) => RoleKind::Tracer,
+            Builder::Renderer(_) => RoleKind::Renderer,
+            Builder::Sampler(_) => RoleKind::Sampler,
+            Builder::Verifier(_) => RoleKind::Verifier,
+            Builder::Trainer(_) => RoleKind::Trainer,
+        }
+    }
+}
+
+/// One named way to build a role, registered at compile time.
+///
+/// Made by a `const fn` ([`Factory::new`], or the per-role shortcuts such as
+/// [`Factory::renderer`]) so that it can be handed to `inventory::submit!`, which stores
+/// it in a `static`; [`register_factory!`](crate::register_factory) does both at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Factory {
+    name: &'static str,
+    summary: &'static str,
+    builder: Builder,
+}
+
+inventory::collect!(Factory);
+
+impl Factory {
+    /// A factory named `name` (what a configuration's `kind` key says), described by
+    /// `summary` (one line, shown by listings), built by `builder`.
+    pub const fn new(name: &'static str, summary: &'static str, builder: Builder) -> Self {
+        Self {
+            name,
+            summary,
+            builder,
+        }
+    }
+
+    /// A sandbox factory.
+    pub const fn sandbox(name: &'static str, summary: &'static str, build: SandboxBuilder) -> Self {
+        Self::new(name, summary, Builder::Sandbox(build))
+    }
+
+    /// A tracer factory.
+    pub const fn tracer(name: &'static str, summary: &'static str, build: TracerBuilder) -> Self {
+        Self::new(name, summary, Builder::Tracer(build))
+    }
+
+    /// A trace renderer factory.
+    pub const fn renderer(
+        name: &'static str,
+        summary: &'static str,
+        build: RendererBuilder,
+    ) -> Self {
+        Self::new(name, summary, Builder::Renderer(build))
+    }
+
+    /// A rationale sampler factory.
+    pub const fn sampler(name: &'static str, summary: &'static str, build: SamplerBuilder) -> Self {
+        Self::new(name, summary, Builder::Sampler(build))
+    }
+
+    /// A verifier factory.
+    pub const fn verifier(
+        name: &'static str,
+        summary: &'static str,
+        build: VerifierBuilder,
+    ) -> Self {
+        Self::new(name, summary, Builder::Verifier(build))
+    }
+
+    /// A trainer factory.
+    pub const fn trainer(name: &'static str, summary: &'static str, build: TrainerBuilder) -> Self {
+        Self::new(name, summary, Builder::Trainer(build))
+    }
+
+    /// The name a configuration's `kind` key selects it by.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The one-line description shown by listings.
+    pub const fn summary(&self) -> &'static str {
+        self.summary
+    }
+
+    /// The role it builds.
+    pub const fn role(&self) -> RoleKind {
+        self.builder.role()
+    }
+
+    /// Its builder function.
+    pub const fn builder(&self) -> Builder {
+        self.builder
+    }
+}
+
+/// A role trait object the registry can build: `dyn Sandbox`, `dyn Tracer`,
+/// `dyn TraceRenderer`, `dyn RationaleSampler`, `dyn Verifier` or `dyn Trainer`.
+///
+/// It lets one generic function serve every role, as in
+/// `registry::from_table::<dyn RationaleSampler>(table, &cx)`. Sealed: the six roles are
+/// the only ones.
+pub trait Role: sealed::Sealed {
+    /// The role's kind.
+    const KIND: RoleKind;
+
+    /// The builder inside `builder`, when `builder` builds this role.
+    fn builder_of(builder: Builder) -> Option<BuildFn<Self>>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! impl_role {
+    ($($role:ident => $trait:ident,)*) => {$(
+        impl sealed::Sealed for dyn $trait {}
+
+        impl Role for dyn $trait {
+            const KIND: RoleKind = RoleKind::$role;
+
+            fn builder_of(
+                builder: Builder,
+            ) -> Option<BuildFn<Self>> {
+                match builder {
+                    Builder::$role(build) => Some(build),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+impl_role! {
+    Sandbox => Sandbox,
+    Tracer => Tracer,
+    Renderer => TraceRenderer,
+    Sampler => RationaleSampler,
+    Verifier => Verifier,
+    Trainer => Trainer,
+}
+
+/// Registers a factory at compile time, from any crate that depends on `next-core`.
+///
+/// `register_factory!(ROLE, NAME, SUMMARY, BUILDER)`, where `ROLE` is one of `sandbox`,
+/// `tracer`, `renderer`, `sampler`, `verifier`, `trainer` and `BUILDER` is a function of
+/// that role's builder type (such as
+/// [`RendererBuilder`](crate::registry::RendererBuilder)). A builder of the wrong role is a
+/// compile error.
+///
+/// It expands to the plain `inventory` registration, which can also be written by hand;
+/// `inventory` is re-exported as [`next_core::registry::inventory`](crate::registry::inventory),
+/// so the registering crate needs no dependency of its own on it. Put either at module
+/// level, next to the builder, behind the backend's cargo feature if it has one:
+///
+/// ```
+/// use next_core::registry::{self, Context, Factory, RegistryError, RoleKind};
+/// use next_core::sandbox::Sandbox;
+///
+/// fn build_unavailable(
+///     _options: &toml::Table,
+///     _cx: &Context,
+/// ) -> Result<Box<dyn Sandbox>, RegistryError> {
+///     Err(RegistryError::build(RoleKind::Sandbox, "unavailable", "no isolation here"))
+/// }
+///
+/// // With the macro:
+/// next_core::register_factory!(sandbox, "unavailable", "never builds", build_unavailable);
+///
+/// // By hand, the same thing under another name:
+/// next_core::registry::inventory::submit! {
+///     Factory::sandbox("unavailable-too", "never builds either", build_unavailable)
+/// }
+///
+/// fn main() {
+///     let sandboxes: Vec<&str> = registry::list()
+///         .into_iter()
+///         .filter(|entry| entry.role == RoleKind::Sandbox)
+///         .map(|entry| entry.name)
+///         .collect();
+///     assert_eq!(sandboxes, ["unavailable", "unavailable-too"]);
+///     let err = registry::sandbox("unavailable", &toml::Table::new(), &Context::new());
+///     assert!(matches!(err, Err(RegistryError::Build { .. })));
+/// }
+/// ```
+///
+/// See the [module documentation](crate::registry) for a complete example with options.
+#[macro_export]
+macro_rules! register_factory {
+    ($role:ident, $name:expr, $summary:expr, $builder:expr $(,)?) => {
+        $crate::registry::inventory::submit! {
+            $crate::registry::Factory::$role($name, $summary, $builder)
+        }
+    };
+}

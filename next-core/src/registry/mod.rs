@@ -1,0 +1,359 @@
+//! Named factories for every role, registered at compile time and built from TOML.
+//!
+//! This is how backends are wired from a configuration file. A backend crate
+//! (`next-verifiers`, `next-models`, `next-tracers`, or your own) registers a named
+//! [`Factory`] for each role it implements; the `next` command, or any program embedding
+//! the library, reads a table such as
+//!
+//! ```toml
+//! [sampler]
+//! kind = "openai"          # the factory's name
+//! model = "gpt-4o-mini"    # everything else is the factory's options
+//! ```
+//!
+//! and calls [`from_table`] (or [`build`], or one of the per-role shortcuts such as
+//! [`sampler`]) to get a `Box<dyn RationaleSampler>`, without `next-core` knowing any
+//! backend. [`list`] tells what is compiled in.
+//!
+//! The design decision: **registration happens at compile time, with
+//! [`inventory`](https://docs.rs/inventory), and a factory is plain data** (two strings
+//! and a `fn` pointer). The registry is therefore `'static` data collected by the linker:
+//! there is no global mutable state, no registration call to forget at start-up, and
+//! what a binary can build is exactly what it was compiled with (cargo features choose).
+//! Loading backends at run time from a shared library is a separate mechanism, the plugin
+//! ABI, which hands out the same trait objects.
+//!
+//! Builders receive their options (the table without `kind`) and a [`Context`] holding
+//! what they depend on: tracers and verifiers take their sandbox from it. They
+//! deserialize their options with [`options`] into a struct marked
+//! `#[serde(deny_unknown_fields)]`, so that a misspelled key is an error naming it rather
+//! than a silently ignored setting; factories without options call [`no_options`].
+//!
+//! A backend registers with [`register_factory!`](crate::register_factory), or writes the
+//! `inventory` registration by hand through the re-export [`inventory`] (see the macro).
+//! On Linux this also works in tests and doctests, as here:
+//!
+//! ```
+//! use next_core::registry::{self, Context, RegistryError, RoleKind};
+//! use next_core::render::TraceRenderer;
+//! use next_core::task::{Program, TestCase};
+//! use next_core::trace::Trace;
+//!
+//! /// A renderer that puts a title line above the program.
+//! struct Titled {
+//!     title: String,
+//! }
+//!
+//! impl TraceRenderer for Titled {
+//!     fn name(&self) -> &str {
+//!         "titled"
+//!     }
+//!     fn shows_execution(&self) -> bool {
+//!         false
+//!     }
+//!     fn render(&self, program: &Program, _tests: &[TestCase], _traces: &[Trace]) -> String {
+//!         format!("# {}\n{}", self.title, program.source())
+//!     }
+//! }
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct TitledOptions {
+//!     title: String,
+//! }
+//!
+//! fn build_titled(
+//!     options: &toml::Table,
+//!     _cx: &Context,
+//! ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
+//!     let TitledOptions { title } = registry::options(RoleKind::Renderer, "titled", options)?;
+//!     Ok(Box::new(Titled { title }))
+//! }
+//!
+//! next_core::register_factory!(renderer, "titled", "the program under a title line", build_titled);
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let config: toml::Table = toml::from_str(
+//!         r#"
+//!         [renderer]
+//!         kind = "titled"
+//!         title = "buggy"
+//!         "#,
+//!     )?;
+//!     let table = config["renderer"].as_table().ok_or("no [renderer] table")?;
+//!     let renderer = registry::from_table::<dyn TraceRenderer>(table, &Context::new())?;
+//!     assert_eq!(renderer.render(&Program::new("x = 1\n"), &[], &[]), "# buggy\nx = 1\n");
+//!
+//!     // A misspelled option is an error that names it.
+//!     let err = registry::renderer("titled", &toml::from_str("titel = 'x'")?, &Context::new())
+//!         .err()
+//!         .ok_or("expected an error")?;
+//!     assert!(err.to_string().contains("titel"));
+//!
+//!     // The listing shows it next to the factories next-core registers itself.
+//!     let entries = registry::list();
+//!     assert!(entries.iter().any(|e| e.role == RoleKind::Renderer && e.name == "titled"));
+//!     assert!(entries.iter().any(|e| e.role == RoleKind::Renderer && e.name == "none"));
+//!     Ok(())
+//! }
+//! ```
+//!
+//! One caveat of link-time registration: a backend crate's factories are present only if
+//! the crate is linked into the binary. A binary that depends on a backend crate but
+//! never names anything in it should say `use next_models as _;` (or similar) so the
+//! linker keeps it.
+
+mod builtin;
+mod context;
+mod error;
+mod factory;
+
+#[cfg(test)]
+mod tests;
+
+pub use context::Context;
+pub use error::RegistryError;
+pub use factory::{
+    BuildFn, Builder, Factory, RendererBuilder, Role, RoleKind, SamplerBuilder, SandboxBuilder,
+    TracerBuilder, TrainerBuilder, VerifierBuilder,
+};
+/// The `inventory` crate, re-exported so that backend crates can write
+/// `next_core::registry::inventory::submit! { ... }` without depending on it themselves.
+pub use inventory;
+
+use serde::de::DeserializeOwned;
+
+use crate::render::TraceRenderer;
+use crate::sample::RationaleSampler;
+use crate::sandbox::Sandbox;
+use crate::trace::Tracer;
+use crate::train::Trainer;
+use crate::verify::Verifier;
+
+/// The key of a role's configuration table that names its factory.
+pub const KIND_KEY: &str = "kind";
+
+/// One line of [`list`]: a compiled-in factory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Entry {
+    /// The role it builds.
+    pub role: RoleKind,
+    /// Its name, what a configuration's `kind` key selects.
+    pub name: &'static str,
+    /// Its one-line description.
+    pub summary: &'static str,
+}
+
+/// Every registered factory, in no particular order.
+pub fn factories() -> impl Iterator<Item = &'static Factory> {
+    inventory::iter::<Factory>.into_iter()
+}
+
+/// What is compiled in: one entry per registered factory, sorted by role (in the order
+/// of [`RoleKind`]), then name, then summary. A name registered twice for one role (an
+/// error when building it) appears twice.
+pub fn list() -> Vec<Entry> {
+    let mut entries: Vec<Entry> = factories()
+        .map(|factory| Entry {
+            role: factory.role(),
+            name: factory.name(),
+            summary: factory.summary(),
+        })
+        .collect();
+    entries.sort_unstable();
+    entries
+}
+
+/// The one factory of `role` named `name`.
+///
+/// # Errors
+/// [`RegistryError::Unknown`] (listing the names available for `role`) when there is
+/// none, [`RegistryError::Duplicate`] when there are several.
+pub fn find(role: RoleKind, name: &str) -> Result<&'static Factory, RegistryError> {
+    let mut matching = factories().filter(|f| f.role() == role && f.name() == name);
+    match (matching.next(), matching.next()) {
+        (Some(factory), None) => Ok(factory),
+        (Some(_), Some(_)) => Err(RegistryError::Duplicate {
+            role,
+            name: name.to_owned(),
+        }),
+        (None, _) => {
+            let mut available: Vec<String> = factories()
+                .filter(|f| f.role() == role)
+                .map(|f| f.name().to_owned())
+                .collect();
+            available.sort_unstable();
+            available.dedup();
+            Err(RegistryError::Unknown {
+                role,
+                name: name.to_owned(),
+                available,
+            })
+        }
+    }
+}
+
+/// Builds the role `R` (`dyn Sandbox`, `dyn Tracer`, ...) with the factory named `name`,
+/// from its options (without a `kind` key).
+///
+/// # Errors
+/// What [`find`] returns, and whatever the builder returns: [`RegistryError::Options`],
+/// [`RegistryError::MissingSandbox`], [`RegistryError::Build`].
+pub fn build<R: Role + ?Sized>(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<R>, RegistryError> {
+    let factory = find(R::KIND, name)?;
+    // `find` filtered on the role, so the builder is of that role.
+    match R::builder_of(factory.builder()) {
+        Some(build) => build(options, cx),
+        None => Err(RegistryError::build(
+            R::KIND,
+            name,
+            "the factory's builder is of another role",
+        )),
+    }
+}
+
+/// Builds the role `R` from its whole configuration table: the factory named by the
+/// table's `kind` key, given the rest of the table as options.
+///
+/// # Errors
+/// [`RegistryError::MissingKind`] without a `kind` key, [`RegistryError::InvalidKind`]
+/// when it is not a string, and otherwise what [`build`] returns.
+pub fn from_table<R: Role + ?Sized>(
+    table: &toml::Table,
+    cx: &Context,
+) -> Result<Box<R>, RegistryError> {
+    let (name, options) = split_kind(R::KIND, table)?;
+    build::<R>(&name, &options, cx)
+}
+
+/// Splits a role's configuration table into the factory name (its `kind` key) and the
+/// options (the rest).
+///
+/// # Errors
+/// [`RegistryError::MissingKind`] without a `kind` key, [`RegistryError::InvalidKind`]
+/// when it is not a string.
+pub fn split_kind(
+    role: RoleKind,
+    table: &toml::Table,
+) -> Result<(String, toml::Table), RegistryError> {
+    let mut options = table.clone();
+    match options.remove(KIND_KEY) {
+        None => Err(RegistryError::MissingKind { role }),
+        Some(toml::Value::String(name)) => Ok((name, options)),
+        Some(other) => Err(RegistryError::InvalidKind {
+            role,
+            found: other.type_str(),
+        }),
+    }
+}
+
+/// Builds a sandbox with the factory named `name`.
+///
+/// # Errors
+/// As [`build`].
+pub fn sandbox(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<dyn Sandbox>, RegistryError> {
+    build::<dyn Sandbox>(name, options, cx)
+}
+
+/// Builds a tracer with the factory named `name`; most tracers need a sandbox in `cx`.
+///
+/// # Errors
+/// As [`build`].
+pub fn tracer(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<dyn Tracer>, RegistryError> {
+    build::<dyn Tracer>(name, options, cx)
+}
+
+/// Builds a trace renderer with the factory named `name`.
+///
+/// # Errors
+/// As [`build`].
+pub fn renderer(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<dyn TraceRenderer>, RegistryError> {
+    build::<dyn TraceRenderer>(name, options, cx)
+}
+
+/// Builds a rationale sampler with the factory named `name`.
+///
+/// # Errors
+/// As [`build`].
+pub fn sampler(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<dyn RationaleSampler>, RegistryError> {
+    build::<dyn RationaleSampler>(name, options, cx)
+}
+
+/// Builds a verifier with the factory named `name`; most verifiers need a sandbox in `cx`.
+///
+/// # Errors
+/// As [`build`].
+pub fn verifier(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<dyn Verifier>, RegistryError> {
+    build::<dyn Verifier>(name, options, cx)
+}
+
+/// Builds a trainer with the factory named `name`.
+///
+/// # Errors
+/// As [`build`].
+pub fn trainer(
+    name: &str,
+    options: &toml::Table,
+    cx: &Context,
+) -> Result<Box<dyn Trainer>, RegistryError> {
+    build::<dyn Trainer>(name, options, cx)
+}
+
+/// For builders: deserializes the options of the `role` factory `name` into `T`.
+///
+/// Mark `T` with `#[serde(deny_unknown_fields)]` so that a misspelled key is reported
+/// instead of ignored, and with `#[serde(default)]` where every option has a default.
+///
+/// # Errors
+/// [`RegistryError::Options`] naming the role, the factory and what the deserializer
+/// found wrong (the unknown or missing field, the wrong type).
+pub fn options<T: DeserializeOwned>(
+    role: RoleKind,
+    name: &str,
+    table: &toml::Table,
+) -> Result<T, RegistryError> {
+    table
+        .clone()
+        .try_into()
+        .map_err(|err: toml::de::Error| RegistryError::options(role, name, err.message()))
+}
+
+/// For builders of factories that take no options: checks that there are none.
+///
+/// # Errors
+/// [`RegistryError::Options`] naming the unexpected keys.
+pub fn no_options(role: RoleKind, name: &str, table: &toml::Table) -> Result<(), RegistryError> {
+    if table.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = table.keys().map(|key| format!("`{key}`")).collect();
+    Err(RegistryError::options(
+        role,
+        name,
+        format!("unknown option {}; it takes none", keys.join(", ")),
+    ))
+}

@@ -1,0 +1,198 @@
+//! The run directory: everything a run produces, written as it is produced.
+//!
+//! ```text
+//! RUN/
+//!   config.json            the loop configuration used
+//!   tasks/train.jsonl      the training tasks D
+//!   tasks/dev.jsonl        the development tasks D_dev
+//!   prepare/               prompts.jsonl (one per task), failures.jsonl
+//!   eval-0/                the base model on D_dev: samples, verdicts, failures, metrics.json
+//!   filter/                the base model on D: samples, verdicts, failures, metrics.json
+//!   iter-1/                samples, verdicts, failures, train.jsonl (B_1),
+//!                          checkpoint/ (the trainer's files), checkpoint.json, metrics.json
+//!   eval-1/                P_1 on D_dev
+//!   ...
+//!   summary.json           metrics per iteration and the chosen checkpoint
+//! ```
+//!
+//! Every sample, verdict, failure and training example is appended to its JSON Lines
+//! file (one `write` each) when it is produced. Whole-file results (`metrics.json`,
+//! `checkpoint.json`, `summary.json`) are replaced atomically. A run killed at any moment
+//! is continued by [`SelfTraining::resume`](crate::self_training::SelfTraining::resume):
+//! it keeps every complete line, cuts a torn last line, and redoes only what has no
+//! record.
+
+mod records;
+mod report;
+
+use std::path::{Path, PathBuf};
+
+pub use records::{FailureRecord, PromptRecord, SampleRecord, VerdictRecord};
+pub use report::{Best, FailureCounts, IterationReport, PhaseMetrics, Summary};
+
+use crate::error::InvalidInput;
+use crate::jsonl::{self, JsonlError};
+use crate::observe::Phase;
+use crate::task::RepairTask;
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration or the task sets are invalid.
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    /// A run directory could not be created or read.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record file could not be read or written.
+    #[error(transparent)]
+    Records(#[from] JsonlError),
+    /// `run` was asked to start in a directory that already holds a run.
+    #[error("{0} already holds a run; resume it, or choose an empty directory")]
+    AlreadyExists(PathBuf),
+    /// `resume` was asked to continue a directory that holds no run.
+    #[error("{0} holds no run (no config.json)")]
+    NotARun(PathBuf),
+    /// The run directory was made with another configuration.
+    #[error("the run in {path} was made with another configuration; resume it with the configuration in its config.json")]
+    ConfigMismatch {
+        /// The run directory.
+        path: PathBuf,
+    },
+    /// Training failed. Nothing recorded is lost; resuming retries the training.
+    #[error("training for iteration {iteration} failed: {message}")]
+    Train {
+        /// The iteration.
+        iteration: u32,
+        /// The trainer's error, one line.
+        message: String,
+    },
+}
+
+/// A run directory (see the module documentation for its layout).
+///
+/// Invariant: the directory exists and holds `config.json`.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+pub(crate) const CONFIG: &str = "config.json";
+
+impl RunDir {
+    /// Makes a new run directory at `path` (created if missing) and writes the
+    /// configuration and the task sets into it.
+    ///
+    /// # Errors
+    /// [`RunError::AlreadyExists`] when `path` already holds a run; I/O errors.
+    pub fn create(
+        path: &Path,
+        config_json: &[u8],
+        train: &[RepairTask],
+        dev: &[RepairTask],
+    ) -> Result<Self, RunError> {
+        if path.join(CONFIG).exists() {
+            return Err(RunError::AlreadyExists(path.to_owned()));
+        }
+        let tasks = path.join("tasks");
+        std::fs::create_dir_all(&tasks).map_err(|source| RunError::Io {
+            action: "creating",
+            path: tasks.clone(),
+            source,
+        })?;
+        jsonl::write_all(&tasks.join("train.jsonl"), train)?;
+        jsonl::write_all(&tasks.join("dev.jsonl"), dev)?;
+        // The configuration goes last: its presence marks a complete start.
+        jsonl::write_atomic(&path.join(CONFIG), config_json)?;
+        Ok(Self {
+            root: path.to_owned(),
+        })
+    }
+
+    /// Opens an existing run directory.
+    ///
+    /// # Errors
+    /// [`RunError::NotARun`] when `path` holds no `config.json`.
+    pub fn open(path: &Path) -> Result<Self, RunError> {
+        if !path.join(CONFIG).is_file() {
+            return Err(RunError::NotARun(path.to_owned()));
+        }
+        Ok(Self {
+            root: path.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The stored configuration, as written.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn config_bytes(&self) -> Result<Vec<u8>, RunError> {
+        let path = self.root.join(CONFIG);
+        std::fs::read(&path).map_err(|source| RunError::Io {
+            action: "reading",
+            path,
+            source,
+        })
+    }
+
+    /// The stored training and development tasks.
+    ///
+    /// # Errors
+    /// I/O errors and malformed lines.
+    pub fn tasks(&self) -> Result<(Vec<RepairTask>, Vec<RepairTask>), RunError> {
+        let dir = self.root.join("tasks");
+        let train = jsonl::read_lines(&dir.join("train.jsonl"))?.records;
+        let dev = jsonl::read_lines(&dir.join("dev.jsonl"))?.records;
+        Ok((train, dev))
+    }
+
+    /// The directory of a phase, created if missing.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn phase_dir(&self, phase: Phase) -> Result<PathBuf, RunError> {
+        let dir = self.root.join(phase.to_string());
+        std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
+            action: "creating",
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_refuses_an_existing_run_and_open_needs_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            RunDir::open(dir.path()),
+            Err(RunError::NotARun(_))
+        ));
+        RunDir::create(dir.path(), b"{}", &[], &[]).unwrap();
+        assert!(matches!(
+            RunDir::create(dir.path(), b"{}", &[], &[]),
+            Err(RunError::AlreadyExists(_))
+        ));
+        let run = RunDir::open(dir.path()).unwrap();
+        assert_eq!(run.config_bytes().unwrap(), b"{}");
+        let (train, dev) = run.tasks().unwrap();
+        assert!(train.is_empty() && dev.is_empty());
+    }
+}

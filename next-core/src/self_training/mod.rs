@@ -1,0 +1,403 @@
+//! The NExT loop: Algorithm 1 of `self-training.md`.
+//!
+//! 1. Every task is traced and rendered into its prompt once (`prepare`).
+//! 2. The base model is evaluated on the development tasks (`eval-0`) and, when the
+//!    filter is on, sampled on the training tasks; those whose pass@k is below the
+//!    threshold are the hard tasks `D_H` (`filter`).
+//! 3. Iteration `i` samples `P_{i-1}` on `D_H`, keeps up to `max_rationales_per_task`
+//!    distinct passing samples per task (`B_i`), trains `P_i` from the base model (or
+//!    the previous checkpoint) on `B_i` (or on every `B` so far), and evaluates `P_i` on
+//!    the development tasks (`iter-i`, `eval-i`).
+//! 4. The checkpoint with the best mean pass@k on the development tasks is chosen.
+//!
+//! A role that errors or panics on a task is recorded against that task and counted in
+//! the metrics; the loop goes on. Everything is written to the run directory as it is
+//! produced ([`crate::run`]), and [`SelfTraining::resume`] continues a killed run to the
+//! same result as an uninterrupted one with the same seed, given deterministic roles.
+
+mod config;
+mod guard;
+mod phase;
+mod prepare;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+pub use config::{Concurrency, Evaluation, HardFilter, LoopConfig, TrainFrom};
+
+use crate::error::InvalidInput;
+use crate::jsonl;
+use crate::metrics;
+use crate::observe::{Observer, Phase, Progress};
+use crate::prompt::FewShot;
+use crate::render::TraceRenderer;
+use crate::run::{Best, IterationReport, PhaseMetrics, RunDir, RunError, Summary, CONFIG};
+use crate::sample::RationaleSampler;
+use crate::task::RepairTask;
+use crate::trace::Tracer;
+use crate::train::{Checkpoint, TrainExample, Trainer};
+use crate::verify::Verifier;
+
+use phase::{write_json, Plan};
+
+/// The five roles the loop drives, by name.
+#[derive(Debug, Clone)]
+pub struct Roles<T, R, S, V, Tn> {
+    /// Runs the buggy program on its tests.
+    pub tracer: T,
+    /// Writes the traces into the program.
+    pub renderer: R,
+    /// The model.
+    pub sampler: S,
+    /// Judges fixes.
+    pub verifier: V,
+    /// Fine-tunes the model.
+    pub trainer: Tn,
+}
+
+/// The self-training loop over five roles.
+///
+/// Invariant: its configuration is valid ([`SelfTraining::new`] checks it).
+#[derive(Debug)]
+pub struct SelfTraining<T, R, S, V, Tn> {
+    tracer: T,
+    renderer: R,
+    sampler: S,
+    verifier: V,
+    trainer: Tn,
+    config: LoopConfig,
+    shots: Vec<FewShot>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CheckpointRecord {
+    checkpoint: Checkpoint,
+    trained: bool,
+}
+
+impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
+where
+    T: Tracer,
+    R: TraceRenderer,
+    S: RationaleSampler,
+    V: Verifier,
+    Tn: Trainer,
+{
+    /// Makes the loop.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] when the configuration is invalid.
+    pub fn new(roles: Roles<T, R, S, V, Tn>, config: LoopConfig) -> Result<Self, InvalidInput> {
+        config.validate()?;
+        Ok(Self {
+            tracer: roles.tracer,
+            renderer: roles.renderer,
+            sampler: roles.sampler,
+            verifier: roles.verifier,
+            trainer: roles.trainer,
+            config,
+            shots: Vec::new(),
+        })
+    }
+
+    /// Puts solved examples before every prompt (few-shot prompting). The paper's NExT
+    /// runs are zero-shot, the default.
+    #[must_use]
+    pub fn with_few_shots(mut self, shots: Vec<FewShot>) -> Self {
+        self.shots = shots;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LoopConfig {
+        &self.config
+    }
+
+    /// Starts a run in `dir` (created if missing; it must not hold a run).
+    ///
+    /// # Errors
+    /// [`RunError::Invalid`] for empty task sets or duplicate task ids,
+    /// [`RunError::AlreadyExists`], I/O errors, and [`RunError::Train`] when training
+    /// fails (the run can then be resumed).
+    pub async fn run(
+        &self,
+        dir: &Path,
+        train: &[RepairTask],
+        dev: &[RepairTask],
+        observer: &dyn Observer,
+    ) -> Result<Summary, RunError> {
+        check_tasks(train, dev)?;
+        let config = serde_json::to_vec_pretty(&self.config).map_err(|source| {
+            jsonl::JsonlError::Serialize {
+                path: dir.join(CONFIG),
+                source,
+            }
+        })?;
+        let run = RunDir::create(dir, &config, train, dev)?;
+        self.drive(&run, train, dev, false, observer).await
+    }
+
+    /// Continues the run in `dir` where it stopped, reusing every record it holds.
+    ///
+    /// # Errors
+    /// [`RunError::NotARun`], [`RunError::ConfigMismatch`] when this loop's
+    /// configuration differs from the run's, and the errors of [`SelfTraining::run`].
+    pub async fn resume(&self, dir: &Path, observer: &dyn Observer) -> Result<Summary, RunError> {
+        let run = RunDir::open(dir)?;
+        let stored: LoopConfig =
+            serde_json::from_slice(&run.config_bytes()?).map_err(|source| {
+                jsonl::JsonlError::Malformed {
+                    path: dir.join(CONFIG),
+                    line: 1,
+                    source,
+                }
+            })?;
+        if stored != self.config {
+            return Err(RunError::ConfigMismatch {
+                path: dir.to_owned(),
+            });
+        }
+        let (train, dev) = run.tasks()?;
+        check_tasks(&train, &dev)?;
+        self.drive(&run, &train, &dev, true, observer).await
+    }
+
+    async fn drive(
+        &self,
+        run: &RunDir,
+        train: &[RepairTask],
+        dev: &[RepairTask],
+        resumed: bool,
+        observer: &dyn Observer,
+    ) -> Result<Summary, RunError> {
+        observer.observe(&Progress::RunStarted {
+            train_tasks: train.len(),
+            dev_tasks: dev.len(),
+            resumed,
+        });
+        let all: Vec<&RepairTask> = train.iter().chain(dev).collect();
+        let prompts = self.prepare(run, &all, observer).await?;
+        let dev: Vec<&RepairTask> = dev.iter().collect();
+        let train: Vec<&RepairTask> = train.iter().collect();
+        let base = Checkpoint::base();
+        let eval = &self.config.eval;
+
+        let base_eval = self
+            .evaluate(run, 0, &dev, &base, &prompts, observer)
+            .await?;
+
+        let (filter, hard) = if self.config.hard_filter.enabled {
+            let (metrics, hard) = self.filter(run, &train, &base, &prompts, observer).await?;
+            (Some(metrics), hard)
+        } else {
+            (None, train.clone())
+        };
+
+        let mut iterations = Vec::new();
+        let mut latest = base.clone();
+        let mut kept: Vec<TrainExample> = Vec::new();
+        for iteration in 1..=self.config.iterations {
+            let sampled = self
+                .phase(
+                    run,
+                    &Plan {
+                        phase: Phase::Iteration(iteration),
+                        tasks: &hard,
+                        checkpoint: &latest,
+                        samples_per_task: self.config.samples_per_task,
+                        keep: Some(self.config.max_rationales_per_task),
+                        ks: &[1],
+                    },
+                    &prompts,
+                    observer,
+                )
+                .await?;
+            if self.config.accumulate {
+                kept.extend(sampled.examples);
+            } else {
+                kept = sampled.examples;
+            }
+            let start = match self.config.train_from {
+                TrainFrom::Base => &base,
+                TrainFrom::Previous => &latest,
+            };
+            let (checkpoint, trained) = self.train_step(run, iteration, start, &kept).await?;
+            observer.observe(&Progress::Trained {
+                iteration,
+                checkpoint: &checkpoint,
+                examples: kept.len(),
+            });
+            let eval_metrics = self
+                .evaluate(run, iteration, &dev, &checkpoint, &prompts, observer)
+                .await?;
+            latest = checkpoint.clone();
+            iterations.push(IterationReport {
+                iteration,
+                train: sampled.metrics,
+                checkpoint,
+                trained,
+                eval: eval_metrics,
+            });
+        }
+
+        let best = choose_best(&base_eval, &iterations, eval.select_k);
+        let summary = Summary {
+            base_eval,
+            filter,
+            hard_tasks: hard.len(),
+            iterations,
+            best,
+        };
+        write_json(&run.path().join("summary.json"), &summary)?;
+        observer.observe(&Progress::RunFinished { summary: &summary });
+        Ok(summary)
+    }
+
+    async fn evaluate(
+        &self,
+        run: &RunDir,
+        iteration: u32,
+        dev: &[&RepairTask],
+        checkpoint: &Checkpoint,
+        prompts: &phase::Prompts,
+        observer: &dyn Observer,
+    ) -> Result<PhaseMetrics, RunError> {
+        let plan = Plan {
+            phase: Phase::Eval(iteration),
+            tasks: dev,
+            checkpoint,
+            samples_per_task: self.config.eval.samples_per_task,
+            keep: None,
+            ks: &self.config.eval.ks,
+        };
+        Ok(self.phase(run, &plan, prompts, observer).await?.metrics)
+    }
+
+    async fn filter<'t>(
+        &self,
+        run: &RunDir,
+        train: &[&'t RepairTask],
+        base: &Checkpoint,
+        prompts: &phase::Prompts,
+        observer: &dyn Observer,
+    ) -> Result<(PhaseMetrics, Vec<&'t RepairTask>), RunError> {
+        let filter = &self.config.hard_filter;
+        let plan = Plan {
+            phase: Phase::Filter,
+            tasks: train,
+            checkpoint: base,
+            samples_per_task: filter.samples_per_task,
+            keep: None,
+            ks: &[filter.k],
+        };
+        let outcome = self.phase(run, &plan, prompts, observer).await?;
+        let mut hard = Vec::new();
+        for (task, counts) in train.iter().zip(&outcome.counts) {
+            if metrics::pass_at_k(*counts, filter.k)? < filter.threshold {
+                hard.push(*task);
+            }
+        }
+        let mut metrics = outcome.metrics;
+        metrics.hard_tasks = Some(hard.len());
+        write_json(
+            &run.phase_dir(Phase::Filter)?.join("metrics.json"),
+            &metrics,
+        )?;
+        Ok((metrics, hard))
+    }
+
+    /// Trains (or reloads the recorded result of training) for one iteration.
+    async fn train_step(
+        &self,
+        run: &RunDir,
+        iteration: u32,
+        start: &Checkpoint,
+        examples: &[TrainExample],
+    ) -> Result<(Checkpoint, bool), RunError> {
+        let dir = run.phase_dir(Phase::Iteration(iteration))?;
+        let record_path = dir.join("checkpoint.json");
+        if record_path.is_file() {
+            let bytes = std::fs::read(&record_path).map_err(|source| RunError::Io {
+                action: "reading",
+                path: record_path.clone(),
+                source,
+            })?;
+            let record: CheckpointRecord =
+                serde_json::from_slice(&bytes).map_err(|source| jsonl::JsonlError::Malformed {
+                    path: record_path.clone(),
+                    line: 1,
+                    source,
+                })?;
+            return Ok((record.checkpoint, record.trained));
+        }
+        let record = if examples.is_empty() {
+            CheckpointRecord {
+                checkpoint: start.clone(),
+                trained: false,
+            }
+        } else {
+            let out = dir.join("checkpoint");
+            // Files of a training that was killed are not trusted.
+            if out.exists() {
+                std::fs::remove_dir_all(&out).map_err(|source| RunError::Io {
+                    action: "removing the unfinished checkpoint",
+                    path: out.clone(),
+                    source,
+                })?;
+            }
+            std::fs::create_dir_all(&out).map_err(|source| RunError::Io {
+                action: "creating",
+                path: out.clone(),
+                source,
+            })?;
+            let checkpoint = guard::guarded(self.trainer.train(start, examples, &out))
+                .await
+                .map_err(|message| RunError::Train { iteration, message })?;
+            CheckpointRecord {
+                checkpoint,
+                trained: true,
+            }
+        };
+        write_json(&record_path, &record)?;
+        Ok((record.checkpoint, record.trained))
+    }
+}
+
+/// The best checkpoint on the development tasks; the earliest wins a tie.
+fn choose_best(base: &PhaseMetrics, iterations: &[IterationReport], k: usize) -> Best {
+    let value = |m: &PhaseMetrics| m.pass_at(k).unwrap_or(0.0);
+    let mut best = Best {
+        iteration: 0,
+        checkpoint: Checkpoint::base(),
+        metric: format!("pass@{k}"),
+        value: value(base),
+    };
+    for report in iterations {
+        let v = value(&report.eval);
+        if v > best.value {
+            best.iteration = report.iteration;
+            best.checkpoint = report.checkpoint.clone();
+            best.value = v;
+        }
+    }
+    best
+}
+
+fn check_tasks(train: &[RepairTask], dev: &[RepairTask]) -> Result<(), InvalidInput> {
+    if train.is_empty() {
+        return Err(InvalidInput::new("the training task set is empty"));
+    }
+    if dev.is_empty() {
+        return Err(InvalidInput::new("the development task set is empty"));
+    }
+    let mut seen = HashSet::new();
+    for task in train.iter().chain(dev) {
+        if !seen.insert(&task.id) {
+            return Err(InvalidInput::new(format!(
+                "task id {} appears more than once across the training and development sets",
+                task.id
+            )));
+        }
+    }
+    Ok(())
+}

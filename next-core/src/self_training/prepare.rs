@@ -1,0 +1,113 @@
+//! The `prepare` phase: every task traced, rendered and turned into its prompt, once per
+//! run. The buggy program never changes, so neither does its trace.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use futures::stream::{self, StreamExt as _};
+
+use super::guard::{guarded, guarded_sync};
+use super::phase::{append, Prompts};
+use super::SelfTraining;
+use crate::jsonl::{self, Appender};
+use crate::observe::{Observer, Phase, Progress, Stage};
+use crate::prompt;
+use crate::render::TraceRenderer;
+use crate::run::{FailureRecord, PromptRecord, RunDir, RunError};
+use crate::sample::RationaleSampler;
+use crate::task::RepairTask;
+use crate::trace::Tracer;
+use crate::train::Trainer;
+use crate::verify::Verifier;
+
+impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
+where
+    T: Tracer,
+    R: TraceRenderer,
+    S: RationaleSampler,
+    V: Verifier,
+    Tn: Trainer,
+{
+    /// Builds (or reloads) the prompt of every task.
+    pub(super) async fn prepare(
+        &self,
+        run: &RunDir,
+        tasks: &[&RepairTask],
+        observer: &dyn Observer,
+    ) -> Result<Prompts, RunError> {
+        let phase = Phase::Prepare;
+        observer.observe(&Progress::PhaseStarted {
+            phase,
+            tasks: tasks.len(),
+        });
+        let dir = run.phase_dir(phase)?;
+        let prompts_path = dir.join("prompts.jsonl");
+        let failures_path = dir.join("failures.jsonl");
+        jsonl::repair_tail(&prompts_path)?;
+        jsonl::repair_tail(&failures_path)?;
+        let mut prompts = Prompts {
+            ready: HashMap::new(),
+            failed: HashMap::new(),
+        };
+        for record in jsonl::read_lines::<PromptRecord>(&prompts_path)?.records {
+            prompts.ready.entry(record.task).or_insert(record.prompt);
+        }
+        for record in jsonl::read_lines::<FailureRecord>(&failures_path)?.records {
+            prompts.failed.entry(record.task).or_insert(record.stage);
+        }
+        let prompt_file = Mutex::new(Appender::open(&prompts_path)?);
+        let failure_file = Mutex::new(Appender::open(&failures_path)?);
+        let todo: Vec<&RepairTask> = tasks
+            .iter()
+            .copied()
+            .filter(|task| {
+                !prompts.ready.contains_key(&task.id) && !prompts.failed.contains_key(&task.id)
+            })
+            .collect();
+        let mut built = stream::iter(todo)
+            .map(|task| async move { (task, self.build_prompt(task).await) })
+            .buffer_unordered(self.config.concurrency.tasks);
+        while let Some((task, built)) = built.next().await {
+            match built {
+                Ok(prompt) => {
+                    let record = PromptRecord {
+                        task: task.id.clone(),
+                        prompt,
+                    };
+                    append(&prompt_file, &record)?;
+                    prompts.ready.insert(record.task, record.prompt);
+                }
+                Err((stage, message)) => {
+                    let record = FailureRecord {
+                        task: task.id.clone(),
+                        stage,
+                        index: None,
+                        message,
+                    };
+                    append(&failure_file, &record)?;
+                    observer.observe(&Progress::RoleFailed {
+                        phase,
+                        task: &task.id,
+                        stage,
+                        message: &record.message,
+                    });
+                    prompts.failed.insert(record.task, stage);
+                }
+            }
+        }
+        Ok(prompts)
+    }
+
+    async fn build_prompt(&self, task: &RepairTask) -> Result<prompt::Prompt, (Stage, String)> {
+        if !self.renderer.shows_execution() {
+            return Ok(prompt::repair(task, None, &self.shots));
+        }
+        let program = task.with_setup(&task.program);
+        let traces = guarded(self.tracer.trace(&program, &task.tests))
+            .await
+            .map_err(|message| (Stage::Trace, message))?;
+        let rendered = guarded_sync(|| self.renderer.render(&program, &task.tests, &traces))
+            .map_err(|message| (Stage::Render, message))?;
+        Ok(prompt::repair(task, Some(&rendered), &self.shots))
+    }
+}
