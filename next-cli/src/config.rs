@@ -23,11 +23,27 @@
 //! ```
 //!
 //! Each role table names a factory (`next roles` lists them) with `kind`; the rest of
-//! the table is that factory's options.
+//! the table is that factory's options. Built with its `testing` feature, `next` also
+//! has next-core's mock roles, `kind = "mock"` for the tracer, sampler, verifier and
+//! trainer, to try the loop without a model:
+//!
+//! ```toml
+//! [sampler]
+//! kind = "mock"
+//! skill = 0.1              # pass probability of the base model
+//! growth = 0.05            # added per training example
+//! max = 0.9                # the ceiling
+//! [verifier]
+//! kind = "mock"
+//! [trainer]
+//! kind = "mock"
+//! ```
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use next_core::jsonl::JsonlError;
 use next_core::registry::{self, Context};
 use next_core::render::TraceRenderer;
 use next_core::sample::RationaleSampler;
@@ -81,12 +97,15 @@ impl RunConfig {
         }
         let looped: LoopConfig = match table.get("loop") {
             None => LoopConfig::default(),
-            Some(toml::Value::Table(t)) => t
-                .clone()
-                .try_into()
-                .map_err(|e: toml::de::Error| invalid(format!("[loop]: {}", e.message())))?,
+            Some(toml::Value::Table(t)) => t.clone().try_into().map_err(|e: toml::de::Error| {
+                // `Display`, unlike `message()`, names the key holding a wrong value.
+                invalid(format!("[loop]: {}", one_line(&e.to_string())))
+            })?,
             Some(_) => return Err(invalid("[loop] must be a table".into())),
         };
+        looped
+            .validate()
+            .map_err(|e| invalid(format!("[loop]: {}", e.message())))?;
         Ok(Self {
             path: path.to_owned(),
             table,
@@ -134,23 +153,97 @@ impl RunConfig {
         };
         Ok(SelfTraining::new(roles, self.looped.clone())?)
     }
+
+    /// The path of the configuration file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How this file's `[loop]` settings differ from those recorded in the run directory
+    /// `dir` (its `config.json`), one phrase per setting, such as
+    /// `` `iterations` is 2 in the run and 3 here ``. Empty when they do not differ or the
+    /// recorded settings cannot be read.
+    pub fn loop_differences(&self, dir: &Path) -> Vec<String> {
+        let stored = std::fs::read(dir.join("config.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+        let (Some(stored), Ok(ours)) = (stored, serde_json::to_value(&self.looped)) else {
+            return Vec::new();
+        };
+        let mut theirs = BTreeMap::new();
+        flatten("", &stored, &mut theirs);
+        let mut mine = BTreeMap::new();
+        flatten("", &ours, &mut mine);
+        let missing = serde_json::Value::Null;
+        let keys: BTreeSet<&String> = theirs.keys().chain(mine.keys()).collect();
+        keys.into_iter()
+            .filter_map(|key| {
+                let run = theirs.get(key).unwrap_or(&missing);
+                let here = mine.get(key).unwrap_or(&missing);
+                (run != here).then(|| format!("`{key}` is {run} in the run and {here} here"))
+            })
+            .collect()
+    }
 }
 
-/// Reads a JSON Lines file of repair tasks.
-pub fn read_tasks(path: &Path) -> Result<Vec<RepairTask>, CliError> {
-    if !path.is_file() {
-        return Err(CliError::Io {
-            action: "reading",
-            path: path.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        });
+/// The leaves of a JSON value by dotted path (`eval.ks`), objects walked into.
+fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
+    match value {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (key, inner) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&path, inner, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_owned(), leaf.clone());
+        }
     }
-    let lines = next_core::jsonl::read_lines(path)?;
-    if lines.torn_bytes > 0 {
+}
+
+/// A deserializer's message on one line (`toml` puts the key path on a line of its own).
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reads a JSON Lines file of repair tasks: one task a line, blank lines skipped, the
+/// last line with or without its newline.
+///
+/// # Errors
+/// [`CliError::Io`] when the file cannot be read, [`CliError::Tasks`] naming the file
+/// and line of a line that is not a valid task, [`CliError::Config`] when the file holds
+/// no task at all.
+pub fn read_tasks(path: &Path) -> Result<Vec<RepairTask>, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        action: "reading",
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut tasks = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let task = serde_json::from_str(line).map_err(|source| JsonlError::Malformed {
+            path: path.to_owned(),
+            line: index + 1,
+            source,
+        })?;
+        tasks.push(task);
+    }
+    if tasks.is_empty() {
         return Err(CliError::Config {
             path: path.to_owned(),
-            message: "the last line is cut short (no final newline)".into(),
+            message: "holds no tasks (expected one JSON repair task a line)".into(),
         });
     }
-    Ok(lines.records)
+    Ok(tasks)
 }

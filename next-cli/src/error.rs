@@ -33,6 +33,31 @@ pub enum CliError {
     /// The loop rejected its configuration.
     #[error("invalid loop configuration")]
     Invalid(#[from] next_core::error::InvalidInput),
+    /// `next run` was pointed at a directory that already holds a run.
+    #[error(
+        "{dir} already holds a run; continue it with `next resume {dir} --config {config}`, \
+         or choose another --out directory"
+    )]
+    AlreadyExists {
+        /// The run directory.
+        dir: PathBuf,
+        /// The configuration file given.
+        config: PathBuf,
+    },
+    /// `next resume` was given a configuration whose `[loop]` differs from the run's.
+    #[error(
+        "configuration mismatch: the [loop] settings of {config} differ from those the run \
+         in {dir} was started with ({differences}); resume with the run's settings \
+         (they are in {dir}/config.json)"
+    )]
+    ConfigMismatch {
+        /// The run directory.
+        dir: PathBuf,
+        /// The configuration file given.
+        config: PathBuf,
+        /// The settings that differ, one phrase each, or where to look.
+        differences: String,
+    },
     /// The run failed.
     #[error("the run failed")]
     Run(#[from] next_core::run::RunError),

@@ -13,12 +13,12 @@ mod config;
 mod error;
 mod progress;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use next_core::registry;
-use next_core::run::Summary;
+use next_core::run::{RunError, Summary};
 
 use crate::config::RunConfig;
 use crate::error::CliError;
@@ -92,17 +92,46 @@ fn run(command: Command) -> Result<(), CliError> {
             let train = config::read_tasks(&train)?;
             let dev = config::read_tasks(&dev)?;
             let looped = config.build()?;
-            let summary = runtime()?.block_on(looped.run(&out, &train, &dev, &Bars::new()))?;
+            let summary = runtime()?
+                .block_on(looped.run(&out, &train, &dev, &Bars::new()))
+                .map_err(|error| explain(error, &out, &config))?;
             print_summary(&summary);
             Ok(())
         }
         Command::Resume { dir, config } => {
             let config = RunConfig::read(&config)?;
             let looped = config.build()?;
-            let summary = runtime()?.block_on(looped.resume(&dir, &Bars::new()))?;
+            let summary = runtime()?
+                .block_on(looped.resume(&dir, &Bars::new()))
+                .map_err(|error| explain(error, &dir, &config))?;
             print_summary(&summary);
             Ok(())
         }
+    }
+}
+
+/// Turns the run errors a user can act on into messages that say what to do: a run
+/// directory already in use names the `resume` command, a configuration mismatch names
+/// the `[loop]` settings that differ.
+fn explain(error: RunError, dir: &Path, config: &RunConfig) -> CliError {
+    match error {
+        RunError::AlreadyExists(_) => CliError::AlreadyExists {
+            dir: dir.to_owned(),
+            config: config.path().to_owned(),
+        },
+        RunError::ConfigMismatch { .. } => {
+            let differences = config.loop_differences(dir);
+            CliError::ConfigMismatch {
+                dir: dir.to_owned(),
+                config: config.path().to_owned(),
+                differences: if differences.is_empty() {
+                    "compare the two".to_owned()
+                } else {
+                    differences.join("; ")
+                },
+            }
+        }
+        other => CliError::Run(other),
     }
 }
 

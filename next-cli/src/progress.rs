@@ -58,7 +58,7 @@ impl Observer for Bars {
                 bar.set_prefix(phase.to_string());
                 *self.lock() = Some(bar);
             }
-            Progress::TaskFinished { .. } => {
+            Progress::TaskFinished { .. } | Progress::TaskPrepared { .. } => {
                 if let Some(bar) = &*self.lock() {
                     bar.inc(1);
                 }
@@ -69,6 +69,16 @@ impl Observer for Bars {
                 stage,
                 message,
             } => self.line(&format!("{phase}: {stage} failed on {task}: {message}")),
+            // The loop trains only when some sample passed; otherwise the iteration's
+            // checkpoint is the one it would have trained from.
+            Progress::Trained {
+                iteration,
+                checkpoint,
+                examples: 0,
+            } => self.line(&format!(
+                "iter-{iteration}: no passing samples to train on; keeping {}",
+                checkpoint.name
+            )),
             Progress::Trained {
                 iteration,
                 checkpoint,
@@ -77,6 +87,14 @@ impl Observer for Bars {
                 "iter-{iteration}: trained {} on {examples} examples",
                 checkpoint.name
             )),
+            Progress::Prepared { prompts, failures } => {
+                if let Some(bar) = self.lock().take() {
+                    bar.finish_and_clear();
+                }
+                self.line(&format!(
+                    "prepare: {prompts} prompts, {failures} tasks failed to trace or render"
+                ));
+            }
             Progress::PhaseFinished { phase, metrics } => {
                 if let Some(bar) = self.lock().take() {
                     bar.finish_and_clear();

@@ -85,6 +85,19 @@ pub enum Progress<'a> {
         /// Tasks it covers.
         tasks: usize,
     },
+    /// A task's prompt was built (or its tracing or rendering failed, which a
+    /// [`Progress::RoleFailed`] reports first).
+    TaskPrepared {
+        /// The task.
+        task: &'a TaskId,
+    },
+    /// Every task has its prompt or a recorded failure.
+    Prepared {
+        /// Tasks with a prompt.
+        prompts: usize,
+        /// Tasks whose tracing or rendering failed.
+        failures: usize,
+    },
     /// A sample line was appended.
     SampleRecorded {
         /// The phase.

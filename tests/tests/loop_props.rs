@@ -12,6 +12,8 @@
 //!
 //! (Properties 2 and 6 are in `metrics_props.rs` and `prompt_props.rs`.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::float_cmp)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -341,7 +343,13 @@ proptest! {
             phases.push((Phase::Filter, train.iter().collect()));
         }
         for report in &summary.iterations {
-            phases.push((Phase::Eval(report.iteration), dev.iter().collect()));
+            // Every task whose role failed is unsolved, so hard: the failures of an
+            // iteration are those of all training tasks.
+            phases.push((Phase::Iteration(report.iteration), train.iter().collect()));
+            // A checkpoint evaluated before (the base model again) is not re-evaluated.
+            if report.eval.phase == Phase::Eval(report.iteration).to_string() {
+                phases.push((Phase::Eval(report.iteration), dev.iter().collect()));
+            }
         }
         for (phase, tasks) in &phases {
             let metrics = phase_metrics(dir.path(), *phase);
@@ -489,4 +497,40 @@ fn a_failed_training_stops_the_run_and_resume_retries_it() {
         .unwrap()
         .starts_with(&samples_before));
     assert_eq!(sampler_calls.calls(), dev.len() * 2 + train.len());
+}
+
+#[test]
+fn a_model_that_never_learns_keeps_the_base_score_and_is_not_re_evaluated() {
+    let tasks: Vec<RepairTask> = {
+        use proptest::strategy::ValueTree as _;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        strategies::repair_tasks(5..6)
+            .new_tree(&mut runner)
+            .unwrap()
+            .current()
+    };
+    let (train, dev) = split_tasks(tasks, 0.6);
+    let sampler = MockSampler::fixed(0.0);
+    let looped = SelfTraining::new(
+        Roles {
+            tracer: NoTracer,
+            renderer: NoneRenderer,
+            sampler: sampler.clone(),
+            verifier: MockVerifier::new(),
+            trainer: MockTrainer::new(),
+        },
+        config(5, 3, 4, 2),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = block_on(looped.run(dir.path(), &train, &dev, &NoObserver)).unwrap();
+    for report in &summary.iterations {
+        assert!(!report.trained);
+        assert!(report.checkpoint.is_base());
+        assert_eq!(report.eval, summary.base_eval);
+    }
+    assert_eq!(summary.best.iteration, 0);
+    assert!(!dir.path().join("eval-1").exists());
+    // eval-0 and the filter once per task, then one call per task per iteration.
+    assert_eq!(sampler.calls(), dev.len() + train.len() + 3 * train.len());
 }

@@ -330,16 +330,26 @@ pub fn trainer(
 ///
 /// # Errors
 /// [`RegistryError::Options`] naming the role, the factory and what the deserializer
-/// found wrong (the unknown or missing field, the wrong type).
+/// found wrong (the unknown or missing field, or the wrong type or value and the key
+/// that holds it), on one line.
 pub fn options<T: DeserializeOwned>(
     role: RoleKind,
     name: &str,
     table: &toml::Table,
 ) -> Result<T, RegistryError> {
-    table
-        .clone()
-        .try_into()
-        .map_err(|err: toml::de::Error| RegistryError::options(role, name, err.message()))
+    table.clone().try_into().map_err(|err: toml::de::Error| {
+        RegistryError::options(role, name, one_line(&err.to_string()))
+    })
+}
+
+/// A deserializer's message on one line. For a wrong value, `toml`'s `Display` adds the
+/// key path on a line of its own (``in `skill` ``), which its `message()` lacks.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// For builders of factories that take no options: checks that there are none.

@@ -11,7 +11,14 @@
 //! 4. The checkpoint with the best mean pass@k on the development tasks is chosen.
 //!
 //! A role that errors or panics on a task is recorded against that task and counted in
-//! the metrics; the loop goes on. Everything is written to the run directory as it is
+//! the metrics; the loop goes on.
+//!
+//! Concurrency: within a phase, up to `concurrency.tasks` tasks are in flight, so one
+//! task's sampling overlaps another's verification; sampler calls and verifications are
+//! further bounded by `concurrency.samplers` and `concurrency.verifiers`. All of it is
+//! driven from the one future that [`SelfTraining::run`] returns (it needs no particular
+//! runtime), so a backend whose work is CPU-bound should move it off the async thread
+//! itself (`tokio::task::spawn_blocking`, a thread pool, a child process). Everything is written to the run directory as it is
 //! produced ([`crate::run`]), and [`SelfTraining::resume`] continues a killed run to the
 //! same result as an uninterrupted one with the same seed, given deterministic roles.
 
@@ -227,9 +234,24 @@ where
                 checkpoint: &checkpoint,
                 examples: kept.len(),
             });
-            let eval_metrics = self
-                .evaluate(run, iteration, &dev, &checkpoint, &prompts, observer)
-                .await?;
+            // A checkpoint already evaluated (the base model again, when an iteration
+            // kept nothing to train on) keeps its score: the same model is not
+            // re-sampled, so noise cannot make it look better or worse.
+            let seen = std::iter::once((&base, &base_eval))
+                .chain(
+                    iterations
+                        .iter()
+                        .map(|r: &IterationReport| (&r.checkpoint, &r.eval)),
+                )
+                .find(|(c, _)| **c == checkpoint)
+                .map(|(_, m)| m.clone());
+            let eval_metrics = match seen {
+                Some(metrics) => metrics,
+                None => {
+                    self.evaluate(run, iteration, &dev, &checkpoint, &prompts, observer)
+                        .await?
+                }
+            };
             latest = checkpoint.clone();
             iterations.push(IterationReport {
                 iteration,

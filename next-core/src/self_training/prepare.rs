@@ -36,10 +36,6 @@ where
         observer: &dyn Observer,
     ) -> Result<Prompts, RunError> {
         let phase = Phase::Prepare;
-        observer.observe(&Progress::PhaseStarted {
-            phase,
-            tasks: tasks.len(),
-        });
         let dir = run.phase_dir(phase)?;
         let prompts_path = dir.join("prompts.jsonl");
         let failures_path = dir.join("failures.jsonl");
@@ -64,6 +60,11 @@ where
                 !prompts.ready.contains_key(&task.id) && !prompts.failed.contains_key(&task.id)
             })
             .collect();
+        // On resume, only the tasks still without a prompt are reported.
+        observer.observe(&Progress::PhaseStarted {
+            phase,
+            tasks: todo.len(),
+        });
         let mut built = stream::iter(todo)
             .map(|task| async move { (task, self.build_prompt(task).await) })
             .buffer_unordered(self.config.concurrency.tasks);
@@ -94,7 +95,12 @@ where
                     prompts.failed.insert(record.task, stage);
                 }
             }
+            observer.observe(&Progress::TaskPrepared { task: &task.id });
         }
+        observer.observe(&Progress::Prepared {
+            prompts: prompts.ready.len(),
+            failures: prompts.failed.len(),
+        });
         Ok(prompts)
     }
 

@@ -18,6 +18,13 @@
 //! - [`strategies`]: proptest strategies for tasks, programs, tests, verdicts, sampling
 //!   parameters, model answers and mock models.
 //!
+//! With the `testing` feature the mocks are also registered with the
+//! [`registry`](crate::registry) as factories named `mock` (sampler, verifier, trainer and
+//! tracer), so that a configuration file can choose them, as in `[sampler] kind = "mock"`
+//! with options `skill`, `growth`, `max`, `unparseable_rate` and `variants`, or
+//! `[trainer] kind = "mock"` with `continuing`; the `next` command built with its
+//! `testing` feature then runs the whole loop without a model.
+//!
 //! One iteration of self-training by hand: a model of skill 0.1 samples, the verifier
 //! keeps the passing fixes, training on them makes a checkpoint that does better.
 //!
@@ -91,6 +98,7 @@
 //! ```
 
 mod fail;
+mod registered;
 mod rng;
 mod sampler;
 pub mod sandbox;

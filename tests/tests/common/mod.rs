@@ -1,7 +1,8 @@
 //! Helpers shared by the loop's property tests.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used)]
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
@@ -125,9 +126,10 @@ impl CrashAt {
 impl Observer for CrashAt {
     fn observe(&self, _event: &Progress<'_>) {
         let seen = self.seen.fetch_add(1, Ordering::SeqCst);
-        if Some(seen) == self.at {
-            panic!("[quiet] simulated crash at event {seen}");
-        }
+        assert!(
+            Some(seen) != self.at,
+            "[quiet] simulated crash at event {seen}"
+        );
     }
 }
 
@@ -143,11 +145,7 @@ impl TraceRenderer for TracedRenderer {
     fn render(&self, program: &Program, _tests: &[TestCase], traces: &[Trace]) -> String {
         let mut text = program.source().to_owned();
         for trace in traces {
-            text.push_str(&format!(
-                "# test {}: {} events\n",
-                trace.test,
-                trace.events.len()
-            ));
+            let _ = writeln!(text, "# test {}: {} events", trace.test, trace.events.len());
         }
         text
     }
