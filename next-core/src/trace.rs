@@ -5,6 +5,43 @@
 //! locals they changed, returns, exceptions and the timeout marker. Values are already
 //! rendered (`repr`) by the tracer, so traces are plain data that any renderer can turn
 //! into text.
+//!
+//! # The event contract
+//!
+//! What a [`Tracer`] records and a [`TraceRenderer`](crate::render::TraceRenderer)
+//! reads, in execution order:
+//!
+//! - Frames: every activation of a code object from the program's source (functions,
+//!   nested functions, lambdas, comprehensions, generators, recursion) gets a
+//!   [`Event::frame`] id, unique within the trace, from 1. Frame 0 is the test statement
+//!   itself; the program's module-level code is not traced.
+//! - [`EventKind::Call`]: a traced frame starts (not when a generator resumes), at the
+//!   line of its `def` (the `lambda` or comprehension line for those), with every
+//!   argument in signature order (`*args` as its tuple, `**kwargs` as its dict).
+//! - [`EventKind::Line`]: a line of a traced frame has finished executing: `changes`
+//!   holds the locals of the frame that are new, or whose rendered value differs from
+//!   the last value recorded for that name in that frame, in the order the names first
+//!   appeared. A line that changed nothing is still recorded, with no changes (renderers
+//!   of basic blocks need it; the inline renderer gives it no step number). A line is
+//!   finished when its frame reaches its next line, returns or raises, so the events of
+//!   frames it called come before it.
+//! - [`EventKind::Return`]: a traced frame returns a value, at the line of the `return`
+//!   (or the last line executed, for an implicit return). It directly follows the
+//!   [`EventKind::Line`] event of that line; together they make one step. A frame left
+//!   by an exception has no `Return`.
+//! - [`EventKind::Exception`]: an exception is raised in a traced frame, at the line
+//!   where it was raised, once, in the frame that raised it first (not again in the
+//!   frames it passes through); it directly follows the `Line` event of that line, and
+//!   together they make one step. An exception that ends the test is recorded at
+//!   [`Location::Test`] in frame 0, as `AssertionError()` for a failed assert.
+//! - [`EventKind::Timeout`]: the run was stopped by the time limit (or recording by
+//!   the event limit, when [`Trace::truncated`] is set) while this line was executing.
+//!
+//! Values are `repr()`s with memory addresses removed (`<Foo object>`), `<TypeName
+//! repr failed>` for a `repr` that raises, and bounded in size by the tracer (a long
+//! value keeps its head and tail around `...`, so renderers that cut further give the
+//! same text as from the whole value). Functions, classes and modules among the locals
+//! are not recorded.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
