@@ -34,7 +34,9 @@ use next_core::trace::NoTracer;
 use next_core::train::TrainExample;
 use proptest::prelude::*;
 
-use common::{block_on, config, quiet_panics, read, split_tasks, CrashAt, TracedRenderer};
+use common::{
+    block_on, config, fixed_tasks, quiet_panics, read, split_tasks, CrashAt, TracedRenderer,
+};
 
 fn phase_metrics(dir: &Path, phase: Phase) -> PhaseMetrics {
     serde_json::from_slice(
@@ -442,14 +444,7 @@ proptest! {
 #[test]
 fn a_failed_training_stops_the_run_and_resume_retries_it() {
     quiet_panics();
-    let tasks: Vec<RepairTask> = {
-        use proptest::strategy::ValueTree as _;
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        strategies::repair_tasks(6..7)
-            .new_tree(&mut runner)
-            .unwrap()
-            .current()
-    };
+    let tasks = fixed_tasks(6);
     let (train, dev) = split_tasks(tasks, 0.5);
     let mut config = config(3, 2, 8, 2);
     config.hard_filter.enabled = false;
@@ -501,14 +496,7 @@ fn a_failed_training_stops_the_run_and_resume_retries_it() {
 
 #[test]
 fn a_model_that_never_learns_keeps_the_base_score_and_is_not_re_evaluated() {
-    let tasks: Vec<RepairTask> = {
-        use proptest::strategy::ValueTree as _;
-        let mut runner = proptest::test_runner::TestRunner::deterministic();
-        strategies::repair_tasks(5..6)
-            .new_tree(&mut runner)
-            .unwrap()
-            .current()
-    };
+    let tasks = fixed_tasks(5);
     let (train, dev) = split_tasks(tasks, 0.6);
     let sampler = MockSampler::fixed(0.0);
     let looped = SelfTraining::new(

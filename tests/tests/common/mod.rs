@@ -63,6 +63,16 @@ pub fn split_tasks(mut tasks: Vec<RepairTask>, at: f64) -> (Vec<RepairTask>, Vec
     (tasks, dev)
 }
 
+/// `n` tasks from the testing kit's strategy, the same on every run.
+pub fn fixed_tasks(n: usize) -> Vec<RepairTask> {
+    use proptest::strategy::{Strategy as _, ValueTree as _};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    next_core::testing::strategies::repair_tasks(n..=n)
+        .new_tree(&mut runner)
+        .expect("the strategy generates tasks")
+        .current()
+}
+
 /// Reads every line of a JSON Lines file (none if it is missing).
 pub fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
     next_core::jsonl::read_lines(path)
