@@ -91,10 +91,14 @@ pub struct FewShot {
 pub const SYSTEM: &str = "You are an expert Python programmer. You repair buggy programs \
 by reasoning about how they execute.";
 
-const TRACE_NOTE: &str = "The program is shown once per test, run on that test. Each trailing \
-comment records the program state at that line: `(k) name=value;` is step k of the run, \
-`__return__` is a returned value and `__exception__` a raised exception; `...;` stands for \
-steps left out.";
+/// A rendered trace and the legend that explains its format to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown<'a> {
+    /// The renderer's output.
+    pub text: &'a str,
+    /// How to read it ([`TraceRenderer::legend`](crate::render::TraceRenderer::legend)).
+    pub legend: &'a str,
+}
 
 const INSTRUCTION: &str = "Explain step by step why the program fails its tests: say what \
 the task asks, walk through what the program does, compare what it computes with what the \
@@ -103,33 +107,33 @@ by the complete fixed program in a single ```python code block.";
 
 /// Builds the repair prompt of `task`.
 ///
-/// `rendered` is the output of a [`TraceRenderer`](crate::render::TraceRenderer) that
-/// shows execution, or `None` to show the buggy program alone. `shots` are solved
-/// examples put before the task as earlier user and assistant turns.
-pub fn repair(task: &RepairTask, rendered: Option<&str>, shots: &[FewShot]) -> Prompt {
+/// `trace` is the output of a [`TraceRenderer`](crate::render::TraceRenderer) that
+/// shows execution, with its legend, or `None` to show the buggy program alone. `shots`
+/// are solved examples put before the task as earlier user and assistant turns; their
+/// renderings are explained by the same legend (the inline one when `trace` is `None`).
+pub fn repair(task: &RepairTask, trace: Option<Shown<'_>>, shots: &[FewShot]) -> Prompt {
+    let legend = trace.map_or(crate::render::INLINE_LEGEND, |t| t.legend);
     let mut messages = vec![Message::new(Role::System, SYSTEM)];
     for shot in shots {
-        messages.push(Message::new(
-            Role::User,
-            user_turn(&shot.task, shot.rendered.as_deref()),
-        ));
+        let shown = shot.rendered.as_deref().map(|text| Shown { text, legend });
+        messages.push(Message::new(Role::User, user_turn(&shot.task, shown)));
         messages.push(Message::new(
             Role::Assistant,
             format_answer(&shot.rationale, &shot.fix),
         ));
     }
-    messages.push(Message::new(Role::User, user_turn(task, rendered)));
+    messages.push(Message::new(Role::User, user_turn(task, trace)));
     Prompt { messages }
 }
 
-fn user_turn(task: &RepairTask, rendered: Option<&str>) -> String {
+fn user_turn(task: &RepairTask, trace: Option<Shown<'_>>) -> String {
     let mut text = String::new();
     let _ = write!(text, "# Task\n{}\n\n", task.spec.trim());
-    match rendered {
-        Some(trace) => {
+    match trace {
+        Some(Shown { text: trace, legend }) => {
             let _ = write!(
                 text,
-                "# Buggy program with its execution trace\n{TRACE_NOTE}\n\n{}\n\n",
+                "# Buggy program with its execution trace\n{legend}\n\n{}\n\n",
                 fenced("python", trace)
             );
         }
@@ -328,7 +332,14 @@ mod tests {
             .content
             .contains("# Buggy program\n```python\ndef f(x):"));
         assert!(!plain.messages[1].content.contains("(k)"));
-        let traced = repair(&task, Some("def f(x):  # (0) x=1;\n"), &[]);
+        let traced = repair(
+            &task,
+            Some(Shown {
+                text: "def f(x):  # (0) x=1;\n",
+                legend: crate::render::INLINE_LEGEND,
+            }),
+            &[],
+        );
         assert!(traced.messages[1].content.contains("execution trace"));
         assert!(traced.messages[1].content.contains("# (0) x=1;"));
         assert!(traced.messages[1].content.contains("assert f(1) == 2"));

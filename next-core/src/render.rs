@@ -10,6 +10,12 @@ use std::sync::Arc;
 use crate::task::{Program, TestCase};
 use crate::trace::Trace;
 
+/// How to read the `inline` format (`trace-format.md`), as the repair prompt explains it.
+pub const INLINE_LEGEND: &str = "The program is shown once per test, run on that test. \
+Each trailing comment records the program state at that line: `(k) name=value;` is step k \
+of the run, `__return__` is a returned value, `__exception__` a raised exception and \
+`__timeout__` where the run was stopped; `...;` stands for steps left out.";
+
 /// Turns a program and its traces into the text shown to the model.
 pub trait TraceRenderer: Send + Sync {
     /// The renderer's stable name, used in configuration files and on the command line
@@ -20,6 +26,12 @@ pub trait TraceRenderer: Send + Sync {
     /// as the program alone and does not explain a trace format.
     fn shows_execution(&self) -> bool {
         true
+    }
+
+    /// How to read the rendering, in a few sentences for the model; the repair prompt
+    /// puts it above the trace. The default explains the `inline` format.
+    fn legend(&self) -> &str {
+        INLINE_LEGEND
     }
 
     /// Renders `program` with `traces` (one per test of `tests`, possibly fewer).
@@ -33,6 +45,9 @@ impl<T: TraceRenderer + ?Sized> TraceRenderer for Box<T> {
     fn shows_execution(&self) -> bool {
         (**self).shows_execution()
     }
+    fn legend(&self) -> &str {
+        (**self).legend()
+    }
     fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String {
         (**self).render(program, tests, traces)
     }
@@ -44,6 +59,9 @@ impl<T: TraceRenderer + ?Sized> TraceRenderer for Arc<T> {
     }
     fn shows_execution(&self) -> bool {
         (**self).shows_execution()
+    }
+    fn legend(&self) -> &str {
+        (**self).legend()
     }
     fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String {
         (**self).render(program, tests, traces)

@@ -17,7 +17,8 @@
 //!   itself; the program's module-level code is not traced.
 //! - [`EventKind::Call`]: a traced frame starts (not when a generator resumes), at the
 //!   line of its `def` (the `lambda` or comprehension line for those), with every
-//!   argument in signature order (`*args` as its tuple, `**kwargs` as its dict).
+//!   argument in signature order (`*args` as its tuple, `**kwargs` as its dict). A call
+//!   without arguments renders nothing and so takes no step number.
 //! - [`EventKind::Line`]: a line of a traced frame has finished executing: `changes`
 //!   holds the locals of the frame that are new, or whose rendered value differs from
 //!   the last value recorded for that name in that frame, in the order the names first
@@ -29,18 +30,22 @@
 //!   (or the last line executed, for an implicit return). It directly follows the
 //!   [`EventKind::Line`] event of that line; together they make one step. A frame left
 //!   by an exception has no `Return`.
-//! - [`EventKind::Exception`]: an exception is raised in a traced frame, at the line
-//!   where it was raised, once, in the frame that raised it first (not again in the
-//!   frames it passes through); it directly follows the `Line` event of that line, and
-//!   together they make one step. An exception that ends the test is recorded at
+//! - [`EventKind::Exception`]: an exception leaves a traced frame (one raised and
+//!   caught within the same frame is not recorded). It is recorded once, in the first
+//!   frame it left, at the line where it was raised there (not again in the frames it
+//!   passes through); it directly follows the `Line` event of that line, and together
+//!   they make one step. The frames it passes through get the `Line` event of their
+//!   current line (possibly without changes) and no `Return`. An exception that ends the test is recorded at
 //!   [`Location::Test`] in frame 0, as `AssertionError()` for a failed assert.
 //! - [`EventKind::Timeout`]: the run was stopped by the time limit (or recording by
 //!   the event limit, when [`Trace::truncated`] is set) while this line was executing.
 //!
 //! Values are `repr()`s with memory addresses removed (`<Foo object>`), `<TypeName
-//! repr failed>` for a `repr` that raises, and bounded in size by the tracer (a long
-//! value keeps its head and tail around `...`, so renderers that cut further give the
-//! same text as from the whole value). Functions, classes and modules among the locals
+//! repr failed>` for a `repr` that raises, and bounded in size by the tracer: a long
+//! value keeps at least its first and last 500 characters around `...`, so that a
+//! renderer cutting to fewer characters (keeping a head and a tail) gives the same text
+//! as from the whole value. "Differs" in a [`EventKind::Line`] event compares these
+//! bounded values. Functions, classes and modules among the locals
 //! are not recorded.
 
 use async_trait::async_trait;

@@ -1,14 +1,17 @@
 //! NExT tracers: record what a Python program does on its tests, and write it into the
 //! code as the model reads it.
 //!
-//! This crate is where the [`Tracer`](next_core::trace::Tracer) and
-//! [`TraceRenderer`](next_core::render::TraceRenderer) implementations of the project
-//! live: the Python execution tracer, which runs inside any
-//! [`Sandbox`](next_core::sandbox::Sandbox), and the renderers of
-//! `../shared/spec/trace-format.md` (`inline`, `scratchpad`, `blocks`). They are being
-//! built (issue 3); until then the crate offers the trivial pair that `next-core`
-//! defines, re-exported here so that code written against this crate keeps compiling:
-//! [`NoneRenderer`] (the program alone) and [`NoTracer`] (no trace).
+//! The [`render`] module holds the [`TraceRenderer`](next_core::render::TraceRenderer)s
+//! of `../shared/spec/trace-format.md`: [`InlineRenderer`] (`inline`, the NExT format,
+//! byte-exact), [`ScratchpadRenderer`] (`scratchpad`) and [`BlocksRenderer`] (`blocks`),
+//! with a character or token budget ([`render::Budgeted`]); the `none` renderer
+//! ([`NoneRenderer`]) is `next-core`'s. Each is registered under its name, so a
+//! configuration file picks it with `[renderer] kind = "inline"`.
+//!
+//! The design decision: renderers are pure functions of the program, the tests and
+//! the recorded [`Trace`](next_core::trace::Trace)s, which hold values already rendered
+//! by the tracer. Rendering never runs code, so the same traces give the same text, byte
+//! for byte, on any machine.
 //!
 //! ```
 //! use next_core::render::TraceRenderer;
@@ -20,5 +23,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod render;
+
 pub use next_core::render::NoneRenderer;
 pub use next_core::trace::NoTracer;
+pub use render::{BlocksRenderer, InlineRenderer, ScratchpadRenderer};

@@ -114,6 +114,10 @@ where
             .map_err(|message| (Stage::Trace, message))?;
         let rendered = guarded_sync(|| self.renderer.render(&program, &task.tests, &traces))
             .map_err(|message| (Stage::Render, message))?;
-        Ok(prompt::repair(task, Some(&rendered), &self.shots))
+        let shown = prompt::Shown {
+            text: &rendered,
+            legend: self.renderer.legend(),
+        };
+        Ok(prompt::repair(task, Some(shown), &self.shots))
     }
 }
