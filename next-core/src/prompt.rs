@@ -130,7 +130,10 @@ fn user_turn(task: &RepairTask, trace: Option<Shown<'_>>) -> String {
     let mut text = String::new();
     let _ = write!(text, "# Task\n{}\n\n", task.spec.trim());
     match trace {
-        Some(Shown { text: trace, legend }) => {
+        Some(Shown {
+            text: trace,
+            legend,
+        }) => {
             let _ = write!(
                 text,
                 "# Buggy program with its execution trace\n{legend}\n\n{}\n\n",
