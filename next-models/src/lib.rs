@@ -1,9 +1,115 @@
-//! NExT models: rationale samplers and trainers.
+//! NExT models: the [`RationaleSampler`](next_core::sample::RationaleSampler) backends
+//! that talk to language models.
 //!
-//! This crate is where the [`RationaleSampler`](next_core::sample::RationaleSampler) and
-//! [`Trainer`](next_core::train::Trainer) backends are built (issue 5): an
-//! OpenAI-compatible chat client, a Gemini client and a local candle model, each behind
-//! its own cargo feature and each formatting prompts and parsing answers through
-//! `next_core::prompt`. It exports nothing yet; a mock model whose skill grows with its
-//! training data is in `next_core::testing`.
+//! Users swap models: a hosted API in production, a local model on a laptop, a mock in
+//! tests (`next_core::testing`). This crate holds the real ones, each behind its cargo
+//! feature (none is on by default) and each registered as a named factory, so that a
+//! configuration's `[sampler] kind = "..."` picks it:
+//!
+//! | feature | module | factory | talks to |
+//! |---|---|---|---|
+//! | `openai` | `openai` | `openai` | `POST {base_url}/chat/completions`: hosted services, vLLM, llama.cpp's server, Ollama |
+//! | `gemini` | `gemini` | `gemini` | `POST {base_url}/v1beta/models/{model}:generateContent` |
+//!
+//! The local candle model comes later (issue 5).
+//!
+//! # Design
+//!
+//! - **One `RationaleSampler` implementation per provider, one folder per provider.**
+//!   Each takes the [`Prompt`](next_core::prompt::Prompt) that `next_core::prompt` built
+//!   and turns every answer into a sample with
+//!   [`Sample::from_raw`](next_core::sample::Sample::from_raw), so that prompts are
+//!   formatted and answers parsed in one place for every backend (and for the trainer).
+//! - **The wire format stays private.** Each provider's request and response types live
+//!   in its private `wire` module; what is public is its configuration (a serde struct
+//!   that denies unknown keys, with defaults) and its sampler.
+//! - **One retry policy and one HTTP plumbing for all.** [`retry::RetryPolicy`] (max
+//!   attempts, exponential backoff with jitter, `Retry-After` in seconds or as an HTTP
+//!   date) is a pure function of its inputs, unit-tested without a clock; the shared
+//!   client adds a timeout per request and a bound on the requests in flight (a
+//!   semaphore held across every call of one sampler). 408, 429, 5xx, refused or dropped
+//!   connections and timeouts are retried; other 4xx are not; a success whose body is not
+//!   the documented JSON is not retried either.
+//! - **Errors are values.** [`error::ModelError`] says what went wrong and converts into
+//!   the loop's [`SampleError`](next_core::sample::SampleError): a 4xx is `Rejected` with
+//!   the message of the error body, spent retries are `Unavailable`, a malformed body is
+//!   `Backend` naming what was expected. A blocked or empty answer is a missing sample,
+//!   not an error. API keys come from environment variables named in the configuration
+//!   and appear in no message.
+//!
+//! # Which model a checkpoint is
+//!
+//! The loop hands samplers a [`Checkpoint`](next_core::train::Checkpoint). For the hosted
+//! backends, `Checkpoint::base()` is the configured `model`, and a checkpoint whose data
+//! is `{"model": "<hosted model id>"}` is that (tuned) model; anything else is refused
+//! (see [`checkpoint`]).
+//!
+//! # Seeds
+//!
+//! A call with `SamplingParams::seed = Some(s)` sends `s + k` with its `k`-th request
+//! (from 0), so that the requests a call needs give different samples, reduced modulo
+//! 2^31 so that every server's integer type holds it.
+//!
+//! # Example
+//!
+//! Building an OpenAI-compatible sampler from a configuration file, by type and through
+//! the registry (nothing is sent until the sampler is asked for samples):
+//!
+//! ```
+//! # #[cfg(feature = "openai")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use next_core::registry::{self, Context};
+//! use next_core::sample::RationaleSampler;
+//! use next_models::openai::{OpenAiConfig, OpenAiSampler};
+//!
+//! let file: toml::Table = toml::from_str(
+//!     r#"
+//!     [sampler]
+//!     kind = "openai"
+//!     base_url = "http://127.0.0.1:8080/v1"   # llama.cpp's server, say
+//!     model = "SmolLM2-135M-Instruct"
+//!     api_key_env = "NEXT_DOC_LOCAL_KEY"      # unset here: no key is sent
+//!     max_concurrency = 4
+//!
+//!     [sampler.retry]
+//!     max_attempts = 3
+//!     base_delay_secs = 0.25
+//!     "#,
+//! )?;
+//! let table = file["sampler"].as_table().ok_or("no [sampler]")?;
+//!
+//! // By type: the options are the configuration struct.
+//! let (_kind, options) = registry::split_kind(registry::RoleKind::Sampler, table)?;
+//! let config: OpenAiConfig = options.try_into()?;
+//! assert_eq!(config.retry.max_attempts, 3);
+//! assert_eq!(config.timeout_secs, 120.0); // a default
+//! let sampler = OpenAiSampler::new(config)?;
+//! assert_eq!(sampler.url(), "http://127.0.0.1:8080/v1/chat/completions");
+//!
+//! // By name, as the `next` command does.
+//! let sampler: Box<dyn RationaleSampler> =
+//!     registry::from_table::<dyn RationaleSampler>(table, &Context::new())?;
+//!
+//! // A misspelled option is an error that names it.
+//! let err = registry::sampler("openai", &toml::from_str("model = 'm'\ntemprature = 1")?, &Context::new())
+//!     .err()
+//!     .ok_or("expected an error")?;
+//! assert!(err.to_string().contains("temprature"));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "openai"))]
+//! # fn main() {}
+//! ```
 #![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod error;
+pub mod retry;
+
+#[cfg(any(feature = "openai", feature = "gemini"))]
+mod http;
+
+#[cfg(feature = "gemini")]
+pub mod gemini;
+#[cfg(feature = "openai")]
+pub mod openai;
