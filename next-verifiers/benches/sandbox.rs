@@ -1,0 +1,312 @@
+//! Throughput of the process sandbox against the classic HumanEval harness.
+//!
+//! The same candidate programs (MBPP reference solutions and mutants of them, each with
+//! its three asserts) are verified with the cold and the warm `ProcessSandbox`, then by
+//! `classic_harness.py` (one `multiprocessing.Process` per check, as the classic harness
+//! does), all with 2 workers, in one run. A program passes when it exits with 0.
+//!
+//! ```text
+//! cargo bench -p next-verifiers --bench sandbox
+//! NEXT_DATA=/path/to/data NEXT_BENCH_TASKS=100 cargo bench -p next-verifiers --bench sandbox
+//! ```
+//!
+//! `NEXT_DATA` is the data directory holding `mbpp.jsonl` (or the file itself); the
+//! default is `shared/data` beside the workspace. `NEXT_BENCH_TASKS` is how many MBPP
+//! tasks to take (default 500; each gives its reference and up to two mutants).
+//!
+//! The candidates are those that end within 1 s (as a warm sandbox finds in a first,
+//! untimed pass) of the tasks whose reference passes within 1 s: a program that runs
+//! for seconds, or hangs until the limit, would measure Python or the time limit rather
+//! than the harness.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use next_core::sandbox::{Job, Limits, Sandbox, Termination};
+use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
+use serde::Deserialize;
+
+const WORKERS: usize = 2;
+/// The time limit of one check (the classic harness's default).
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Deserialize)]
+struct Task {
+    code: String,
+    #[serde(default)]
+    test_setup_code: String,
+    test_list: Vec<String>,
+}
+
+fn data_file() -> PathBuf {
+    let given = std::env::var_os("NEXT_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        PathBuf::from,
+    );
+    if given.is_dir() {
+        given.join("mbpp.jsonl")
+    } else {
+        given
+    }
+}
+
+/// Up to two mutants of a solution, as a model's wrong fix might be: one comparison,
+/// arithmetic or boolean operator swapped, on a `return`, `if` or `elif` line (never a
+/// loop's condition, so that a mutant rarely hangs).
+fn mutants(code: &str) -> Vec<String> {
+    let swaps = [
+        (" == ", " != "),
+        (" != ", " == "),
+        (" < ", " > "),
+        (" > ", " < "),
+        (" <= ", " > "),
+        (" >= ", " < "),
+        (" + ", " - "),
+        (" - ", " + "),
+        (" and ", " or "),
+        (" or ", " and "),
+    ];
+    let lines: Vec<&str> = code.lines().collect();
+    let mut found = Vec::new();
+    for (from, to) in swaps {
+        let target = lines.iter().position(|line| {
+            let line = line.trim_start();
+            (line.starts_with("return ") || line.starts_with("if ") || line.starts_with("elif "))
+                && line.contains(from)
+        });
+        if let Some(i) = target {
+            let mut mutant: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+            mutant[i] = mutant[i].replacen(from, to, 1);
+            found.push(mutant.join("\n"));
+        }
+        if found.len() == 2 {
+            break;
+        }
+    }
+    found
+}
+
+/// The tasks' reference solutions, each with its setup and asserts.
+fn tasks(count: usize) -> Vec<Task> {
+    let path = data_file();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e} (set NEXT_DATA)", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(count)
+        .map(|line| {
+            let mut task: Task = serde_json::from_str(line).expect("an MBPP task");
+            task.code = task.code.replace("\r\n", "\n");
+            task.test_setup_code = task.test_setup_code.replace("\r\n", "\n");
+            task
+        })
+        .collect()
+}
+
+fn program(candidate: &str, task: &Task) -> String {
+    format!(
+        "{candidate}\n{}\n{}\n",
+        task.test_setup_code,
+        task.test_list.join("\n")
+    )
+}
+
+/// Verifies every program with `WORKERS` jobs in flight; returns the wall time and the
+/// verdicts.
+fn verify(
+    sandbox: ProcessSandbox,
+    programs: &[String],
+    runtime: &tokio::runtime::Runtime,
+) -> (Duration, Vec<bool>) {
+    let (took, ends) = verify_within(sandbox, programs, runtime, TIMEOUT);
+    let passed = ends
+        .iter()
+        .map(|end| *end == Termination::Exited { code: 0 })
+        .collect();
+    (took, passed)
+}
+
+/// [`verify`] with another time limit.
+fn verify_within(
+    sandbox: ProcessSandbox,
+    programs: &[String],
+    runtime: &tokio::runtime::Runtime,
+    timeout: Duration,
+) -> (Duration, Vec<Termination>) {
+    let sandbox = Arc::new(sandbox);
+    let programs = Arc::new(programs.to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let limits = Limits::new(timeout, 1 << 30, 1 << 20, 16).expect("limits");
+    let start = Instant::now();
+    let ends = runtime.block_on(async {
+        let mut workers = Vec::new();
+        for _ in 0..WORKERS {
+            let (sandbox, programs, next) = (
+                Arc::clone(&sandbox),
+                Arc::clone(&programs),
+                Arc::clone(&next),
+            );
+            workers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(program) = programs.get(i) else {
+                        break;
+                    };
+                    let done = sandbox
+                        .run(Job::new(program.clone()).with_limits(limits))
+                        .await
+                        .expect("the sandbox runs the job");
+                    mine.push((i, done.termination));
+                }
+                mine
+            }));
+        }
+        let mut ends = vec![Termination::TimedOut; programs.len()];
+        for worker in workers {
+            for (i, end) in worker.await.expect("a worker") {
+                ends[i] = end;
+            }
+        }
+        ends
+    });
+    (start.elapsed(), ends)
+}
+
+fn classic(interpreter: &std::path::Path, programs: &[String]) -> (Duration, Vec<bool>) {
+    #[derive(Deserialize)]
+    struct Answer {
+        seconds: f64,
+        passed: Vec<bool>,
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let list = dir.path().join("programs.json");
+    std::fs::write(&list, serde_json::to_vec(programs).expect("json")).expect("write programs");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/classic_harness.py");
+    let output = Command::new(interpreter)
+        .arg(&script)
+        .arg(&list)
+        .arg(WORKERS.to_string())
+        .arg(TIMEOUT.as_secs_f64().to_string())
+        .current_dir(dir.path())
+        .output()
+        .expect("run the classic harness");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Answer = serde_json::from_slice(&output.stdout).expect("the harness's answer");
+    (Duration::from_secs_f64(answer.seconds), answer.passed)
+}
+
+fn rate(n: usize, took: Duration) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    let n = n as f64;
+    n / took.as_secs_f64()
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep that
+    // quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let tasks = std::env::var("NEXT_BENCH_TASKS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 5 } else { 500 });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // Keep the candidates that end within 1 s, of the tasks whose reference passes
+    // within 1 s (a program that runs for seconds, or hangs until the limit, measures
+    // Python or the limit, not the harness), as a warm sandbox finds; that run also
+    // warms the page cache for every harness alike.
+    let all = self::tasks(tasks);
+    let candidates: Vec<(usize, bool, String)> = all
+        .iter()
+        .enumerate()
+        .flat_map(|(i, task)| {
+            std::iter::once((i, true, program(&task.code, task))).chain(
+                mutants(&task.code)
+                    .into_iter()
+                    .map(move |m| (i, false, program(&m, task))),
+            )
+        })
+        .collect();
+    let texts: Vec<String> = candidates.iter().map(|c| c.2.clone()).collect();
+    let warm_up = ProcessSandbox::new(ProcessConfig {
+        mode: Mode::Warm,
+        ..ProcessConfig::default()
+    })
+    .expect("a warm sandbox");
+    let (_, ends) = verify_within(warm_up, &texts, &runtime, Duration::from_secs(1));
+    let good_tasks: std::collections::BTreeSet<usize> = candidates
+        .iter()
+        .zip(&ends)
+        .filter(|((_, reference, _), end)| *reference && **end == Termination::Exited { code: 0 })
+        .map(|((task, _, _), _)| *task)
+        .collect();
+    let programs: Vec<String> = candidates
+        .into_iter()
+        .zip(ends)
+        .filter(|((task, _, _), end)| good_tasks.contains(task) && *end != Termination::TimedOut)
+        .map(|((_, _, text), _)| text)
+        .collect();
+    println!(
+        "{} candidate programs (references and mutants ending within 1 s) of the {} of the first {tasks} MBPP tasks whose reference passes within 1 s; {WORKERS} workers, {} s limit",
+        programs.len(),
+        good_tasks.len(),
+        TIMEOUT.as_secs()
+    );
+
+    let cold = ProcessSandbox::new(ProcessConfig {
+        mode: Mode::Cold,
+        ..ProcessConfig::default()
+    })
+    .expect("a cold sandbox");
+    println!("isolation:\n{}", cold.isolation());
+    let interpreter = cold.interpreter().to_path_buf();
+    let (cold_time, cold_verdicts) = verify(cold, &programs, &runtime);
+    let warm = ProcessSandbox::new(ProcessConfig {
+        mode: Mode::Warm,
+        ..ProcessConfig::default()
+    })
+    .expect("a warm sandbox");
+    assert_eq!(warm.isolation().mode, Mode::Warm, "{}", warm.isolation());
+    let (warm_time, warm_verdicts) = verify(warm, &programs, &runtime);
+    let (classic_time, classic_verdicts) = classic(&interpreter, &programs);
+
+    let n = programs.len();
+    let passed = |v: &[bool]| v.iter().filter(|p| **p).count();
+    let (cold_rate, warm_rate, classic_rate) = (
+        rate(n, cold_time),
+        rate(n, warm_time),
+        rate(n, classic_time),
+    );
+    println!(
+        "cold sandbox:    {cold_rate:7.1} programs/s  ({} passed)",
+        passed(&cold_verdicts)
+    );
+    println!(
+        "warm sandbox:    {warm_rate:7.1} programs/s  ({} passed)",
+        passed(&warm_verdicts)
+    );
+    println!(
+        "classic harness: {classic_rate:7.1} programs/s  ({} passed)",
+        passed(&classic_verdicts)
+    );
+    println!("cold / classic:  {:.2}x", cold_rate / classic_rate);
+    println!("warm / classic:  {:.2}x", warm_rate / classic_rate);
+    let disagree = |a: &[bool], b: &[bool]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+    println!(
+        "verdicts that differ: cold vs warm {}, warm vs classic {}",
+        disagree(&cold_verdicts, &warm_verdicts),
+        disagree(&warm_verdicts, &classic_verdicts)
+    );
+}

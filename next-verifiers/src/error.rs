@@ -1,0 +1,60 @@
+//! [`Error`]: why a sandbox of this crate could not be built or could not run a job.
+
+use std::io;
+
+use next_core::sandbox::SandboxError;
+
+/// What went wrong in this crate. A job that ran and misbehaved is never an error (it
+/// is an [`Execution`](next_core::sandbox::Execution)); these are failures of the sandbox
+/// itself. Converts into [`SandboxError`] at the role boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable Python interpreter: none on `PATH`, or the one configured does not
+    /// answer.
+    #[error("no usable Python interpreter: {0}")]
+    Interpreter(String),
+    /// An I/O operation of the sandbox itself failed.
+    #[error("sandbox I/O failed while {context}")]
+    Io {
+        /// What the sandbox was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The child failed while setting itself up, before the job's code ran.
+    #[error("the sandboxed child failed to {stage}")]
+    Setup {
+        /// The set-up step that failed, in words.
+        stage: &'static str,
+        /// The error the kernel returned.
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel refused isolation that the configuration requires.
+    #[error("the kernel refused required isolation: {0}")]
+    IsolationRefused(String),
+    /// The warm server misbehaved or died and could not be restarted.
+    #[error("the warm fork server failed: {0}")]
+    Server(String),
+}
+
+impl Error {
+    /// An [`Error::Io`] with its context.
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<Error> for SandboxError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Interpreter(message) => SandboxError::Unavailable(message),
+            Error::Io { context, source } => SandboxError::Io { context, source },
+            other => SandboxError::Backend(Box::new(other)),
+        }
+    }
+}

@@ -1,0 +1,612 @@
+//! [`TestVerifier`]: judges a program by its tests, through any [`Sandbox`], with a
+//! verdict the program under test cannot forge.
+//!
+//! Tests are Python statements ([`TestCase`]): MBPP `assert` lines, the asserts of a
+//! HumanEval `check(candidate)` ([`TestVerifier::split_check`] splits one, binding
+//! `candidate` to the entry point), and EvalPlus cases, input list plus expected output
+//! plus tolerance, written as statements by [`evalplus_test`]. The verifier returns one
+//! [`TestOutcome`](next_core::verify::TestOutcome) per test: pass, fail
+//! (`expected 8, got 7`), error (`TypeError: ...`, `crashed: ... signal 11 (SIGSEGV)`),
+//! timeout, or resource limit.
+//!
+//! # How the verdict is guaranteed
+//!
+//! The self-training loop keeps the fixes that pass, so a program that can make a
+//! failing test look passed poisons the training data. The classic harness (run the
+//! program and its asserts in one interpreter, call it passed if the interpreter exits
+//! 0 or prints "passed") can be fooled in many ways from inside: exit 0 before the
+//! tests, print what a pass looks like, replace `AssertionError` or a builtin such as
+//! `abs`, walk the stack to the harness and set its result, or return an object whose
+//! `__eq__` is always true. This verifier is built so that none of them can work:
+//! **the verdict is decided outside the process that ran the candidate, from plain data,
+//! and the expected values never enter that process.**
+//!
+//! 1. **Split.** A trusted planner (`harness/planner.py`, run as its own sandbox job that
+//!    never loads the program) parses each test with Python's `ast`. Every maximal
+//!    sub-expression that needs the program's code (a name the test does not bind and
+//!    that is not a builtin or a standard module: the entry point, `candidate`, a helper
+//!    the program defines; or a builtin that every test of the list calls as its subject,
+//!    as MBPP 126's `sum`) becomes a *hole*, sent to the candidate job as source text.
+//!    The tests are trusted (they come from the dataset, not from the model); the names
+//!    are decided from them alone, so a program cannot move a judgement into its process
+//!    by defining `abs` or `math`: the judge's builtins are the real ones.
+//!    Everything else is evaluated by the planner: expected values, tolerances, inputs
+//!    built by test code (`list(range(...))`, a seeded `random`), even loops over such
+//!    values, which are unrolled into one check per iteration. What is left is the
+//!    *judgement*: comparisons, `and`/`or`/`not`, arithmetic and a few builtins
+//!    (`abs`, `len`, `set`, `sorted`, `math.isclose`, EvalPlus's tolerance) over holes and
+//!    constants. `assert abs(candidate(1.33) - 0.33) < 1e-6` sends `candidate(1.33)` and
+//!    keeps `abs(_ - 0.33) < 1e-6`. Plans depend only on the test text and are cached,
+//!    so the planner runs once per task.
+//! 2. **Evaluate.** The candidate job (`harness/candidate.py` in the program's process)
+//!    runs the program's module level once, then each test's holes in a forked child
+//!    (so one test's state, crash or exit cannot reach the next; see [`TestIsolation`]
+//!    for the cheaper modes), with a deadline the parent enforces by killing the child's
+//!    process group. It answers each hole with
+//!    its value as **plain data** only: `None`, `bool`, `int`, `float`, `complex`, `str`,
+//!    `bytes` and lists, tuples, dicts, sets and frozensets of them (the standard
+//!    library's `Counter`, `OrderedDict` and `defaultdict` count as the dicts they
+//!    compare equal to), checked by exact type
+//!    (`type(x) is int`, never `isinstance`), with size and depth caps. Anything else
+//!    (a class with a rigged `__eq__`, a subclass of `int` or `str`) is reported by type
+//!    name only and judged an error: "returned a non-data value of type X".
+//! 3. **Judge.** This crate reads the values (they cannot carry code) and evaluates the
+//!    judgement in Rust (`verify/judge.rs`) with Python's semantics for `==`,
+//!    ordering and the builtins. A pass is only ever decided here.
+//!
+//! Why each attack fails:
+//! - *Printing a pass*, or anything else: the program's stdout is redirected to stderr;
+//!   results travel on a private channel (the job's original stdout, kept by the harness
+//!   before the program runs), as records keyed by a fresh random nonce per job.
+//! - *Exiting early* (`sys.exit(0)`, `os._exit(0)`, `SystemExit` from `__del__`, a kill):
+//!   tests without a record are not passes; their outcome comes from how the job ended.
+//! - *Patching builtins, `AssertionError`, `json` or `pickle`*, or *walking the stack*
+//!   (`sys._getframe`, `gc.get_objects`) to change the harness: all of that lives in the
+//!   program's own process, which decides nothing. The harness it can reach holds no
+//!   expected value of a split test and no verdict to set.
+//! - *Writing forged records* to the channel (found through `/proc/self/fd`, with the
+//!   nonce read from memory): a line without the nonce, a malformed or out-of-order record
+//!   or a repeat fails the whole verdict; and a well-formed forged record can only claim
+//!   a *value* for a hole, never a pass. A claimed value is worth no more than the
+//!   program returning that value, and the program does not know the expected values.
+//! - *An object whose `__eq__` is always true*, or a subclass of a plain type: not plain
+//!   data, so an error; comparisons run on the judge's own values.
+//!
+//! Limits of the guarantee, stated plainly:
+//! - A test the planner cannot split is **delegated**: it runs whole in the candidate's
+//!   process, which reports whether it raised, so its outcome is only as trustworthy as
+//!   the classic harness. That happens to a statement whose own code needs the
+//!   program's values (a test-defined helper called with them, EvalPlus's `OriginFmt`
+//!   `assertion(candidate(*inp), exp, atol)`; use [`evalplus_test`] instead), to an `is`
+//!   between two program values, or to a loop over the program's results. None of
+//!   MBPP's 2,922 tests and none of the 1,181 asserts of HumanEval's split `check`s is
+//!   delegated. Delegated tests are marked [`Provenance::Delegated`] in
+//!   [`TestVerifier::verify_report`] and counted in [`VerifierStats::delegated`]; a
+//!   caller that wants none can reject them. Their source, expected values included, is
+//!   visible to the program's process.
+//! - [`Provenance::Wrapped`] tests send the program's call inside test code the judge does
+//!   not evaluate (`sorted(f(x), key=...)`); the comparison and the expected value stay
+//!   with the judge.
+//! - Test helpers that the *program* defines are the program's: HumanEval/32 judges
+//!   `find_zero` by `poly(...)`, which the prompt (hence the program) defines.
+//! - The expected values are also in the dataset files; keeping the program from reading
+//!   them is the sandbox's job (its filesystem view), not the verifier's.
+//!
+//! # Cost
+//!
+//! One candidate job per program, whatever the number of tests, plus one planner job per
+//! distinct test list (cached, so once per task). With [`TestIsolation::Test`] each test
+//! costs a `fork` inside the job ([`TestIsolation::Program`]: one per program). The
+//! job's start is kept light: its request is in `marshal` format (read by a built-in
+//! module, no import) and the harness arrives compiled (`harness/bootstrap.py`): the
+//! planner job, which runs no program, compiles it once and the verifier keeps the code
+//! object's bytes for every later job on the same interpreter (its source comes along,
+//! and is compiled instead on any other interpreter). Measured on MBPP's 974 reference
+//! solutions with the warm process sandbox, 2 at a time, on a shared 2-core machine
+//! (noisy): the first pass, with planning, about 45 programs/s; with cached plans about
+//! 90 to 110 programs/s per-test isolation and about 125 per-program isolation, against
+//! 64 to 73 for the classic harness (`benches/classic_harness.py`) and about 160 to 230
+//! for bare jobs (the program with its asserts appended, no verifier) at the same time.
+
+mod cases;
+mod judge;
+mod plan;
+mod protocol;
+mod value;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::sandbox::{Execution, Job, Limits, Sandbox};
+use next_core::task::{Program, TestCase};
+use next_core::verify::{Verdict, Verifier, VerifyError};
+use serde::{Deserialize, Serialize};
+
+pub use cases::{evalplus_test, evalplus_test_from_json};
+pub use plan::Provenance;
+pub use value::{py_literal, Value};
+
+use plan::{PlanCache, Plans, TestPlan};
+
+/// The planner's source, run as its own job (it never sees a program).
+const PLANNER: &str = include_str!("../../harness/planner.py");
+/// The candidate harness's source, run with the program.
+const CANDIDATE: &str = include_str!("../../harness/candidate.py");
+/// What a candidate job runs: it starts the harness, compiled or from source.
+const BOOTSTRAP: &str = include_str!("../../harness/bootstrap.py");
+
+/// Settings of a [`TestVerifier`]; also the options of the `tests` verifier factory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestVerifierConfig {
+    /// Time each test may take, in milliseconds.
+    pub test_timeout_ms: u64,
+    /// Time the program's module level may take, in milliseconds (part of the job's
+    /// wall-time limit).
+    pub load_timeout_ms: u64,
+    /// The most wall time one candidate job may take, in milliseconds, whatever the
+    /// number of tests; tests not reached by then time out.
+    pub max_job_ms: u64,
+    /// Memory of the candidate job, in MiB.
+    pub memory_mb: u64,
+    /// Processes the candidate job may hold at once.
+    pub processes: u32,
+    /// How the tests of one program are kept apart inside its job.
+    pub isolation: TestIsolation,
+    /// The most bytes of one test's values.
+    pub value_bytes: u64,
+    /// The most bytes of all results of one job.
+    pub result_bytes: u64,
+    /// How many test lists' plans are kept.
+    pub plan_cache: usize,
+}
+
+impl Default for TestVerifierConfig {
+    fn default() -> Self {
+        Self {
+            test_timeout_ms: 5_000,
+            load_timeout_ms: 10_000,
+            max_job_ms: 60_000,
+            memory_mb: 1024,
+            processes: 16,
+            isolation: TestIsolation::Test,
+            value_bytes: 1 << 20,
+            result_bytes: 16 << 20,
+            plan_cache: 4096,
+        }
+    }
+}
+
+/// How the tests of one program are kept apart inside its candidate job. Whatever the
+/// choice, the verdict is decided outside the job; this is about what one test can do
+/// to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestIsolation {
+    /// Each test runs in a process of its own, forked from the loaded program: a test's
+    /// state, crash, exit or timeout cannot reach the next. The default.
+    #[default]
+    Test,
+    /// The tests run one after the other in one forked process, as the classic harness
+    /// runs them (a test sees what earlier tests left in the program's state); after a
+    /// crash, an exit or a timeout, the next test starts in a fresh fork. Faster: one
+    /// fork per program instead of one per test.
+    Program,
+    /// The tests run in the harness's own process, one after the other, with a timer
+    /// for the deadline (what Python without `fork` gets anyway). A crash ends the job.
+    None,
+}
+
+impl TestIsolation {
+    fn name(self) -> &'static str {
+        match self {
+            TestIsolation::Test => "test",
+            TestIsolation::Program => "program",
+            TestIsolation::None => "none",
+        }
+    }
+}
+
+/// Counts of what a verifier did, since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerifierStats {
+    /// Candidate jobs run (one per program judged).
+    pub candidate_jobs: u64,
+    /// Planner jobs run (one per distinct test list).
+    pub planner_jobs: u64,
+    /// Test outcomes decided by the judge from plain values.
+    pub judged: u64,
+    /// Of those, the tests with a wrapped hole ([`Provenance::Wrapped`]).
+    pub wrapped: u64,
+    /// Test outcomes reported by the candidate's process ([`Provenance::Delegated`]).
+    pub delegated: u64,
+    /// Tests that are broken themselves ([`Provenance::Invalid`]).
+    pub invalid: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    candidate_jobs: AtomicU64,
+    planner_jobs: AtomicU64,
+    judged: AtomicU64,
+    wrapped: AtomicU64,
+    delegated: AtomicU64,
+    invalid: AtomicU64,
+}
+
+/// A verdict with how each outcome was reached.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// One outcome per test.
+    pub verdict: Verdict,
+    /// Where each outcome was decided, one per test.
+    pub provenance: Vec<Provenance>,
+    /// The candidate job's execution (its stderr holds what the program printed), if
+    /// one ran.
+    pub execution: Option<Execution>,
+}
+
+/// Runs a program against its tests in a [`Sandbox`] and judges each test outside the
+/// program's process. See the [module documentation](self) for how.
+pub struct TestVerifier<S> {
+    sandbox: S,
+    config: TestVerifierConfig,
+    plans: PlanCache,
+    counters: Counters,
+    /// The candidate harness as the planner compiled it: the interpreter's tag and the
+    /// marshalled code (see `harness/bootstrap.py`).
+    compiled: std::sync::OnceLock<(String, Vec<u8>)>,
+}
+
+impl<S> std::fmt::Debug for TestVerifier<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestVerifier")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Sandbox> TestVerifier<S> {
+    /// A verifier with the default settings.
+    pub fn new(sandbox: S) -> Self {
+        Self::with_config(sandbox, TestVerifierConfig::default())
+    }
+
+    /// A verifier with these settings.
+    pub fn with_config(sandbox: S, config: TestVerifierConfig) -> Self {
+        let plans = PlanCache::new(config.plan_cache);
+        Self {
+            sandbox,
+            config,
+            plans,
+            counters: Counters::default(),
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TestVerifierConfig {
+        &self.config
+    }
+
+    /// What the verifier has done so far.
+    pub fn stats(&self) -> VerifierStats {
+        let c = &self.counters;
+        VerifierStats {
+            candidate_jobs: c.candidate_jobs.load(Ordering::Relaxed),
+            planner_jobs: c.planner_jobs.load(Ordering::Relaxed),
+            judged: c.judged.load(Ordering::Relaxed),
+            wrapped: c.wrapped.load(Ordering::Relaxed),
+            delegated: c.delegated.load(Ordering::Relaxed),
+            invalid: c.invalid.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Where each of these tests would be judged ([`Provenance`]), planning them if they
+    /// are not yet planned.
+    ///
+    /// # Errors
+    /// [`VerifyError`] when the planner job fails.
+    pub async fn provenance(&self, tests: &[TestCase]) -> Result<Vec<Provenance>, VerifyError> {
+        Ok(self
+            .plan(tests)
+            .await?
+            .iter()
+            .map(TestPlan::provenance)
+            .collect())
+    }
+
+    /// Judges `program` on `tests`, saying where each outcome was decided.
+    ///
+    /// # Errors
+    /// [`VerifyError`] when the sandbox cannot run a job, or the planner fails. A program
+    /// that misbehaves in any way gets a verdict, never an error.
+    pub async fn verify_report(
+        &self,
+        program: &Program,
+        tests: &[TestCase],
+    ) -> Result<Report, VerifyError> {
+        if tests.is_empty() {
+            return Ok(Report {
+                verdict: Verdict::new(Vec::new()),
+                provenance: Vec::new(),
+                execution: None,
+            });
+        }
+        let plans = self.plan(tests).await?;
+        let provenance: Vec<Provenance> = plans.iter().map(TestPlan::provenance).collect();
+        for p in &provenance {
+            let counter = match p {
+                Provenance::Judged => &self.counters.judged,
+                Provenance::Wrapped => {
+                    self.counters.judged.fetch_add(1, Ordering::Relaxed);
+                    &self.counters.wrapped
+                }
+                Provenance::Delegated => &self.counters.delegated,
+                Provenance::Invalid => &self.counters.invalid,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if plans.iter().all(|p| matches!(p, TestPlan::Invalid { .. })) {
+            let outcomes = protocol::outcomes(&plans, &protocol::Records::default(), &idle());
+            return Ok(Report {
+                verdict: Verdict::new(outcomes),
+                provenance,
+                execution: None,
+            });
+        }
+        let nonce = nonce();
+        let job = self.candidate_job(program, tests, &plans, &nonce)?;
+        self.counters.candidate_jobs.fetch_add(1, Ordering::Relaxed);
+        let execution = self.sandbox.run(job).await?;
+        let records = protocol::read_records(&execution.stdout, &nonce, tests.len());
+        let outcomes = protocol::outcomes(&plans, &records, &execution);
+        Ok(Report {
+            verdict: Verdict::new(outcomes),
+            provenance,
+            execution: Some(execution),
+        })
+    }
+
+    /// The asserts of a HumanEval-style `check(candidate)` function, one test each, with
+    /// `candidate` renamed to `entry_point`. A statement of `check` that is not an assert
+    /// (an import, a local variable) is kept before every later assert, so each test
+    /// stands alone; a loop holding asserts is one test.
+    ///
+    /// Runs the planner in the sandbox (it parses the test; it runs no program).
+    ///
+    /// # Errors
+    /// [`VerifyError`] when the planner job fails or the test has no `check` function.
+    pub async fn split_check(
+        &self,
+        test: &str,
+        entry_point: &str,
+    ) -> Result<Vec<TestCase>, VerifyError> {
+        let request = serde_json::json!({
+            "mode": "split",
+            "test": test,
+            "entry_point": entry_point,
+        });
+        let answer = self.run_planner(&request, test.len()).await?;
+        let tests = answer
+            .get("tests")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| VerifyError::Protocol("the planner gave no tests".to_owned()))?;
+        tests
+            .iter()
+            .filter_map(serde_json::Value::as_str)
+            .map(|t| TestCase::new(t).map_err(|e| VerifyError::Backend(Box::new(e))))
+            .collect()
+    }
+
+    async fn plan(&self, tests: &[TestCase]) -> Result<Plans, VerifyError> {
+        let key: Vec<String> = tests.iter().map(|t| t.code().to_owned()).collect();
+        let slot = self.plans.slot(key);
+        let plans = slot
+            .get_or_try_init(|| async {
+                let size: usize = tests.iter().map(|t| t.code().len()).sum();
+                let request = serde_json::json!({
+                    "mode": "plan",
+                    "tests": tests.iter().map(TestCase::code).collect::<Vec<_>>(),
+                    "harness": CANDIDATE,
+                });
+                let answer = self.run_planner(&request, size).await?;
+                if let Some(compiled) = answer.get("compiled") {
+                    let tag = compiled.get("tag").and_then(serde_json::Value::as_str);
+                    let code = compiled
+                        .get("code")
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(value::from_hex);
+                    if let (Some(tag), Some(code)) = (tag, code) {
+                        let _ = self.compiled.set((tag.to_owned(), code));
+                    }
+                }
+                let plans = answer
+                    .get("plans")
+                    .and_then(serde_json::Value::as_array)
+                    .ok_or_else(|| VerifyError::Protocol("the planner gave no plans".to_owned()))?
+                    .iter()
+                    .map(TestPlan::from_json)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| VerifyError::Protocol(format!("planner: {e}")))?;
+                if plans.len() != tests.len() {
+                    return Err(VerifyError::Protocol(
+                        "the planner gave a plan count other than the test count".to_owned(),
+                    ));
+                }
+                Ok::<Plans, VerifyError>(Arc::new(plans))
+            })
+            .await?;
+        Ok(Arc::clone(plans))
+    }
+
+    async fn run_planner(
+        &self,
+        request: &serde_json::Value,
+        size: usize,
+    ) -> Result<serde_json::Value, VerifyError> {
+        let size = u64::try_from(size).unwrap_or(u64::MAX);
+        let limits = Limits::new(
+            Duration::from_secs(120),
+            2 << 30,
+            (64 << 20_u64).max(size.saturating_mul(8)),
+            4,
+        )
+        .map_err(|e| VerifyError::Backend(Box::new(e)))?;
+        let stdin = serde_json::to_vec(request).map_err(|e| VerifyError::Backend(Box::new(e)))?;
+        let job = Job::new(PLANNER).with_stdin(stdin).with_limits(limits);
+        self.counters.planner_jobs.fetch_add(1, Ordering::Relaxed);
+        let execution = self.sandbox.run(job).await?;
+        let fail = |why: &str| {
+            let stderr = String::from_utf8_lossy(&execution.stderr);
+            let tail: String = stderr
+                .chars()
+                .rev()
+                .take(2000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            VerifyError::Protocol(format!(
+                "the test planner {why} ({:?}); its stderr ends: {tail}",
+                execution.termination
+            ))
+        };
+        if !execution.succeeded() {
+            return Err(fail("failed"));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_slice(&execution.stdout).map_err(|_| fail("gave no answer"))?;
+        if answer.get("ok").and_then(serde_json::Value::as_bool) != Some(true) {
+            let error = answer
+                .get("error")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("an unknown error");
+            return Err(VerifyError::Protocol(format!("the test planner: {error}")));
+        }
+        Ok(answer)
+    }
+
+    fn candidate_job(
+        &self,
+        program: &Program,
+        tests: &[TestCase],
+        plans: &[TestPlan],
+        nonce: &str,
+    ) -> Result<Job, VerifyError> {
+        let items: Vec<serde_json::Value> = plans
+            .iter()
+            .zip(tests)
+            .map(|(plan, test)| match plan {
+                TestPlan::Judged { holes, .. } => serde_json::json!({
+                    "holes": holes
+                        .iter()
+                        .map(|h| serde_json::json!({"src": h.src, "modules": h.modules}))
+                        .collect::<Vec<_>>(),
+                }),
+                TestPlan::Delegated => serde_json::json!({ "exec": test.code() }),
+                TestPlan::Invalid { .. } => serde_json::json!({ "holes": [] }),
+            })
+            .collect();
+        let c = &self.config;
+        let request = serde_json::json!({
+            "nonce": nonce,
+            "program": program.source(),
+            "tests": items,
+            "test_timeout": Duration::from_millis(c.test_timeout_ms).as_secs_f64(),
+            "isolation": c.isolation.name(),
+            "value_bytes": c.value_bytes,
+            "total_bytes": c.result_bytes,
+        });
+        let mut stdin = Vec::with_capacity(program.source().len() + CANDIDATE.len() + 65536);
+        let (tag, code) = self
+            .compiled
+            .get()
+            .map_or((&[][..], &[][..]), |(tag, code)| {
+                (tag.as_bytes(), code.as_slice())
+            });
+        for field in [tag, code, CANDIDATE.as_bytes()] {
+            let len = u32::try_from(field.len())
+                .map_err(|_| VerifyError::Protocol("the harness is too large".to_owned()))?;
+            stdin.extend_from_slice(&len.to_le_bytes());
+            stdin.extend_from_slice(field);
+        }
+        protocol::marshal(&request, &mut stdin);
+        let n = u64::try_from(tests.len()).unwrap_or(u64::MAX);
+        let wall = c
+            .load_timeout_ms
+            .saturating_add(n.saturating_mul(c.test_timeout_ms.saturating_add(100)))
+            .min(c.max_job_ms.max(1));
+        let limits = Limits::new(
+            Duration::from_millis(wall),
+            c.memory_mb.saturating_mul(1 << 20),
+            c.result_bytes.saturating_add(1 << 20),
+            c.processes,
+        )
+        .map_err(|e| VerifyError::Backend(Box::new(e)))?;
+        Ok(Job::new(BOOTSTRAP).with_stdin(stdin).with_limits(limits))
+    }
+}
+
+/// An execution standing for "no job ran".
+fn idle() -> Execution {
+    Execution {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        termination: next_core::sandbox::Termination::Exited { code: 0 },
+        output_truncated: false,
+        wall_time: Duration::ZERO,
+    }
+}
+
+/// A fresh random token for one job's records.
+fn nonce() -> String {
+    use std::fmt::Write as _;
+    use std::hash::{BuildHasher, Hasher};
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    if !from_os {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        for chunk in bytes.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    bytes.iter().fold(String::with_capacity(32), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+#[async_trait]
+impl<S: Sandbox> Verifier for TestVerifier<S> {
+    async fn verify(&self, program: &Program, tests: &[TestCase]) -> Result<Verdict, VerifyError> {
+        Ok(self.verify_report(program, tests).await?.verdict)
+    }
+}
+
+fn build_tests(options: &toml::Table, cx: &Context) -> Result<Box<dyn Verifier>, RegistryError> {
+    let config: TestVerifierConfig = registry::options(RoleKind::Verifier, "tests", options)?;
+    let sandbox = cx.require_sandbox(RoleKind::Verifier, "tests")?;
+    Ok(Box::new(TestVerifier::with_config(sandbox, config)))
+}
+
+next_core::register_factory!(
+    verifier,
+    "tests",
+    "runs a program on its tests in the sandbox; judges each test outside the program's \
+     process (options: test_timeout_ms, max_job_ms, memory_mb, isolation, ...)",
+    build_tests,
+);

@@ -1,0 +1,713 @@
+//! The test verifier against real Python: correct programs pass, wrong ones fail, and
+//! programs that misbehave or try to forge their verdict get the outcome they earned.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+mod verify_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use next_core::sandbox::Sandbox;
+use next_core::task::{Program, TestCase};
+use next_core::verify::{TestOutcome, Verdict, Verifier};
+use next_verifiers::verify::{Provenance, TestIsolation, TestVerifier, TestVerifierConfig};
+
+fn verifier() -> TestVerifier<Arc<dyn Sandbox>> {
+    verifier_with(TestIsolation::Test)
+}
+
+fn verifier_with(isolation: TestIsolation) -> TestVerifier<Arc<dyn Sandbox>> {
+    let (sandbox, _) = verify_support::sandbox();
+    TestVerifier::with_config(
+        sandbox,
+        TestVerifierConfig {
+            test_timeout_ms: 2_000,
+            max_job_ms: 30_000,
+            memory_mb: 512,
+            isolation,
+            ..TestVerifierConfig::default()
+        },
+    )
+}
+
+fn isolating() -> bool {
+    verify_support::sandbox().1
+}
+
+fn tests(lines: &[&str]) -> Vec<TestCase> {
+    lines.iter().map(|l| TestCase::new(*l).unwrap()).collect()
+}
+
+/// Three MBPP-style tests, one with a tolerance.
+const TESTS: &[&str] = &[
+    "assert add(1, 2) == 3",
+    "assert add(20, 22) == 42",
+    "assert abs(half(1) - 0.5) < 1e-09",
+];
+
+const CORRECT: &str = "def add(a, b):\n    return a + b\n\ndef half(x):\n    return x / 2\n";
+
+async fn verdict(program: &str, lines: &[&str]) -> Verdict {
+    verifier()
+        .verify(&Program::new(program), &tests(lines))
+        .await
+        .unwrap()
+}
+
+fn assert_failed(verdict: &Verdict, what: &str) {
+    assert!(
+        !verdict.passed(),
+        "{what}: a forged or failing program passed: {verdict:?}"
+    );
+    assert_eq!(verdict.passes(), 0, "{what}: {verdict:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_program_passes_and_a_wrong_one_fails_with_values() {
+    let v = verdict(CORRECT, TESTS).await;
+    assert!(v.passed(), "{v:?}");
+    let wrong = "def add(a, b):\n    return a - b\n\ndef half(x):\n    return x / 3\n";
+    let v = verdict(wrong, TESTS).await;
+    assert_eq!(
+        v.outcomes[0],
+        TestOutcome::Fail {
+            message: "expected 3, got -1".into()
+        }
+    );
+    assert!(
+        v.outcomes[2].message().contains("0.3333333333333333"),
+        "{:?}",
+        v.outcomes[2]
+    );
+    let raising = "def add(a, b):\n    return a + 'x'\n\ndef half(x):\n    return x / 2\n";
+    let v = verdict(raising, TESTS).await;
+    assert!(
+        matches!(&v.outcomes[0], TestOutcome::Error { message } if message.starts_with("TypeError")),
+        "{v:?}"
+    );
+    assert!(v.outcomes[2].is_pass());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_job_per_program_and_one_plan_per_test_list() {
+    let verifier = verifier();
+    let t = tests(TESTS);
+    for _ in 0..3 {
+        verifier.verify(&Program::new(CORRECT), &t).await.unwrap();
+    }
+    let stats = verifier.stats();
+    assert_eq!(stats.candidate_jobs, 3);
+    assert_eq!(stats.planner_jobs, 1);
+    assert_eq!(stats.delegated, 0);
+    assert_eq!(
+        verifier.provenance(&t).await.unwrap(),
+        vec![Provenance::Judged; 3]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrolled_loop_names_the_failing_check() {
+    let v = verdict(
+        "def f(x):\n    return x if x != 3 else -1\n",
+        &["for x in range(5):\n    assert f(x) == x"],
+    )
+    .await;
+    assert_eq!(
+        v.outcomes[0],
+        TestOutcome::Fail {
+            message: "expected 3, got -1 (check 4 of 5, `f(3)`)".into()
+        }
+    );
+}
+
+#[test]
+fn the_tests_factory_builds_with_a_sandbox_and_checks_its_options() {
+    use next_core::registry::{self, Context, RegistryError};
+    let none = registry::verifier("tests", &toml::Table::new(), &Context::new());
+    assert!(matches!(none, Err(RegistryError::MissingSandbox { .. })));
+    let cx = Context::new().with_sandbox(Arc::new(verify_support::HarnessSandbox::new()));
+    let options: toml::Table =
+        toml::from_str("test_timeout_ms = 1000\nisolation = \"program\"").unwrap();
+    assert!(registry::verifier("tests", &options, &cx).is_ok());
+    let typo: toml::Table = toml::from_str("test_timeout = 1000").unwrap();
+    let err = registry::verifier("tests", &typo, &cx).err().unwrap();
+    assert!(err.to_string().contains("test_timeout"), "{err}");
+}
+
+// ---- forging ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printing_a_pass_does_not_pass() {
+    let program = "import sys\n\
+print('PASS'); print('passed'); print('{\"passed\": true}')\n\
+sys.stderr.write('ok\\n')\n\
+def add(a, b):\n    print('PASS')\n    return 0\n\
+def half(x):\n    print('test passed')\n    return 0\n";
+    assert_failed(&verdict(program, TESTS).await, "printing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exiting_before_the_tests_does_not_pass() {
+    for program in [
+        "import sys\nsys.exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
+        "import os\nos._exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
+        "raise SystemExit(0)\n",
+        // From inside the tests: each test's process ends "successfully".
+        "import os, sys\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    sys.exit(0)\n",
+        // SystemExit from a destructor, at load and at every call.
+        "class D:\n    def __del__(self):\n        raise SystemExit(0)\nd = D()\ndel d\n\
+def add(a, b):\n    D()\n    return 0\ndef half(x):\n    D()\n    return 0\n",
+    ] {
+        assert_failed(&verdict(program, TESTS).await, program);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patching_builtins_and_assertion_error_does_not_pass() {
+    let program = "import builtins\n\
+class Never(Exception):\n    pass\n\
+builtins.AssertionError = Never\n\
+__builtins__['abs'] = lambda x: 0 if isinstance(__builtins__, dict) else None\n\
+builtins.abs = lambda x: 0\n\
+builtins.isinstance = lambda *a: True\n\
+builtins.type = lambda *a: int\n\
+import math\nmath.isclose = lambda *a, **k: True\n\
+def add(a, b):\n    return -1\n\
+def half(x):\n    return 99.0\n";
+    let v = verdict(program, TESTS).await;
+    assert_failed(&v, "patching builtins");
+    assert_eq!(
+        v.outcomes[0],
+        TestOutcome::Fail {
+            message: "expected 3, got -1".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rigged_equality_is_not_data() {
+    let program = "class Always:\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n        return False\n    def __bool__(self):\n        return True\n\
+class I(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\
+class S(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n\
+class L(list):\n    def __eq__(self, other):\n        return True\n\
+def add(a, b):\n    return {1: Always(), 2: I(0), 20: S('x'), 3: L()}.get(a, Always())\n\
+def half(x):\n    return I(0)\n";
+    let v = verdict(
+        program,
+        &[
+            "assert add(1, 2) == 3",
+            "assert add(2, 2) == 4",
+            "assert add(20, 22) == '42'",
+            "assert add(3, 2) == [5]",
+            "assert abs(half(1) - 0.5) < 1e-09",
+        ],
+    )
+    .await;
+    assert_failed(&v, "rigged __eq__");
+    for outcome in &v.outcomes {
+        assert!(
+            outcome.message().contains("non-data value of type"),
+            "{outcome:?}"
+        );
+    }
+    assert!(v.outcomes[0].message().contains("type Always"), "{v:?}");
+    assert!(v.outcomes[1].message().contains("type I"), "{v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn walking_the_stack_and_the_heap_finds_no_expected_value_and_sets_no_verdict() {
+    // The program looks for the expected value everywhere it can reach and would return
+    // it; it also sets every verdict-like variable it finds in the harness's frames.
+    let program = r"
+import gc, sys
+TOKEN = int(''.join(['987654', '321']))  # not a constant of this code
+MINE = ('TOKEN', 'text', 'seen', 'found', 'obj', 'value', 'frame', 'name')
+def _search():
+    seen = []
+    for obj in gc.get_objects():
+        try:
+            text = repr(obj) if isinstance(obj, (dict, list, tuple, str)) else ''
+        except Exception:
+            continue
+        if str(TOKEN) in text and obj is not globals() and obj is not seen:
+            seen.append(obj)
+    frame = sys._getframe()
+    while frame is not None:
+        for name, value in list(frame.f_locals.items()):
+            if name in ('passed', 'ok', 'result', 'results', 'verdict', 'status'):
+                try:
+                    frame.f_locals[name] = True
+                except Exception:
+                    pass
+            try:
+                if value is not globals() and name not in MINE and str(TOKEN) in repr(value):
+                    seen.append(value)
+            except Exception:
+                pass
+        frame.f_back and frame.f_back.f_globals.update({'passed': True, 'ok': True})
+        frame = frame.f_back
+    return seen
+def add(a, b):
+    found = _search()
+    return TOKEN if found else -1
+def half(x):
+    return 0
+";
+    let v = verdict(
+        program,
+        &[
+            "assert add(1, 2) == 987654321",
+            "assert add(3, 4) == 987654321",
+        ],
+    )
+    .await;
+    assert_failed(&v, "stack walk");
+    assert_eq!(
+        v.outcomes[0],
+        TestOutcome::Fail {
+            message: "expected 987654321, got -1".into()
+        },
+        "the expected value reached the program's process"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewriting_the_harness_from_inside_claims_values_never_passes() {
+    // Finds the harness's globals up the stack and replaces its functions: every value
+    // it reports becomes 1, every statement "ran", and the verdict stays a failure.
+    let program = r#"
+import sys
+def _harness():
+    frame = sys._getframe()
+    while frame is not None:
+        if '_encode_result' in frame.f_globals:
+            return frame.f_globals
+        frame = frame.f_back
+def _rewrite():
+    g = _harness()
+    if g is not None:
+        g['_encode_result'] = lambda value, budget: '{"v":1}'
+        g['_status_fields'] = lambda status: '"exec":{"ok":true}'
+        g['_describe'] = lambda e: ('', '')
+_rewrite()
+def add(a, b):
+    _rewrite()
+    return 'anything'
+def half(x):
+    _rewrite()
+    raise ValueError()
+"#;
+    let v = verdict(program, TESTS).await;
+    assert_failed(&v, "rewritten harness");
+    assert_eq!(
+        v.outcomes[0],
+        TestOutcome::Fail {
+            message: "expected 3, got 1".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_forged_records_to_the_channel_fails_the_verdict() {
+    // Finds the harness's nonce on the stack and its private descriptor in
+    // /proc/self/fd, writes a complete run of "passing" records, and exits before the
+    // harness writes anything.
+    let program = r#"
+import os, sys, gc
+def _nonce():
+    frame = sys._getframe()
+    while frame is not None:
+        n = frame.f_locals.get('nonce')
+        if isinstance(n, str):
+            return n
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        if isinstance(obj, dict) and isinstance(obj.get('nonce'), str):
+            return obj['nonce']
+    return 'x'
+def _forge(nonce, n):
+    lines = [nonce + ' {"k":"start","n":%d}' % n, nonce + ' {"k":"module","ok":true}']
+    for i in range(n):
+        lines.append(nonce + ' {"k":"test","i":%d,"exec":{"ok":true}}' % i)
+    lines.append(nonce + ' {"k":"end"}')
+    data = ('\n'.join(lines) + '\n').encode()
+    # Under a sandbox without a PID namespace, the parent is the test runner itself,
+    # whose descriptors include other tests' jobs: there, only its own.
+    for pid in ('self', str(os.getppid())) if ISOLATED else ('self',):
+        try:
+            fds = os.listdir('/proc/%s/fd' % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if pid == 'self':
+                    os.write(int(fd), data)
+                else:
+                    with open('/proc/%s/fd/%s' % (pid, fd), 'wb') as f:
+                        f.write(data)
+            except (OSError, ValueError):
+                pass
+nonce = _nonce()
+_forge(nonce, 3)
+def add(a, b):
+    _forge(_nonce(), 3)
+    return 0
+def half(x):
+    return 0
+os._exit(0)
+"#;
+    let program = format!(
+        "ISOLATED = {}\n{program}",
+        if isolating() { "True" } else { "False" }
+    );
+    assert_failed(&verdict(&program, TESTS).await, "forged records at load");
+    let in_tests = program.replace("os._exit(0)\n", "");
+    assert_failed(
+        &verdict(&in_tests, TESTS).await,
+        "forged records in the tests",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monkeypatching_json_and_pickle_does_not_pass() {
+    let program = "import json, pickle, marshal\n\
+json.dumps = lambda *a, **k: '{\"passed\": true}'\n\
+json.loads = lambda *a, **k: {'passed': True}\n\
+json.JSONEncoder.encode = lambda self, o: '{}'\n\
+pickle.dumps = lambda *a, **k: b''\n\
+pickle.loads = lambda *a, **k: True\n\
+marshal.dumps = lambda *a, **k: b''\n\
+def add(a, b):\n    return 0\n\
+def half(x):\n    return 0\n";
+    let v = verdict(program, TESTS).await;
+    assert_failed(&v, "json/pickle");
+    assert_eq!(
+        v.outcomes[0],
+        TestOutcome::Fail {
+            message: "expected 3, got 0".into()
+        }
+    );
+}
+
+// ---- misbehaviour ---------------------------------------------------------------------
+
+async fn single(program: &str, test: &str) -> TestOutcome {
+    let v = verdict(program, &[test]).await;
+    v.outcomes.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_times_out_and_the_other_tests_still_run() {
+    let start = Instant::now();
+    let v = verdict(
+        "def add(a, b):\n    while a == 1:\n        pass\n    return a + b\ndef half(x):\n    return x / 2\n",
+        TESTS,
+    )
+    .await;
+    assert_eq!(v.outcomes[0], TestOutcome::Timeout);
+    assert!(v.outcomes[1].is_pass() && v.outcomes[2].is_pass(), "{v:?}");
+    assert!(start.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_hits_the_resource_limit() {
+    let outcome = single(
+        "def f():\n    x = []\n    while True:\n        x.append(bytearray(50 << 20))\n",
+        "assert f() == 1",
+    )
+    .await;
+    assert!(
+        matches!(outcome, TestOutcome::ResourceLimit { .. }),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_megabytes_of_output_is_cut_and_the_verdict_is_still_right() {
+    let program = "import sys\n\
+chunk = 'x' * (1 << 20)\n\
+for _ in range(50):\n    sys.stdout.write(chunk)\n\
+def add(a, b):\n    for _ in range(50):\n        print(chunk)\n    return a + b\n\
+def half(x):\n    return x / 2\n";
+    let start = Instant::now();
+    let report = verifier()
+        .verify_report(&Program::new(program), &tests(TESTS))
+        .await
+        .unwrap();
+    assert!(report.verdict.passed(), "{:?}", report.verdict);
+    let execution = report.execution.unwrap();
+    assert!(execution.output_truncated);
+    assert!(
+        execution.stderr.len() <= (17 << 20),
+        "{}",
+        execution.stderr.len()
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let wrong = program.replace("return a + b", "return a * b");
+    assert!(!verdict(&wrong, TESTS).await.passed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_recursion_is_an_error() {
+    let outcome = single("def f(n):\n    return f(n + 1)\n", "assert f(0) == 1").await;
+    assert!(
+        matches!(&outcome, TestOutcome::Error { message } if message.starts_with("RecursionError")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_stdin_gets_end_of_file() {
+    let outcome = single("def f():\n    return input()\n", "assert f() == 'x'").await;
+    assert!(
+        matches!(&outcome, TestOutcome::Error { message } if message.starts_with("EOFError")),
+        "{outcome:?}"
+    );
+    let outcome = single(
+        "import sys\ndef f():\n    return sys.stdin.read()\n",
+        "assert f() == ''",
+    )
+    .await;
+    assert!(outcome.is_pass(), "{outcome:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recursive_repr_is_an_error() {
+    let program =
+        "class R:\n    def __repr__(self):\n        return repr(self)\n    __str__ = __repr__\n\
+def f():\n    return R()\n\
+def g():\n    raise ValueError(R())\n";
+    let outcome = single(program, "assert f() == 1").await;
+    assert!(matches!(outcome, TestOutcome::Error { .. }), "{outcome:?}");
+    let outcome = single(program, "assert g() == 1").await;
+    assert!(
+        matches!(&outcome, TestOutcome::Error { message } if message.starts_with("ValueError")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_left_running_are_killed() {
+    let program = "import threading, time\n\
+def spin():\n    while True:\n        time.sleep(0.01)\n\
+threading.Thread(target=spin).start()\n\
+def add(a, b):\n    threading.Thread(target=spin).start()\n    return a + b\n\
+def half(x):\n    return x / 2\n";
+    let start = Instant::now();
+    let v = verdict(program, TESTS).await;
+    assert!(v.passed(), "{v:?}");
+    assert!(start.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segfault_is_a_crash_with_its_signal() {
+    let program =
+        "import ctypes\ndef f():\n    return ctypes.string_at(0)\ndef g():\n    return 1\n";
+    let v = verdict(program, &["assert f() == b''", "assert g() == 1"]).await;
+    assert!(
+        matches!(&v.outcomes[0], TestOutcome::Error { message } if message.contains("signal 11 (SIGSEGV)")),
+        "{v:?}"
+    );
+    assert!(
+        v.outcomes[1].is_pass(),
+        "one test's crash does not reach the next: {v:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_loading_fails_every_test() {
+    let v = verdict("import ctypes\nctypes.string_at(0)\n", TESTS).await;
+    assert_failed(&v, "crash at load");
+    assert!(v.outcomes[0].message().contains("SIGSEGV"), "{v:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tests_state_does_not_reach_the_next() {
+    let program = "calls = []\ndef f():\n    calls.append(1)\n    return len(calls)\n";
+    let v = verdict(program, &["assert f() == 1", "assert f() == 1"]).await;
+    assert!(v.passed(), "{v:?}");
+}
+
+// ---- isolation (needs a sandbox that isolates) -----------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_bomb_hits_the_process_limit() {
+    if !isolating() {
+        eprintln!("skipped: the test sandbox has no process limit");
+        return;
+    }
+    let outcome = single(
+        "import os\ndef f():\n    while True:\n        os.fork()\n",
+        "assert f() == 1",
+    )
+    .await;
+    assert!(
+        matches!(&outcome, TestOutcome::ResourceLimit { message } if message.starts_with("processes")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writing_outside_the_work_directory_and_the_network_are_denied() {
+    if !isolating() {
+        eprintln!("skipped: the test sandbox does not isolate");
+        return;
+    }
+    // A listener on this machine's loopback: reachable from here, not from the job.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let program = format!(
+        "import socket, os\n\
+def write():\n    with open('/tmp/next-verifier-escape', 'w') as f:\n        f.write('x')\n    return True\n\
+def here():\n    with open('inside.txt', 'w') as f:\n        f.write('x')\n    return True\n\
+def net():\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=1)\n    return True\n"
+    );
+    let program = program.as_str();
+    let v = verdict(
+        program,
+        &[
+            "assert write() == True",
+            "assert here() == True",
+            "assert net() == True",
+        ],
+    )
+    .await;
+    assert!(!v.outcomes[0].is_pass(), "{v:?}");
+    assert!(v.outcomes[1].is_pass(), "{v:?}");
+    assert!(!v.outcomes[2].is_pass(), "{v:?}");
+    assert!(!std::path::Path::new("/tmp/next-verifier-escape").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_forked_daemon_dies_with_the_job() {
+    if !isolating() {
+        eprintln!("skipped: the test sandbox cannot kill a setsid daemon");
+        return;
+    }
+    let marker = format!("/tmp/next-daemon-{}", std::process::id());
+    let program = format!(
+        "import os, time\n\
+def f():\n    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n            time.sleep(1.5)\n            open({marker:?}, 'w').write('alive')\n            os._exit(0)\n        os._exit(0)\n    return 1\n"
+    );
+    let outcome = single(&program, "assert f() == 1").await;
+    assert!(outcome.is_pass(), "{outcome:?}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the daemon outlived the job"
+    );
+}
+
+// ---- the other isolation modes ---------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_per_program_survives_crashes_and_timeouts() {
+    let program = "import ctypes\n\
+def ok():\n    return 1\n\
+def crash():\n    return ctypes.string_at(0)\n\
+def hang():\n    while True:\n        pass\n\
+def leave():\n    import os\n    os._exit(0)\n";
+    let lines = [
+        "assert ok() == 1",
+        "assert crash() == 1",
+        "assert ok() == 1",
+        "assert hang() == 1",
+        "assert ok() == 1",
+        "assert leave() == 1",
+        "assert ok() == 2",
+    ];
+    let v = verifier_with(TestIsolation::Program)
+        .verify(&Program::new(program), &tests(&lines))
+        .await
+        .unwrap();
+    assert!(
+        v.outcomes[0].is_pass() && v.outcomes[2].is_pass() && v.outcomes[4].is_pass(),
+        "{v:?}"
+    );
+    assert!(v.outcomes[1].message().contains("SIGSEGV"), "{v:?}");
+    assert_eq!(v.outcomes[3], TestOutcome::Timeout);
+    assert!(
+        matches!(&v.outcomes[5], TestOutcome::Error { message } if message.contains("exit status 0")),
+        "{v:?}"
+    );
+    assert_eq!(
+        v.outcomes[6],
+        TestOutcome::Fail {
+            message: "expected 2, got 1".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forging_fails_in_every_isolation_mode() {
+    let forgers = [
+        "print('PASS')\ndef add(a, b):\n    return 0\ndef half(x):\n    return 0\n",
+        "import os\nos._exit(0)\n",
+        "import os\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    os._exit(0)\n",
+        "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.AssertionError = KeyError\n\
+def add(a, b):\n    return 0\ndef half(x):\n    return 7\n",
+        "class A:\n    def __eq__(self, o):\n        return True\n\
+def add(a, b):\n    return A()\ndef half(x):\n    return A()\n",
+    ];
+    for isolation in [
+        TestIsolation::Test,
+        TestIsolation::Program,
+        TestIsolation::None,
+    ] {
+        let verifier = verifier_with(isolation);
+        for program in forgers {
+            let v = verifier
+                .verify(&Program::new(program), &tests(TESTS))
+                .await
+                .unwrap();
+            assert_failed(&v, &format!("{isolation:?}: {program}"));
+        }
+        let v = verifier
+            .verify(&Program::new(CORRECT), &tests(TESTS))
+            .await
+            .unwrap();
+        assert!(v.passed(), "{isolation:?}: {v:?}");
+        let hang =
+            "def add(a, b):\n    while True:\n        pass\ndef half(x):\n    return x / 2\n";
+        let v = verifier
+            .verify(&Program::new(hang), &tests(TESTS))
+            .await
+            .unwrap();
+        assert_eq!(v.outcomes[0], TestOutcome::Timeout, "{isolation:?}");
+        assert!(v.outcomes[2].is_pass(), "{isolation:?}: {v:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_limit_backs_up_a_deadline_the_program_defeats() {
+    // Without a fork per test, the deadline is a timer the program can swallow; the
+    // job's wall-time limit then ends it, and the tests it did not finish time out.
+    let (sandbox, _) = verify_support::sandbox();
+    let verifier = TestVerifier::with_config(
+        sandbox,
+        TestVerifierConfig {
+            test_timeout_ms: 500,
+            max_job_ms: 3_000,
+            isolation: TestIsolation::None,
+            ..TestVerifierConfig::default()
+        },
+    );
+    let program = "def ok():\n    return 1\n\
+def stubborn():\n    while True:\n        try:\n            while True:\n                pass\n        except BaseException:\n            pass\n";
+    let start = Instant::now();
+    let v = verifier
+        .verify(
+            &Program::new(program),
+            &tests(&[
+                "assert ok() == 1",
+                "assert stubborn() == 1",
+                "assert ok() == 1",
+            ]),
+        )
+        .await
+        .unwrap();
+    assert!(v.outcomes[0].is_pass(), "{v:?}");
+    assert_eq!(v.outcomes[1], TestOutcome::Timeout);
+    assert_eq!(v.outcomes[2], TestOutcome::Timeout);
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
