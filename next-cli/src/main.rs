@@ -4,6 +4,8 @@
 //! next roles                                   what backends this binary was built with
 //! next run  --config RUN.toml --train T.jsonl --dev D.jsonl --out DIR
 //! next resume DIR --config RUN.toml           continue a killed run
+//! next verify PROGRAM.py --tests-file FILE [--sandbox process|wasm|docker] [--json]
+//! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
@@ -12,6 +14,8 @@
 mod config;
 mod error;
 mod progress;
+mod trace_cmd;
+mod verify_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,6 +23,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use next_core::registry;
 use next_core::run::{RunError, Summary};
+
+// The backend crates register their factories at link time; these keep them linked
+// even where nothing else names them.
+use next_models as _;
+use next_tracers as _;
+use next_verifiers as _;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
@@ -55,6 +65,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Judge one program by its tests (exit 0: passed, 1: failed, 2: could not judge).
+    Verify(verify_cmd::VerifyArgs),
+    /// Run one program on its tests under the Python tracer and print the rendered
+    /// traces (exit 0: traced, 2: could not trace).
+    Trace(trace_cmd::TraceArgs),
     /// Continue a run where it stopped, with the configuration it was started with.
     Resume {
         /// The run directory.
@@ -67,6 +82,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Verify(args) = &cli.command {
+        return verify_cmd::main(args);
+    }
+    if let Command::Trace(args) = &cli.command {
+        return trace_cmd::main(args);
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -107,6 +128,8 @@ fn run(command: Command) -> Result<(), CliError> {
             print_summary(&summary);
             Ok(())
         }
+        // Have exit statuses of their own; `main` runs them.
+        Command::Verify(_) | Command::Trace(_) => Ok(()),
     }
 }
 

@@ -505,7 +505,7 @@ fn an_unknown_kind_lists_the_available_names() {
         ),
     );
     let output = fx.run_with("typo.toml", "train.jsonl");
-    assert_failure(&output, &["no sampler named `mok`", "available: `mock`"]);
+    assert_failure(&output, &["no sampler named `mok`", "available:", "`mock`"]);
     assert!(!fx.out().exists());
 }
 

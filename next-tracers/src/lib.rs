@@ -8,6 +8,11 @@
 //! ([`NoneRenderer`]) is `next-core`'s. Each is registered under its name, so a
 //! configuration file picks it with `[renderer] kind = "inline"`.
 //!
+//! The [`python`] module holds [`PythonTracer`], the [`Tracer`](next_core::trace::Tracer)
+//! that runs a program on its tests inside any [`Sandbox`](next_core::sandbox::Sandbox)
+//! (CPython 3.8 to 3.13, `sys.monitoring` or `sys.settrace`) and records the events those
+//! renderers read; it is registered as the tracer factory `python`.
+//!
 //! The design decision: renderers are pure functions of the program, the tests and
 //! the recorded [`Trace`](next_core::trace::Trace)s, which hold values already rendered
 //! by the tracer. Rendering never runs code, so the same traces give the same text, byte
@@ -23,8 +28,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod python;
 pub mod render;
 
 pub use next_core::render::NoneRenderer;
 pub use next_core::trace::NoTracer;
+pub use python::{PythonTracer, TracerOptions};
 pub use render::{BlocksRenderer, InlineRenderer, ScratchpadRenderer};

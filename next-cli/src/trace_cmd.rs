@@ -1,0 +1,200 @@
+//! `next trace PROGRAM.py --test STMT [--test ...] [--tests-file FILE] [--renderer NAME]
+//! [--json] [--sandbox KIND]`: runs one program on its tests under the Python tracer
+//! (`next_tracers::python`) and prints the rendering the model would read, or the raw
+//! traces as JSON.
+//!
+//! Tests come from `--test` (one statement each, in order) and then from `--tests-file`
+//! (one test statement per line; the JSON forms `next verify` reads are accepted too).
+//! The tracer is the registry's `python` tracer, over the sandbox named by `--sandbox`;
+//! the renderer is the registry's renderer named by `--renderer` (`inline`, `none`,
+//! `scratchpad`, `blocks`).
+//!
+//! Exit status: 0 when the program was traced (whether its tests passed or not), 2 for a
+//! usage or infrastructure error (a missing file, no test, a sandbox or renderer that is
+//! not compiled in, a sandbox that cannot run).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use next_core::registry::{self, Context, RoleKind};
+use next_core::sandbox::Sandbox;
+use next_core::task::{Program, TestCase};
+use next_core::trace::Trace;
+// The `python` tracer and the renderers register themselves in next-tracers: link it.
+use next_tracers as _;
+
+/// The arguments of `next trace`.
+#[derive(clap::Args, Debug)]
+pub struct TraceArgs {
+    /// The program to trace: a Python source file.
+    program: PathBuf,
+    /// A test statement, such as `assert f(1) == 2`; repeat for several, in order.
+    #[arg(long = "test", value_name = "STATEMENT")]
+    tests: Vec<String>,
+    /// A file of tests, one statement per line, run after those given by `--test`.
+    #[arg(long)]
+    tests_file: Option<PathBuf>,
+    /// How to show the traces: a renderer factory (inline, none, scratchpad, blocks).
+    #[arg(long, default_value = "inline")]
+    renderer: String,
+    /// Print the traces as JSON (an array, one trace per test) instead of rendering them.
+    #[arg(long)]
+    json: bool,
+    /// The sandbox that runs the program: process (default), or wasm and docker where
+    /// compiled in (`next roles` lists them).
+    #[arg(long, default_value = "process")]
+    sandbox: String,
+    /// The Python interpreter of the process sandbox (default: `python3` on PATH).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Stop recording a test after this many events.
+    #[arg(long)]
+    max_events: Option<u32>,
+    /// Stop a test after this many milliseconds.
+    #[arg(long)]
+    time_limit_ms: Option<u64>,
+    /// The tracing engine: auto (default), settrace or monitoring.
+    #[arg(long)]
+    engine: Option<String>,
+}
+
+/// Runs `next trace`; the exit status says traced (0) or could not trace (2).
+pub fn main(args: &TraceArgs) -> ExitCode {
+    match run(args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("reading the {what} {}: {e}", path.display()))
+}
+
+/// The tests: `--test` ones first, then the tests file's.
+fn tests(args: &TraceArgs) -> Result<Vec<TestCase>, String> {
+    let mut tests = args
+        .tests
+        .iter()
+        .map(|code| TestCase::new(code.clone()).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(path) = &args.tests_file {
+        tests.extend(crate::verify_cmd::parse_tests(&read(path, "tests file")?)?);
+    }
+    if tests.is_empty() {
+        return Err("no test: give --test STATEMENT or --tests-file FILE".to_owned());
+    }
+    Ok(tests)
+}
+
+/// The sandbox named `name`, or an error that says how to get it.
+fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandbox>, String> {
+    let mut options = toml::Table::new();
+    if let Some(python) = python {
+        if name != "process" {
+            return Err("--python applies to the process sandbox only".to_owned());
+        }
+        options.insert(
+            "interpreter".to_owned(),
+            toml::Value::String(python.display().to_string()),
+        );
+    }
+    let compiled: Vec<&str> = registry::list()
+        .into_iter()
+        .filter(|entry| entry.role == RoleKind::Sandbox)
+        .map(|entry| entry.name)
+        .collect();
+    if !compiled.contains(&name) {
+        let how = match name {
+            "wasm" | "docker" => format!(
+                "the `{name}` sandbox is not compiled into this binary: build `next` with \
+                 next-verifiers' cargo feature `{name}`"
+            ),
+            _ => format!("there is no sandbox `{name}`"),
+        };
+        return Err(format!("{how} (compiled in: {})", compiled.join(", ")));
+    }
+    registry::sandbox(name, &options, &Context::new())
+        .map(Arc::from)
+        .map_err(|e| format!("sandbox `{name}`: {}", next_core::error::chain(&e)))
+}
+
+fn run(args: &TraceArgs) -> Result<String, String> {
+    let program = Program::new(read(&args.program, "program")?);
+    let tests = tests(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let _context = runtime.enter();
+    let renderer = if args.json {
+        None
+    } else {
+        Some(
+            registry::renderer(&args.renderer, &toml::Table::new(), &Context::new()).map_err(
+                |e| {
+                    format!(
+                        "renderer `{}`: {}",
+                        args.renderer,
+                        next_core::error::chain(&e)
+                    )
+                },
+            )?,
+        )
+    };
+    let cx = Context::new().with_sandbox(sandbox(&args.sandbox, args.python.as_deref())?);
+    let mut options = toml::Table::new();
+    if let Some(max_events) = args.max_events {
+        options.insert(
+            "max_events".to_owned(),
+            toml::Value::Integer(i64::from(max_events)),
+        );
+    }
+    if let Some(ms) = args.time_limit_ms {
+        let ms = i64::try_from(ms).map_err(|_| "--time-limit-ms is too large".to_owned())?;
+        options.insert("time_limit_ms".to_owned(), toml::Value::Integer(ms));
+    }
+    if let Some(engine) = &args.engine {
+        options.insert("engine".to_owned(), toml::Value::String(engine.clone()));
+    }
+    let recorder = registry::tracer("python", &options, &cx)
+        .map_err(|e| format!("tracer: {}", next_core::error::chain(&e)))?;
+    let traces: Vec<Trace> = runtime
+        .block_on(recorder.trace(&program, &tests))
+        .map_err(|e| format!("tracing: {}", next_core::error::chain(&e)))?;
+    match renderer {
+        None => serde_json::to_string_pretty(&traces)
+            .map(|mut text| {
+                text.push('\n');
+                text
+            })
+            .map_err(|e| format!("writing JSON: {e}")),
+        Some(renderer) => Ok(renderer.render(&program, &tests, &traces)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_sandboxes_name_their_cargo_feature() {
+        let compiled = |name: &str| {
+            registry::list()
+                .iter()
+                .any(|entry| entry.role == RoleKind::Sandbox && entry.name == name)
+        };
+        if !compiled("wasm") {
+            let err = sandbox("wasm", None).err().unwrap_or_default();
+            assert!(err.contains("cargo feature `wasm`"), "{err}");
+        }
+        let err = sandbox("nope", None).err().unwrap_or_default();
+        assert!(err.contains("no sandbox `nope`"), "{err}");
+    }
+}

@@ -1,0 +1,202 @@
+//! `next verify PROGRAM.py --tests-file FILE [--sandbox KIND] [--json]`: judges one
+//! program by its tests with the test verifier (`next_verifiers::verify`).
+//!
+//! The tests file holds Python statements, in one of three forms: a JSON array of
+//! strings; JSON Lines, one string a line; or plain text, one test a line, where a line
+//! that starts with whitespace continues the test above it (for multi-line tests).
+//!
+//! Exit status: 0 when every test passed, 1 when one did not, 2 for a usage or
+//! infrastructure error (a missing file, an unknown sandbox, a sandbox that cannot run).
+//! With `--json` the verdict is one object on stdout:
+//! `{"passed": bool, "tests": [{"test": str, "outcome": str, "message": str}]}`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use next_core::registry::{self, Context};
+use next_core::sandbox::Sandbox;
+use next_core::task::{Program, TestCase};
+use next_verifiers::verify::{Provenance, Report, TestVerifier};
+
+/// The arguments of `next verify`.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The program to judge: a Python source file.
+    program: PathBuf,
+    /// The tests: a JSON array of statements, JSON Lines of statements, or text with one
+    /// test per line (a line starting with whitespace continues the test above).
+    #[arg(long)]
+    tests_file: PathBuf,
+    /// The sandbox backend that runs the program (a sandbox factory: process, wasm,
+    /// docker, as compiled in; `next roles` lists them).
+    #[arg(long, default_value = "process")]
+    sandbox: String,
+    /// Print the verdict as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `next verify`; the exit status says passed (0), failed (1) or could not judge (2).
+pub fn main(args: &VerifyArgs) -> ExitCode {
+    match verify(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read(path: &Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("reading the {what} {}: {e}", path.display()))
+}
+
+/// The tests of a tests file, in any of the three forms.
+pub fn parse_tests(text: &str) -> Result<Vec<TestCase>, String> {
+    let make = |code: String| TestCase::new(code).map_err(|e| e.to_string());
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(text) {
+        return list.into_iter().map(make).collect();
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if !lines.is_empty()
+        && lines
+            .iter()
+            .all(|l| serde_json::from_str::<String>(l).is_ok())
+    {
+        return lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<String>(l).ok())
+            .map(make)
+            .collect();
+    }
+    let mut tests: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        match tests.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => {
+                last.push('\n');
+                last.push_str(line);
+            }
+            _ => tests.push(line.to_owned()),
+        }
+    }
+    tests.into_iter().map(make).collect()
+}
+
+fn verify(args: &VerifyArgs) -> Result<bool, String> {
+    let program = Program::new(read(&args.program, "program")?);
+    let tests = parse_tests(&read(&args.tests_file, "tests file")?)?;
+    if tests.is_empty() {
+        return Err(format!("{} holds no test", args.tests_file.display()));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    let _context = runtime.enter();
+    let sandbox =
+        registry::sandbox(&args.sandbox, &toml::Table::new(), &Context::new()).map_err(|e| {
+            format!(
+                "sandbox `{}`: {}",
+                args.sandbox,
+                next_core::error::chain(&e)
+            )
+        })?;
+    let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
+    let verifier = TestVerifier::new(sandbox);
+    let report = runtime
+        .block_on(verifier.verify_report(&program, &tests))
+        .map_err(|e| format!("verifying: {}", next_core::error::chain(&e)))?;
+    let passed = report.verdict.passed();
+    if args.json {
+        println!("{}", json(&tests, &report));
+    } else {
+        print_text(&tests, &report);
+    }
+    Ok(passed)
+}
+
+/// The verdict as `--json` prints it.
+pub fn json(tests: &[TestCase], report: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "passed": report.verdict.passed(),
+        "tests": tests
+            .iter()
+            .zip(&report.verdict.outcomes)
+            .map(|(test, outcome)| serde_json::json!({
+                "test": test.code(),
+                "outcome": outcome.name(),
+                "message": outcome.message(),
+            }))
+            .collect::<Vec<_>>(),
+    })
+}
+
+fn print_text(tests: &[TestCase], report: &Report) {
+    for ((test, outcome), provenance) in tests
+        .iter()
+        .zip(&report.verdict.outcomes)
+        .zip(&report.provenance)
+    {
+        let mark = if *provenance == Provenance::Delegated {
+            " [judged in the program's process]"
+        } else {
+            ""
+        };
+        let mut lines = test.code().lines();
+        println!(
+            "{:<14} {}{mark}",
+            outcome.name().to_uppercase(),
+            lines.next().unwrap_or("")
+        );
+        for line in lines {
+            println!("{:<14} {line}", "");
+        }
+        if !outcome.message().is_empty() {
+            println!("{:<14} {}", "", outcome.message());
+        }
+    }
+    let verdict = &report.verdict;
+    println!(
+        "{}: {} of {} tests passed",
+        if verdict.passed() { "passed" } else { "failed" },
+        verdict.passes(),
+        verdict.outcomes.len()
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tests_files_come_in_three_forms() {
+        let codes = |tests: Vec<TestCase>| -> Vec<String> {
+            tests.iter().map(|t| t.code().to_owned()).collect()
+        };
+        assert_eq!(
+            codes(parse_tests(r#"["assert f(1) == 1", "assert f(2) == 2"]"#).unwrap()),
+            ["assert f(1) == 1", "assert f(2) == 2"]
+        );
+        assert_eq!(
+            codes(parse_tests("\"assert f(1) == 1\"\n\n\"assert f(2) == 2\"\n").unwrap()),
+            ["assert f(1) == 1", "assert f(2) == 2"]
+        );
+        assert_eq!(
+            codes(
+                parse_tests(
+                    "# MBPP 1\nassert f(1) == 1\n\nfor x in range(3):\n    assert f(x) == x\n"
+                )
+                .unwrap()
+            ),
+            [
+                "assert f(1) == 1",
+                "for x in range(3):\n    assert f(x) == x"
+            ]
+        );
+    }
+}

@@ -1,0 +1,465 @@
+//! [`PythonTracer`]: runs a program on its tests inside a [`Sandbox`] and records what it
+//! does, as the event contract of [`next_core::trace`] defines it.
+//!
+//! # How a task is traced
+//!
+//! One sandbox [`Job`] per task, whatever the number of tests, because an interpreter
+//! start per test would cost more than the tracing. The job's source is a small
+//! bootstrap (`tracer/bootstrap.py`); its stdin carries the tracing harness
+//! (`tracer/next_trace.py`, embedded in this crate), the options, a random nonce, the
+//! program and the tests. The harness:
+//!
+//! 1. compiles the program as `<program>` (a syntax error ends here: every test's trace
+//!    is `Crashed`, with a `SyntaxError(...)` exception event at the error's line);
+//! 2. runs its module level once, untraced, as `__main__` in a fresh module (an
+//!    exception there ends here in the same way, at the line that raised);
+//! 3. for each test, compiled as `<test>`: starts tracing, runs the test statement in
+//!    the program's namespace, stops tracing, and reports how the test ended: passed,
+//!    failed (the exception that ended it is the last event, at the test's line, in
+//!    frame 0), timed out (a `Timeout` event where it was running), or crashed (its
+//!    process exited or died without reporting).
+//!
+//! Where `os.fork` exists, each test runs in a process forked after step 2, so that a
+//! test cannot change the state the next one sees, and a test that hangs (even in C
+//! code) or calls `os._exit` affects only itself: the parent kills it at the time
+//! limit. The child records into a memory map shared with the parent, so a killed
+//! child loses nothing it recorded, and the parent knows where it was. Without fork
+//! (the WASI build of CPython) the tests run one after another in one process: the time
+//! limit is then checked inside the tracing callbacks, which stops a loop in the
+//! program's own code but not one inside a C function (the sandbox's own wall-time
+//! limit stops that, and the tests not reached are `Crashed`).
+//!
+//! Tracing uses `sys.monitoring` on CPython 3.12 and later (local events on the
+//! program's code objects only; CPython's own `sys.settrace` emulation on 3.12 is built
+//! on it and is slower) and `sys.settrace` before. Both engines give the same events:
+//! the monitoring engine also treats a backward jump within one line (a loop written on
+//! one line, a comprehension) as a new execution of that line, as `sys.settrace` does.
+//!
+//! # The program cannot forge or garble the trace
+//!
+//! The program's stdout and stderr (file descriptors 1 and 2, and `sys.stdout` /
+//! `sys.stderr`) are captured apart from the event stream, which goes to a private
+//! duplicate of the original stdout; each event line starts with the job's nonce, and
+//! lines without it are ignored. Output is decoded lossily, so non-UTF-8 bytes do no
+//! harm, and it is bounded ([`TracerOptions::max_output_bytes`] per stream and test).
+//! A program that reads stdin finds it at end of file.
+//!
+//! # The tracer does not change what the program does
+//!
+//! Callbacks catch everything (an exception escaping a trace function would remove the
+//! tracer and surface in the program); values are rendered by a bounded `repr` (see
+//! [`TracerOptions::max_value_chars`]) in which one failing or slow `repr` affects only
+//! its value; the test runs with the recursion depth it would have in a plain script.
+//! Where CPython removes the tracer anyway (a `sys.settrace` tracer is dropped when the
+//! program recurses to the recursion limit, or when the program calls
+//! `sys.settrace(None)`), the trace is marked [`Trace::incomplete`]; `sys.monitoring`
+//! survives both.
+//!
+//! # Limits
+//!
+//! Recording stops at [`TracerOptions::max_events`] (or at
+//! [`TracerOptions::max_trace_bytes`]) with a `Timeout` event and [`Trace::truncated`],
+//! and the program runs on untraced; at [`TracerOptions::time_limit`] the test is
+//! stopped, with a `Timeout` event and status [`TraceStatus::TimedOut`].
+//!
+//! [`Trace::incomplete`]: next_core::trace::Trace::incomplete
+//! [`Trace::truncated`]: next_core::trace::Trace::truncated
+//! [`TraceStatus::TimedOut`]: next_core::trace::TraceStatus::TimedOut
+
+mod convert;
+mod protocol;
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use next_core::error::InvalidInput;
+use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::sandbox::{Job, Limits, Sandbox};
+use next_core::task::{Program, TestCase};
+use next_core::trace::{Trace, TraceError, Tracer};
+use serde::{Deserialize, Serialize};
+
+use protocol::Payload;
+
+/// The tracing harness, run by [`BOOTSTRAP`] inside the sandbox.
+pub const HARNESS: &str = include_str!("../../tracer/next_trace.py");
+
+/// The source of every tracing job: reads the payload on stdin and runs [`HARNESS`].
+pub const BOOTSTRAP: &str = include_str!("../../tracer/bootstrap.py");
+
+/// Which CPython mechanism records the events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// `sys.monitoring` where the interpreter has it (3.12+), `sys.settrace` elsewhere.
+    #[default]
+    Auto,
+    /// `sys.settrace` on every version.
+    Settrace,
+    /// `sys.monitoring`; falls back to `sys.settrace` before 3.12.
+    Monitoring,
+}
+
+impl Engine {
+    /// The name used in configuration files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Engine::Auto => "auto",
+            Engine::Settrace => "settrace",
+            Engine::Monitoring => "monitoring",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The options of [`PythonTracer`], as read from the `[tracer]` table of a run's
+/// configuration (`kind = "python"`). Every field has a default and an unknown key is
+/// an error.
+///
+/// ```toml
+/// [tracer]
+/// kind = "python"
+/// max_events = 10000          # per test
+/// time_limit_ms = 5000        # per test
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracerOptions {
+    /// Events recorded per test before recording stops (the trace is then truncated and
+    /// the program runs on untraced). Default 10,000.
+    pub max_events: u32,
+    /// Time a test may run; then it is stopped and its trace ends with a timeout.
+    /// Default 5 s. In configuration files: `time_limit_ms`.
+    #[serde(rename = "time_limit_ms", with = "millis")]
+    pub time_limit: Duration,
+    /// Time allowed for the interpreter to start and the program's module level to run,
+    /// on top of the tests' time. Default 5 s. In configuration files:
+    /// `setup_time_limit_ms`.
+    #[serde(rename = "setup_time_limit_ms", with = "millis")]
+    pub setup_time_limit: Duration,
+    /// Longest rendered value kept: a longer `repr` keeps its head and tail around
+    /// `...` (as `trace-format.md` cuts), so a renderer cutting at this length or less
+    /// gives the same text as from the whole value. Values are compared by this
+    /// rendering, so a change inside the cut middle of a long value is not seen.
+    /// Default 500; at least 8.
+    pub max_value_chars: u32,
+    /// Bytes of the program's stdout (and, apart, stderr) kept per test. Default 64 KiB.
+    pub max_output_bytes: u32,
+    /// Bytes of event lines recorded per test; past them recording stops as at
+    /// `max_events`. Default 8 MiB.
+    pub max_trace_bytes: u64,
+    /// The recording mechanism. Default [`Engine::Auto`].
+    pub engine: Engine,
+    /// Run each test in a process of its own where the interpreter can fork. Default
+    /// true; false runs the tests one after another in one process, as without fork.
+    pub isolate: bool,
+    /// Memory the tracing job may use (the sandbox's limit). Default 1 GiB.
+    pub memory_bytes: u64,
+    /// Processes the tracing job may hold at once (the sandbox's limit; the harness
+    /// needs two, plus what the program starts). Default 16.
+    pub processes: u32,
+}
+
+impl Default for TracerOptions {
+    fn default() -> Self {
+        Self {
+            max_events: 10_000,
+            time_limit: Duration::from_secs(5),
+            setup_time_limit: Duration::from_secs(5),
+            max_value_chars: 500,
+            max_output_bytes: 64 << 10,
+            max_trace_bytes: 8 << 20,
+            engine: Engine::Auto,
+            isolate: true,
+            memory_bytes: 1 << 30,
+            processes: 16,
+        }
+    }
+}
+
+impl TracerOptions {
+    /// Checks that every limit is usable.
+    ///
+    /// # Errors
+    /// [`InvalidInput`] naming the first option out of range.
+    pub fn validate(&self) -> Result<(), InvalidInput> {
+        let problem = if self.max_events == 0 {
+            "max_events must be positive"
+        } else if self.time_limit.is_zero() {
+            "time_limit_ms must be positive"
+        } else if self.setup_time_limit.is_zero() {
+            "setup_time_limit_ms must be positive"
+        } else if self.max_value_chars < 8 {
+            "max_value_chars must be at least 8"
+        } else if self.max_output_bytes == 0 || self.max_trace_bytes < 1024 {
+            "max_output_bytes must be positive and max_trace_bytes at least 1024"
+        } else if self.memory_bytes == 0 || self.processes < 2 {
+            "memory_bytes must be positive and processes at least 2"
+        } else {
+            return Ok(());
+        };
+        Err(InvalidInput::new(problem))
+    }
+
+    /// The sandbox limits of a job tracing `tests` tests: the tests' time plus the setup
+    /// time, memory and processes as set, and room on stdout for every event line and
+    /// the captured output.
+    fn limits(&self, tests: usize) -> Result<Limits, InvalidInput> {
+        let tests_u32 = u32::try_from(tests).unwrap_or(u32::MAX);
+        let per_test = self.time_limit + grace(self.time_limit);
+        let wall = self
+            .setup_time_limit
+            .saturating_add(per_test.saturating_mul(tests_u32));
+        let tests_u64 = u64::try_from(tests).unwrap_or(u64::MAX);
+        // Escaped output can take six bytes per byte (`\u0001`).
+        let per_test_bytes = self
+            .max_trace_bytes
+            .saturating_add(12 * u64::from(self.max_output_bytes))
+            .saturating_add(64 << 10);
+        let output = (2u64 << 20).saturating_add(per_test_bytes.saturating_mul(tests_u64));
+        Limits::new(wall, self.memory_bytes, output, self.processes)
+    }
+}
+
+/// What the harness allows a forked test beyond its time limit before killing it, so
+/// that a test stopped in traced code reports where itself (as `next_trace.py`).
+fn grace(limit: Duration) -> Duration {
+    (Duration::from_millis(100) + limit / 10).min(Duration::from_millis(500))
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` passes a reference
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+/// The tracer compiled by an earlier job: `marshal` bytes and the interpreter build
+/// they are valid for.
+type CompiledHarness = Arc<(String, Vec<u8>)>;
+
+/// The Python execution tracer: one sandbox job per task, one [`Trace`] per test (see
+/// the [module documentation](self) for what it records and how).
+///
+/// Works with any [`Sandbox`] whose interpreter is CPython 3.8 to 3.13, including the
+/// WASI build of 3.12. The first job reports the harness compiled by its interpreter,
+/// and later jobs on the same interpreter build reuse it (compiling the harness costs
+/// about as much as starting the interpreter).
+///
+/// ```no_run
+/// use next_core::task::{Program, TestCase};
+/// use next_core::trace::Tracer;
+/// use next_tracers::python::PythonTracer;
+/// use next_verifiers::process::{ProcessConfig, ProcessSandbox};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let tracer = PythonTracer::new(ProcessSandbox::new(ProcessConfig::default())?);
+/// let program = Program::new("def add(a, b):\n    return a - b\n");
+/// let tests = [TestCase::new("assert add(1, 2) == 3")?];
+/// let traces = tracer.trace(&program, &tests).await?;
+/// assert!(!traces[0].passed());
+/// # Ok(())
+/// # }
+/// ```
+pub struct PythonTracer<S> {
+    sandbox: S,
+    options: TracerOptions,
+    compiled: Mutex<Option<CompiledHarness>>,
+}
+
+impl<S> fmt::Debug for PythonTracer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PythonTracer")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Sandbox> PythonTracer<S> {
+    /// A tracer with the default options.
+    pub fn new(sandbox: S) -> Self {
+        Self::with_options(sandbox, TracerOptions::default())
+    }
+
+    /// A tracer with these options (see [`TracerOptions::validate`]: a tracer made with
+    /// invalid options answers every call with an error).
+    pub fn with_options(sandbox: S, options: TracerOptions) -> Self {
+        Self {
+            sandbox,
+            options,
+            compiled: Mutex::new(None),
+        }
+    }
+
+    /// Its options.
+    pub fn options(&self) -> &TracerOptions {
+        &self.options
+    }
+
+    /// The sandbox it runs jobs in.
+    pub fn sandbox(&self) -> &S {
+        &self.sandbox
+    }
+
+    fn job(&self, program: &Program, tests: &[TestCase], nonce: &str) -> Result<Job, TraceError> {
+        let options = &self.options;
+        let limits = options
+            .limits(tests.len())
+            .map_err(|err| TraceError::Backend(Box::new(err)))?;
+        let compiled = self
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut payload = Payload::new();
+        payload
+            .option("nonce", nonce)
+            .option("max_events", options.max_events)
+            .option("time_limit", options.time_limit.as_secs_f64())
+            .option("max_value_chars", options.max_value_chars)
+            .option("max_output_bytes", options.max_output_bytes)
+            .option("max_trace_bytes", options.max_trace_bytes)
+            .option("engine", options.engine)
+            .option("isolate", u8::from(options.isolate))
+            .option("want_code", 1);
+        if let Some(compiled) = &compiled {
+            payload.option("code_tag", &compiled.0);
+        }
+        payload.record("tracer", HARNESS.as_bytes());
+        if let Some(compiled) = &compiled {
+            payload.record("code", &compiled.1);
+        }
+        payload.record("program", program.source().as_bytes());
+        for test in tests {
+            payload.record("test", test.code().as_bytes());
+        }
+        Ok(Job::new(BOOTSTRAP)
+            .with_stdin(payload.into_bytes())
+            .with_limits(limits))
+    }
+}
+
+#[async_trait]
+impl<S: Sandbox> Tracer for PythonTracer<S> {
+    async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError> {
+        self.options
+            .validate()
+            .map_err(|err| TraceError::Backend(Box::new(err)))?;
+        if tests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nonce = nonce();
+        let job = self.job(program, tests, &nonce)?;
+        let execution = self.sandbox.run(job).await?;
+        let outcome = convert::assemble(&execution, &nonce, tests.len())?;
+        if let Some((tag, bytes)) = outcome.code {
+            if !tag.contains(['\n', '\r']) {
+                *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(Arc::new((tag, bytes)));
+            }
+        }
+        Ok(outcome.traces)
+    }
+}
+
+/// A fresh nonce: 128 bits from the standard library's randomly keyed hasher (keyed
+/// from the operating system's randomness), the time and a counter.
+fn nonce() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    let mut words = [0u64; 2];
+    for (index, word) in words.iter_mut().enumerate() {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u64(count);
+        hasher.write_u128(nanos);
+        hasher.write_usize(index);
+        *word = hasher.finish();
+    }
+    format!("@@next-trace-{:016x}{:016x}@@", words[0], words[1])
+}
+
+fn build_python(options: &toml::Table, cx: &Context) -> Result<Box<dyn Tracer>, RegistryError> {
+    let options: TracerOptions = registry::options(RoleKind::Tracer, "python", options)?;
+    options
+        .validate()
+        .map_err(|err| RegistryError::options(RoleKind::Tracer, "python", err.message()))?;
+    let sandbox = cx.require_sandbox(RoleKind::Tracer, "python")?;
+    Ok(Box::new(PythonTracer::with_options(sandbox, options)))
+}
+
+next_core::register_factory!(
+    tracer,
+    "python",
+    "the Python execution tracer (sys.monitoring or sys.settrace), run in the sandbox",
+    build_python,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_read_from_toml_with_defaults_and_reject_unknown_keys() {
+        let options: TracerOptions =
+            toml::from_str("max_events = 50\ntime_limit_ms = 1500\nengine = \"settrace\"").unwrap();
+        assert_eq!(options.max_events, 50);
+        assert_eq!(options.time_limit, Duration::from_millis(1500));
+        assert_eq!(options.engine, Engine::Settrace);
+        assert_eq!(options.max_value_chars, 500);
+        assert!(toml::from_str::<TracerOptions>("max_event = 5").is_err());
+        let zero = TracerOptions {
+            max_events: 0,
+            ..TracerOptions::default()
+        };
+        assert!(zero.validate().is_err());
+    }
+
+    #[test]
+    fn job_limits_grow_with_the_tests() {
+        let options = TracerOptions::default();
+        let one = options.limits(1).unwrap();
+        let three = options.limits(3).unwrap();
+        assert!(three.wall_time() > one.wall_time());
+        assert!(one.wall_time() > options.time_limit + options.setup_time_limit);
+        assert!(three.output_bytes() > 3 * options.max_trace_bytes);
+    }
+
+    #[test]
+    fn nonces_differ() {
+        assert_ne!(nonce(), nonce());
+    }
+
+    #[test]
+    fn the_factory_needs_a_sandbox_and_checks_its_options() {
+        let err = registry::tracer("python", &toml::Table::new(), &Context::new())
+            .err()
+            .unwrap();
+        assert!(matches!(err, RegistryError::MissingSandbox { .. }), "{err}");
+        let table: toml::Table = toml::from_str("max_value_chars = 2").unwrap();
+        let err = registry::tracer("python", &table, &Context::new())
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("max_value_chars"), "{err}");
+    }
+}

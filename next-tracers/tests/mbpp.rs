@@ -1,0 +1,120 @@
+//! The tracer does not change results: for every MBPP reference solution, each test
+//! passes traced exactly when it passes untraced.
+//!
+//! Data: `NEXT_DATA` (the directory holding `mbpp.jsonl`, or the file), default
+//! `shared/data` beside the workspace; the test is skipped, saying so, when it is
+//! absent. `NEXT_MBPP_TASKS=N` checks only the first N tasks. Interpreter: 3.12 from
+//! `NEXT_TEST_PYTHONS` or pyenv (else the newest found), in the warm process sandbox.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::mbpp::{self, Task};
+use next_core::sandbox::{Job, Limits, Sandbox};
+use next_core::trace::{TraceStatus, Tracer};
+use next_tracers::python::{PythonTracer, TracerOptions};
+use next_verifiers::process::{Mode, ProcessSandbox};
+use tokio::task::JoinSet;
+
+/// How one task went: per test, (untraced pass, traced status).
+type Compared = (u64, Result<Vec<(bool, TraceStatus)>, String>);
+
+async fn compare(tr: Arc<PythonTracer<Arc<ProcessSandbox>>>, task: Task) -> Compared {
+    let limits = Limits::new(Duration::from_secs(30), 1 << 30, 1 << 20, 16).expect("limits");
+    let untraced = match tr
+        .sandbox()
+        .run(Job::new(mbpp::untraced_script(&task)).with_limits(limits))
+        .await
+    {
+        Ok(done) => mbpp::untraced_results(&done.stdout, task.tests.len()),
+        Err(err) => return (task.id, Err(format!("untraced run failed: {err}"))),
+    };
+    match tr.trace(&task.program, &task.tests).await {
+        Ok(traces) => (
+            task.id,
+            Ok(untraced
+                .into_iter()
+                .zip(traces.iter().map(|t| t.status))
+                .collect()),
+        ),
+        Err(err) => (task.id, Err(next_core::error::chain(&err))),
+    }
+}
+
+#[test]
+fn traced_results_equal_untraced_results_on_mbpp() {
+    let Some(mut tasks) = mbpp::tasks() else {
+        eprintln!(
+            "skipped: {} is absent (set NEXT_DATA)",
+            mbpp::path().display()
+        );
+        return;
+    };
+    if let Some(n) = std::env::var("NEXT_MBPP_TASKS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        tasks.truncate(n);
+    }
+    let python = common::one_python();
+    let sandbox = common::sandbox_in(&python, Mode::Warm);
+    let options = TracerOptions {
+        time_limit: Duration::from_secs(20),
+        ..TracerOptions::default()
+    };
+    let tracer = Arc::new(PythonTracer::with_options(sandbox, options));
+    let jobs = std::thread::available_parallelism().map_or(2, usize::from);
+    let started = Instant::now();
+    let results: Vec<Compared> = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let mut set = JoinSet::new();
+            let mut results = Vec::new();
+            for task in tasks.iter().cloned() {
+                while set.len() >= jobs {
+                    if let Some(done) = set.join_next().await {
+                        results.push(done.expect("a comparison task"));
+                    }
+                }
+                set.spawn(compare(Arc::clone(&tracer), task));
+            }
+            while let Some(done) = set.join_next().await {
+                results.push(done.expect("a comparison task"));
+            }
+            results
+        });
+    let mut differ = Vec::new();
+    let mut tests = 0;
+    for (id, result) in &results {
+        match result {
+            Ok(pairs) => {
+                for (index, (untraced, traced)) in pairs.iter().enumerate() {
+                    tests += 1;
+                    if *untraced != (*traced == TraceStatus::Passed) {
+                        differ.push(format!(
+                            "task {id} test {index}: untraced {untraced}, traced {traced:?}"
+                        ));
+                    }
+                }
+            }
+            Err(err) => differ.push(format!("task {id}: {err}")),
+        }
+    }
+    eprintln!(
+        "MBPP: {} tasks, {tests} tests compared in {:.1} s with Python {}.{}",
+        results.len(),
+        started.elapsed().as_secs_f64(),
+        python.version.0,
+        python.version.1
+    );
+    assert!(
+        differ.is_empty(),
+        "traced and untraced results differ:\n{}",
+        differ.join("\n")
+    );
+}
