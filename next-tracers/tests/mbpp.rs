@@ -3,7 +3,7 @@
 //!
 //! Data: `NEXT_DATA` (the directory holding `mbpp.jsonl`, or the file), default
 //! `shared/data` beside the workspace; the test is skipped, saying so, when it is
-//! absent. `NEXT_MBPP_TASKS=N` checks only the first N tasks. Interpreter: 3.12 from
+//! absent (and fails when `CI` is set). `NEXT_MBPP_TASKS=N` checks only the first N tasks. Interpreter: 3.12 from
 //! `NEXT_TEST_PYTHONS` or pyenv (else the newest found), in the warm process sandbox.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,6 +47,12 @@ async fn compare(tr: Arc<PythonTracer<Arc<ProcessSandbox>>>, task: Task) -> Comp
 #[test]
 fn traced_results_equal_untraced_results_on_mbpp() {
     let Some(mut tasks) = mbpp::tasks() else {
+        // CI has the data beside the checkout: missing there is a failure, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is absent under CI (set NEXT_DATA)",
+            mbpp::path().display()
+        );
         eprintln!(
             "skipped: {} is absent (set NEXT_DATA)",
             mbpp::path().display()

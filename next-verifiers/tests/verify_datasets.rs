@@ -38,6 +38,12 @@ fn verifier() -> Shared {
 fn read_jsonl(name: &str) -> Option<Vec<serde_json::Value>> {
     let path = verify_support::data_dir().join(name);
     let Ok(text) = std::fs::read_to_string(&path) else {
+        // CI has the data beside the checkout: missing there is a failure, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is absent under CI (set NEXT_DATA)",
+            path.display()
+        );
         eprintln!("skipped: {} is absent (set NEXT_DATA)", path.display());
         return None;
     };
