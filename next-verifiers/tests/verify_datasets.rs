@@ -93,13 +93,9 @@ async fn verify_all(
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_mbpp_reference_solution_passes_its_tests() {
-    let Some(rows) = read_jsonl("mbpp.jsonl") else {
-        return;
-    };
-    let jobs: Vec<_> = rows
-        .iter()
+/// Each MBPP row as (id, reference solution followed by its setup code, its asserts).
+fn mbpp_jobs(rows: &[serde_json::Value]) -> Vec<(String, Program, Vec<TestCase>)> {
+    rows.iter()
         .map(|row| {
             let setup = field(row, "test_setup_code");
             let mut source = field(row, "code").replace("\r\n", "\n");
@@ -118,7 +114,15 @@ async fn every_mbpp_reference_solution_passes_its_tests() {
                 tests,
             )
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mbpp_reference_solution_passes_its_tests() {
+    let Some(rows) = read_jsonl("mbpp.jsonl") else {
+        return;
+    };
+    let jobs = mbpp_jobs(&rows);
     let count = jobs.len();
     let verifier = verifier();
     let start = Instant::now();
@@ -259,27 +263,7 @@ async fn throughput() {
     let Some(rows) = read_jsonl("mbpp.jsonl") else {
         return;
     };
-    let jobs: Vec<_> = rows
-        .iter()
-        .map(|row| {
-            let setup = field(row, "test_setup_code");
-            let mut source = field(row, "code").replace("\r\n", "\n");
-            if !setup.trim().is_empty() {
-                source = format!("{}\n\n{}\n", source.trim_end(), setup.replace("\r\n", "\n"));
-            }
-            let tests = row["test_list"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| TestCase::new(t.as_str().unwrap()).unwrap())
-                .collect();
-            (
-                format!("mbpp/{:03}", row["task_id"]),
-                Program::new(source),
-                tests,
-            )
-        })
-        .collect();
+    let jobs = mbpp_jobs(&rows);
     let parallel: usize = std::env::var("NEXT_PARALLEL")
         .ok()
         .and_then(|p| p.parse().ok())
