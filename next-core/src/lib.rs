@@ -36,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod artifact;
 pub mod error;
 pub mod jsonl;
 pub mod metrics;

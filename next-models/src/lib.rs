@@ -102,6 +102,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod artifact;
 pub mod checkpoint;
 pub mod error;
 pub mod retry;

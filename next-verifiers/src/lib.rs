@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod artifact;
 mod error;
 pub mod process;
 
