@@ -55,12 +55,12 @@ import sys
 # program's namespace (the program gets a fresh `__main__` module) and import only
 # what is needed, lazily.
 import os
-from itertools import chain as _chain
+from itertools import chain as _chain, compress as _compress
 
 try:
-    from _operator import is_ as _is
+    from _operator import is_ as _is, is_not as _is_not
 except ImportError:
-    from operator import is_ as _is
+    from operator import is_ as _is, is_not as _is_not
 
 try:
     _HARNESS_ERR = os.dup(2)  # where the harness reports its own failure
@@ -123,8 +123,24 @@ class Renderer:
         t = type(v)
         if t in CONTAINERS:
             memo = self.memo.get(id(v))
-            if memo is not None and memo[0] is v and _unchanged(v, t, memo[1]):
-                return memo[2]
+            if memo is not None and memo[0] is v:
+                snap = memo[1]
+                if t is dict:
+                    keys, values = snap
+                    if (
+                        len(v) == len(keys)
+                        and all(map(_is, keys, v))
+                        and all(map(_is, values, v.values()))
+                    ):
+                        return memo[3]
+                elif len(v) == len(snap):
+                    if all(map(_is, snap, v)):
+                        return memo[3]
+                    if t is list and not self.careful:
+                        changed = _compress(range(len(snap)), map(_is_not, snap, v))
+                        s = self.patch(v, memo, changed)
+                        if s is not None:
+                            return s
         elif t is int and -(1 << 1600) < v < (1 << 1600):
             return self.cut(int.__repr__(v))
         if t is str and len(v) <= self.max:
@@ -139,7 +155,7 @@ class Renderer:
                 if snapshot is not None:
                     if len(self.memo) > 1024:
                         self.memo.clear()
-                    self.memo[id(v)] = (v, snapshot, s)
+                    self.memo[id(v)] = [v, snapshot, None, s]
                 return s
         if t in CONTAINERS or t is int or t is str or t is bytes:
             try:
@@ -151,6 +167,43 @@ class Renderer:
             except _TooDeep:
                 self.busy.clear()
         return self.cut(self.generic(v, t))
+
+    def patch(self, v, memo, changed):
+        """The rendering of a memoized list of atoms (or of tuples of atoms) whose length
+        is unchanged but some of whose elements were replaced: the reprs of its elements
+        are kept (from its first change on), and only the replaced ones are rendered
+        again, then joined, which gives the very text of the list's repr. None, with the
+        memo dropped, when an element is no longer such a value or its repr fails (an
+        int too long for `repr`): the caller renders the list afresh."""
+        snap = memo[1]
+        reprs = memo[2]
+        try:
+            if reprs is None:
+                items = list(v)
+                if not _flat(items):
+                    raise _Stale()
+                reprs = list(map(repr, items))
+                memo[1] = items
+                memo[2] = reprs
+            else:
+                for i in changed:
+                    e = v[i]
+                    te = type(e)
+                    if te not in ATOMS and (te is not tuple or not _flat(e)):
+                        raise _Stale()
+                    reprs[i] = repr(e)
+                    snap[i] = e
+        except Exception:
+            del self.memo[id(v)]
+            return None
+        s = "[" + ", ".join(reprs) + "]"
+        if len(s) > 100000:
+            self.careful = True
+        if " at 0x" in s:
+            s = strip_addresses(s)
+        s = self.cut(s)
+        memo[3] = s
+        return s
 
     def whole(self, v, t):
         """The C-level repr of a container that is not long (exact by definition), or
@@ -402,16 +455,8 @@ def _snapshot(v, t):
     return None
 
 
-def _unchanged(v, t, snapshot):
-    """Whether the container holds the very objects of its snapshot, in order."""
-    if t is dict:
-        keys, values = snapshot
-        return (
-            len(v) == len(keys)
-            and all(map(_is, keys, v))
-            and all(map(_is, values, v.values()))
-        )
-    return len(v) == len(snapshot) and all(map(_is, snapshot, v))
+class _Stale(Exception):
+    """A memoized rendering that cannot be patched."""
 
 
 _TUPLES = frozenset((tuple,))
@@ -590,6 +635,22 @@ class Sink:
                 self.flush()
         return True
 
+    def emit_line(self, line):
+        """`emit` of a line that already holds its nonce and newline (Line events)."""
+        data = line.encode("utf-8", "replace")
+        if self.size + len(data) > self.budget:
+            return False
+        if self.mm is not None:
+            start = self.HEADER + self.size
+            self.mm[start : start + len(data)] = data
+            self.size += len(data)
+        else:
+            self.buf.append(data)
+            self.size += len(data)
+            if len(self.buf) >= 512:
+                self.flush()
+        return True
+
     def emit_forced(self, text):
         """Appends and commits one line past the budget (the final markers of a test)."""
         saved = self.budget
@@ -683,6 +744,15 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
         if not emit(text):
             st.count = max_events  # the byte budget is used up: stop as at the limit
 
+    emit_line = sink.emit_line
+    line_event = sink.nonce + '["l",%d,%d,[%s]]\n'
+
+    def put_line_event(fid, line, pairs):
+        """`put` of a Line event (the most frequent), formatted in one step."""
+        st.count += 1
+        if not emit_line(line_event % (fid, line, pairs)):
+            st.count = max_events
+
     # Handlers render first and commit after, so that a handler interrupted by a
     # RecursionError (the program is near the recursion limit) can be run again.
 
@@ -728,7 +798,15 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             out.append(name)
         if len(out) > 1:
             out.sort(key=order.__getitem__)
-        return ",".join(["[%s,%s]" % (q(n), q(rep[n])) for n in out])
+        parts = []
+        for n in out:
+            qn = quoted.get(n)
+            if qn is None:
+                qn = quoted[n] = q(n)
+            parts.append("[%s,%s]" % (qn, q(rep[n])))
+        return ",".join(parts)
+
+    quoted = {}  # name -> its JSON string literal
 
     def new_frame(frame):
         code = frame.f_code
@@ -764,10 +842,13 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
 
     def limits(frame):
         """Stops at the event, byte or time limit: a timeout marker where the run is,
-        then (time) the test ends, or (events, bytes) the program goes on untraced."""
+        then (time) the test ends, or (events, bytes) the program goes on untraced.
+        The callbacks call it once `check_at` events were recorded: the clock is read
+        every `CHECK_EVERY` events, not at each."""
         if clock() > st.deadline:
             st.timed_out = True
         elif st.count < max_events:
+            st.check_at = min(st.count + CHECK_EVERY, max_events)
             return
         if st.recording:
             fid, line = pos_now()
@@ -799,7 +880,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             done = rec.pending
             if done is not None:
                 changed = diff(rec, frame.f_locals)
-                put('["l",%d,%d,[%s]]' % (rec.fid, done, commit(rec, changed)))
+                put_line_event(rec.fid, done, commit(rec, changed))
         rec.pending = line
         sink.position(rec.fid, line)
 
@@ -815,7 +896,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
     def put_line(rec, changed, line):
         if changed is not None:
             rec.pending = None
-            put('["l",%d,%d,[%s]]' % (rec.fid, line, commit(rec, changed)))
+            put_line_event(rec.fid, line, commit(rec, changed))
 
     def on_return(frame, value):
         rec = frames.get(frame)
@@ -906,9 +987,13 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
     return st
 
 
+CHECK_EVERY = 16  # events between two readings of the clock
+
+
 class _State:
     def __init__(self):
         self.count = 0
+        self.check_at = 0  # the event count at which the limits are checked next
         self.next_fid = 0
         self.truncated = False
         self.timed_out = False
@@ -1024,7 +1109,7 @@ def _settrace_engine(st):
             except BaseException:
                 render_obj.busy.clear()
                 st.incomplete = True
-            if st.count >= max_events or clock() > st.deadline:
+            if st.count >= st.check_at:
                 limits(frame)
             return local if st.recording else None
         if event == "return":
@@ -1155,7 +1240,7 @@ def _monitoring_engine(st, program_codes, getframe):
             on_start(frame)
         except BaseException:
             failed()
-        if st.count >= max_events or clock() > st.deadline:
+        if st.count >= st.check_at:
             limits(frame)
 
     def line(code, lineno):
@@ -1166,7 +1251,7 @@ def _monitoring_engine(st, program_codes, getframe):
             on_line(frame, lineno)
         except BaseException:
             failed()
-        if st.count >= max_events or clock() > st.deadline:
+        if st.count >= st.check_at:
             limits(frame)
 
     def py_return(code, offset, value):
@@ -1177,7 +1262,7 @@ def _monitoring_engine(st, program_codes, getframe):
             on_return(frame, value)
         except BaseException:
             failed()
-        if st.count >= max_events or clock() > st.deadline:
+        if st.count >= st.check_at:
             limits(frame)
 
     def py_yield(code, offset, value):
@@ -1188,7 +1273,7 @@ def _monitoring_engine(st, program_codes, getframe):
             on_yield(frame)
         except BaseException:
             failed()
-        if st.count >= max_events or clock() > st.deadline:
+        if st.count >= st.check_at:
             limits(frame)
 
     def raise_(code, offset, exc):
@@ -1630,7 +1715,7 @@ def run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns):
         if code is None:
             continue
         channel.message('{"t":"begin","test":%d}' % index)
-        tracer.count = 0
+        tracer.count = tracer.check_at = 0
         tracer.next_fid = 0
         tracer.truncated = tracer.timed_out = tracer.incomplete = tracer.watching = False
         tracer.frames.clear()
