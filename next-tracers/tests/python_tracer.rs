@@ -411,6 +411,50 @@ def vanish():
     });
 }
 
+/// A list changed in place is rendered as its `repr` after every line, whatever took
+/// the place of an element: an equal number of another type, `-0.0`, an equal int that
+/// is another object, a tuple, an object with a `repr` of its own, a long int.
+#[test]
+fn a_list_changed_in_place_renders_as_its_repr_after_each_line() {
+    let program = "\
+class Box:
+    def __repr__(self):
+        return '<box>'
+
+def mutate(n):
+    xs = [1, 2, n]
+    xs[0] = 1.0
+    xs[1] = True
+    xs[2] = n + 0
+    xs[2] = -0.0
+    xs[0] = (1, 'a')
+    xs[1] = Box()
+    xs[1] = 10 ** 40
+    xs[2], xs[0] = xs[0], xs[2]
+    return len(xs)
+";
+    let want = [
+        "1 call mutate@5 n=1000",
+        "1 line @6 xs=[1, 2, 1000]",
+        "1 line @7 xs=[1.0, 2, 1000]",
+        "1 line @8 xs=[1.0, True, 1000]",
+        "1 line @9",
+        "1 line @10 xs=[1.0, True, -0.0]",
+        "1 line @11 xs=[(1, 'a'), True, -0.0]",
+        "1 line @12 xs=[(1, 'a'), <box>, -0.0]",
+        "1 line @13 xs=[(1, 'a'), 10000000000000000000000000000000000000000, -0.0]",
+        "1 line @14 xs=[-0.0, 10000000000000000000000000000000000000000, (1, 'a')]",
+        "1 line @15",
+        "1 return @15 3",
+    ];
+    for_each_engine(|python, engine| {
+        let tr = python_tracer(python, engine, &TracerOptions::default());
+        let traces = trace(&tr, program, &["assert mutate(1000) == 3"]);
+        assert_eq!(traces[0].status, TraceStatus::Passed);
+        assert_eq!(compact(&traces[0]), want);
+    });
+}
+
 #[test]
 fn bad_reprs_and_huge_values_are_rendered_safely() {
     let program = "\
