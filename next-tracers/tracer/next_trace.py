@@ -1,14 +1,14 @@
 """NExT tracing harness: runs a program on its tests and streams what it did.
 
 This file is embedded in the `next-tracers` crate (`include_str!`) and sent to the
-sandbox in the payload of every tracing job; `bootstrap.py`, the job's source, compiles
-it (or loads it already compiled) and calls `main`. It runs on CPython 3.8 to 3.13,
-including the WASI build of CPython 3.12 (no fork, no signals, no threads, no
-subprocess: everything below is feature-detected).
+sandbox on the stdin of every tracing job; `bootstrap.py`, the job's source, compiles
+it (or loads it already compiled) and calls `boot`, which reads the payload and calls
+`main`. It runs on CPython 3.8 to 3.13, including the WASI build of CPython 3.12 (no
+fork, no signals, no threads, no subprocess: everything below is feature-detected).
 
 Input: the options of the payload's header (nonce, max_events, time_limit,
 max_value_chars, max_output_bytes, max_trace_bytes, engine, isolate), the program's
-source and the tests, as `bootstrap.py` parsed them.
+source and the tests, as `boot` parsed them.
 
 Output, on a private duplicate of the original stdout: one message a line, each
 starting with the nonce so that nothing the program prints can pass for a message. A
@@ -1591,6 +1591,51 @@ def run_test(tracer, code, ns, render, sink):
         value = "<%s repr failed>" % _type_name(type(exc))
     sink.emit_forced('["x",0,%d,%s]' % (line, q(value)))
     return R_FAILED
+
+
+def boot(stdin, compiled):
+    """Reads the payload (what follows the harness on stdin, see `bootstrap.py`) and
+    runs `main`. `compiled` is (tag, code) when the bootstrap compiled this harness from
+    source: it is sent back marshalled when the payload asks (`want_code=1`), for the
+    next jobs on the same interpreter build."""
+    try:
+        data = stdin.read()
+    except Exception:
+        chunks = []
+        while True:
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    end = data.index(b"\n\n")
+    lines = data[:end].decode("utf-8").split("\n")
+    if lines[0] != "NEXT-TRACE 1":
+        raise ValueError("unknown payload version %r" % lines[0])
+    opts = {}
+    for line in lines[1:]:
+        key, _, value = line.partition("=")
+        opts[key] = value
+    records = {"program": [], "test": []}
+    i = end + 2
+    n = len(data)
+    while i < n:
+        j = data.index(b"\n", i)
+        kind, _, size = data[i:j].decode("ascii").partition(" ")
+        size = int(size)
+        records[kind].append(data[j + 1 : j + 1 + size])
+        i = j + 1 + size + 1
+    blob = None
+    if compiled is not None and opts.get("want_code") == "1" and sys.implementation.cache_tag:
+        try:
+            import marshal
+
+            blob = (compiled[0], marshal.dumps(compiled[1]))
+        except Exception:
+            blob = None
+    program = records["program"][0].decode("utf-8")
+    tests = [t.decode("utf-8") for t in records["test"]]
+    main(opts, program, tests, blob)
 
 
 def main(opts, program, tests, code_blob=None):

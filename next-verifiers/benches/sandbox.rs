@@ -1,9 +1,13 @@
-//! Throughput of the process sandbox against the classic HumanEval harness.
+//! Throughput of the process sandbox and the test verifier against the classic
+//! HumanEval harness.
 //!
 //! The same candidate programs (MBPP reference solutions and mutants of them, each with
-//! its three asserts) are verified with the cold and the warm `ProcessSandbox`, then by
-//! `classic_harness.py` (one `multiprocessing.Process` per check, as the classic harness
-//! does), all with 2 workers, in one run. A program passes when it exits with 0.
+//! its three asserts) are verified with the cold and the warm `ProcessSandbox` (a
+//! program passes when it exits with 0: the asserts appended), with the `TestVerifier`
+//! over the warm sandbox in each of its test isolations (a verdict per test, decided
+//! outside the program's process), then by `classic_harness.py` (one
+//! `multiprocessing.Process` per check, as the classic harness does), all with 2
+//! workers, in one run.
 //!
 //! ```text
 //! cargo bench -p next-verifiers --bench sandbox
@@ -27,7 +31,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use next_core::sandbox::{Job, Limits, Sandbox, Termination};
+use next_core::task::{Program, TestCase};
+use next_core::verify::Verifier;
 use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
+use next_verifiers::verify::{TestIsolation, TestVerifier, TestVerifierConfig};
 use serde::Deserialize;
 
 const WORKERS: usize = 2;
@@ -177,6 +184,85 @@ fn verify_within(
     (start.elapsed(), ends)
 }
 
+/// One candidate for the test verifier: the program (setup code included) and its
+/// asserts as tests.
+struct Candidate {
+    program: Program,
+    tests: Vec<TestCase>,
+}
+
+fn candidate(code: &str, task: &Task) -> Candidate {
+    Candidate {
+        program: Program::new(format!("{code}\n{}\n", task.test_setup_code)),
+        tests: task
+            .test_list
+            .iter()
+            .map(|t| TestCase::new(t.clone()).expect("an MBPP test"))
+            .collect(),
+    }
+}
+
+/// Verifies every candidate with the test verifier over a warm sandbox, `WORKERS` at a
+/// time, after a first untimed pass that plans every test list (a loop verifies many
+/// samples of each task, so plans are cached once per task). Returns the wall time of
+/// the timed pass and whether each candidate passed every test.
+fn verify_with_tests(
+    isolation: TestIsolation,
+    candidates: &[Candidate],
+    runtime: &tokio::runtime::Runtime,
+) -> (Duration, Vec<bool>) {
+    let sandbox = ProcessSandbox::new(ProcessConfig::default()).expect("a warm sandbox");
+    let config = TestVerifierConfig {
+        isolation,
+        test_timeout_ms: u64::try_from(TIMEOUT.as_millis()).expect("a timeout"),
+        ..TestVerifierConfig::default()
+    };
+    let verifier = Arc::new(TestVerifier::with_config(sandbox, config));
+    let candidates: Arc<Vec<(Program, Vec<TestCase>)>> = Arc::new(
+        candidates
+            .iter()
+            .map(|c| (c.program.clone(), c.tests.clone()))
+            .collect(),
+    );
+    runtime.block_on(async {
+        for (_, tests) in candidates.iter() {
+            verifier.provenance(tests).await.expect("planned");
+        }
+    });
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let passed = runtime.block_on(async {
+        let mut workers = Vec::new();
+        for _ in 0..WORKERS {
+            let (verifier, candidates, next) = (
+                Arc::clone(&verifier),
+                Arc::clone(&candidates),
+                Arc::clone(&next),
+            );
+            workers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((program, tests)) = candidates.get(i) else {
+                        break;
+                    };
+                    let verdict = verifier.verify(program, tests).await.expect("a verdict");
+                    mine.push((i, verdict.passed()));
+                }
+                mine
+            }));
+        }
+        let mut passed = vec![false; candidates.len()];
+        for worker in workers {
+            for (i, ok) in worker.await.expect("a worker") {
+                passed[i] = ok;
+            }
+        }
+        passed
+    });
+    (start.elapsed(), passed)
+}
+
 fn classic(interpreter: &std::path::Path, programs: &[String]) -> (Duration, Vec<bool>) {
     #[derive(Deserialize)]
     struct Answer {
@@ -210,6 +296,56 @@ fn rate(n: usize, took: Duration) -> f64 {
     n / took.as_secs_f64()
 }
 
+/// The candidates: the programs with their asserts appended (for the sandboxes and the
+/// classic harness), the same split into program and tests (for the test verifier),
+/// and how many tasks they come from.
+fn select(tasks: usize, runtime: &tokio::runtime::Runtime) -> (Vec<String>, Vec<Candidate>, usize) {
+    // Keep the candidates that end within 1 s, of the tasks whose reference passes
+    // within 1 s (a program that runs for seconds, or hangs until the limit, measures
+    // Python or the limit, not the harness), as a warm sandbox finds; that run also
+    // warms the page cache for every harness alike.
+    let all = self::tasks(tasks);
+    let candidates: Vec<(usize, bool, String, String)> = all
+        .iter()
+        .enumerate()
+        .flat_map(|(i, task)| {
+            std::iter::once((i, true, task.code.clone()))
+                .chain(mutants(&task.code).into_iter().map(move |m| (i, false, m)))
+        })
+        .map(|(i, reference, code)| {
+            let text = program(&code, &all[i]);
+            (i, reference, code, text)
+        })
+        .collect();
+    let texts: Vec<String> = candidates.iter().map(|c| c.3.clone()).collect();
+    let warm_up = ProcessSandbox::new(ProcessConfig {
+        mode: Mode::Warm,
+        ..ProcessConfig::default()
+    })
+    .expect("a warm sandbox");
+    let (_, ends) = verify_within(warm_up, &texts, runtime, Duration::from_secs(1));
+    let good_tasks: std::collections::BTreeSet<usize> = candidates
+        .iter()
+        .zip(&ends)
+        .filter(|((_, reference, _, _), end)| {
+            *reference && **end == Termination::Exited { code: 0 }
+        })
+        .map(|((task, _, _, _), _)| *task)
+        .collect();
+    let kept: Vec<(usize, String, String)> = candidates
+        .into_iter()
+        .zip(ends)
+        .filter(|((task, _, _, _), end)| good_tasks.contains(task) && *end != Termination::TimedOut)
+        .map(|((task, _, code, text), _)| (task, code, text))
+        .collect();
+    let programs: Vec<String> = kept.iter().map(|k| k.2.clone()).collect();
+    let split: Vec<Candidate> = kept
+        .iter()
+        .map(|(task, code, _)| candidate(code, &all[*task]))
+        .collect();
+    (programs, split, good_tasks.len())
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: keep that
     // quick.
@@ -223,45 +359,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    // Keep the candidates that end within 1 s, of the tasks whose reference passes
-    // within 1 s (a program that runs for seconds, or hangs until the limit, measures
-    // Python or the limit, not the harness), as a warm sandbox finds; that run also
-    // warms the page cache for every harness alike.
-    let all = self::tasks(tasks);
-    let candidates: Vec<(usize, bool, String)> = all
-        .iter()
-        .enumerate()
-        .flat_map(|(i, task)| {
-            std::iter::once((i, true, program(&task.code, task))).chain(
-                mutants(&task.code)
-                    .into_iter()
-                    .map(move |m| (i, false, program(&m, task))),
-            )
-        })
-        .collect();
-    let texts: Vec<String> = candidates.iter().map(|c| c.2.clone()).collect();
-    let warm_up = ProcessSandbox::new(ProcessConfig {
-        mode: Mode::Warm,
-        ..ProcessConfig::default()
-    })
-    .expect("a warm sandbox");
-    let (_, ends) = verify_within(warm_up, &texts, &runtime, Duration::from_secs(1));
-    let good_tasks: std::collections::BTreeSet<usize> = candidates
-        .iter()
-        .zip(&ends)
-        .filter(|((_, reference, _), end)| *reference && **end == Termination::Exited { code: 0 })
-        .map(|((task, _, _), _)| *task)
-        .collect();
-    let programs: Vec<String> = candidates
-        .into_iter()
-        .zip(ends)
-        .filter(|((task, _, _), end)| good_tasks.contains(task) && *end != Termination::TimedOut)
-        .map(|((_, _, text), _)| text)
-        .collect();
+    let (programs, split, good_tasks) = select(tasks, &runtime);
     println!(
         "{} candidate programs (references and mutants ending within 1 s) of the {} of the first {tasks} MBPP tasks whose reference passes within 1 s; {WORKERS} workers, {} s limit",
         programs.len(),
-        good_tasks.len(),
+        good_tasks,
         TIMEOUT.as_secs()
     );
 
@@ -280,6 +382,17 @@ fn main() {
     .expect("a warm sandbox");
     assert_eq!(warm.isolation().mode, Mode::Warm, "{}", warm.isolation());
     let (warm_time, warm_verdicts) = verify(warm, &programs, &runtime);
+    let tested: Vec<(TestIsolation, Duration, Vec<bool>)> = [
+        TestIsolation::Test,
+        TestIsolation::Program,
+        TestIsolation::None,
+    ]
+    .into_iter()
+    .map(|isolation| {
+        let (took, passed) = verify_with_tests(isolation, &split, &runtime);
+        (isolation, took, passed)
+    })
+    .collect();
     let (classic_time, classic_verdicts) = classic(&interpreter, &programs);
 
     let n = programs.len();
@@ -301,9 +414,24 @@ fn main() {
         "classic harness: {classic_rate:7.1} programs/s  ({} passed)",
         passed(&classic_verdicts)
     );
+    for (isolation, took, passed_tests) in &tested {
+        let r = rate(n, *took);
+        println!(
+            "tests verifier, isolation {:<8} {r:7.1} programs/s  ({} passed)  {:.2}x classic",
+            format!("{isolation:?}:"),
+            passed(passed_tests),
+            r / classic_rate
+        );
+    }
     println!("cold / classic:  {:.2}x", cold_rate / classic_rate);
     println!("warm / classic:  {:.2}x", warm_rate / classic_rate);
     let disagree = |a: &[bool], b: &[bool]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+    for (isolation, _, passed_tests) in &tested {
+        println!(
+            "verdicts that differ: tests verifier ({isolation:?}) vs classic {}",
+            disagree(passed_tests, &classic_verdicts)
+        );
+    }
     println!(
         "verdicts that differ: cold vs warm {}, warm vs classic {}",
         disagree(&cold_verdicts, &warm_verdicts),

@@ -340,19 +340,15 @@ impl<S: Sandbox> PythonTracer<S> {
             .option("engine", options.engine)
             .option("isolate", u8::from(options.isolate))
             .option("want_code", 1);
-        if let Some(compiled) = &compiled {
-            payload.option("code_tag", &compiled.0);
-        }
-        payload.record("tracer", HARNESS.as_bytes());
-        if let Some(compiled) = &compiled {
-            payload.record("code", &compiled.1);
-        }
         payload.record("program", program.source().as_bytes());
         for test in tests {
             payload.record("test", test.code().as_bytes());
         }
+        let (tag, code) = compiled
+            .as_deref()
+            .map_or(("", &[][..]), |(tag, code)| (tag.as_str(), code.as_slice()));
         Ok(Job::new(BOOTSTRAP)
-            .with_stdin(payload.into_bytes())
+            .with_stdin(payload.into_stdin(tag, code, HARNESS))
             .with_limits(limits))
     }
 }

@@ -1,12 +1,17 @@
 //! The wire between the Rust side and the tracing harness (`tracer/*.py`): the payload
 //! written to the job's stdin, and the lines read back from its stdout.
 //!
-//! # Payload
+//! # Stdin
 //!
-//! Bytes: the line `NEXT-TRACE 1`, one `key=value` line per option, a blank line, then
-//! records, each `KIND LENGTH\n`, LENGTH bytes and `\n`: `tracer` (the tracer's source),
-//! `code` (the tracer compiled by an earlier job, with the header key `code_tag`),
-//! `program`, and one `test` per test, in order.
+//! First the harness, for `bootstrap.py`: a line with the tag of the interpreter build
+//! that compiled it (empty when no job has yet), then the compiled harness (`marshal`
+//! bytes, none when the tag is empty) and the harness's source, each after a line
+//! holding its length. The bootstrap loads the compiled form when the tag names its own
+//! interpreter, and compiles the source otherwise.
+//!
+//! Then the payload, for the harness's `boot`: the line `NEXT-TRACE 1`, one `key=value`
+//! line per option, a blank line, then records, each `KIND LENGTH\n`, LENGTH bytes and
+//! `\n`: `program`, and one `test` per test, in order.
 //!
 //! # Output
 //!
@@ -62,11 +67,29 @@ impl Payload {
         self
     }
 
-    /// The bytes for stdin.
+    /// The bytes of the payload alone.
     pub(crate) fn into_bytes(self) -> Vec<u8> {
         let mut bytes = self.header.into_bytes();
         bytes.push(b'\n');
         bytes.extend_from_slice(&self.records);
+        bytes
+    }
+
+    /// The job's whole stdin: the harness (compiled by the interpreter build `tag`, if
+    /// `code` is not empty, and its `source`), then the payload. `tag` must not hold a
+    /// line break (the caller keeps only such tags).
+    pub(crate) fn into_stdin(self, tag: &str, code: &[u8], source: &str) -> Vec<u8> {
+        let payload = self.into_bytes();
+        let mut bytes =
+            Vec::with_capacity(64 + tag.len() + code.len() + source.len() + payload.len());
+        bytes.extend_from_slice(tag.as_bytes());
+        bytes.push(b'\n');
+        for field in [code, source.as_bytes()] {
+            bytes.extend_from_slice(field.len().to_string().as_bytes());
+            bytes.push(b'\n');
+            bytes.extend_from_slice(field);
+        }
+        bytes.extend_from_slice(&payload);
         bytes
     }
 }
@@ -332,6 +355,20 @@ mod tests {
         assert_eq!(
             payload.into_bytes(),
             b"NEXT-TRACE 1\nnonce=N1\n\nprogram 7\nx = 1\r\n\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn stdin_layout() {
+        let mut payload = Payload::new();
+        payload.option("nonce", "N1");
+        assert_eq!(
+            payload.into_stdin("tag 1", b"\x00\n", "print()"),
+            b"tag 1\n2\n\x00\n7\nprint()NEXT-TRACE 1\nnonce=N1\n\n".to_vec()
+        );
+        assert_eq!(
+            Payload::new().into_stdin("", b"", "x"),
+            b"\n0\n1\nxNEXT-TRACE 1\n\n".to_vec()
         );
     }
 

@@ -49,8 +49,10 @@ pub struct ProcessConfig {
 }
 
 /// The default of [`ProcessConfig::preload`]: small standard modules that test
-/// programs import often.
+/// programs import often, and `mmap`, which the Python tracer's harness imports in
+/// every job (a C extension: loading it costs a job about a millisecond).
 pub const DEFAULT_PRELOAD: &[&str] = &[
+    "mmap",
     "re",
     "math",
     "collections",
