@@ -229,6 +229,97 @@ pub trait Sandbox: Send + Sync {
     /// # Errors
     /// [`SandboxError`] only when the job could not be run at all.
     async fn run(&self, job: Job) -> Result<Execution, SandboxError>;
+
+    /// Offers a module of *trusted* Python (a harness of this project's, never a
+    /// program under test) that later jobs may find already imported, as
+    /// `sys.modules[name]`, so that they need not load it themselves. A sandbox that
+    /// keeps a warm interpreter to start jobs from (the process sandbox's fork server)
+    /// can execute it there once; every other sandbox declines, which is the default.
+    ///
+    /// Returns whether the sandbox took the module. Even then a job must not rely on
+    /// finding it (a job must carry what it needs and use the module only when it is
+    /// there): the module's top level must only define things, with no effect on the
+    /// interpreter or the process (no descriptors, no global settings), since it runs
+    /// before any job and outside them.
+    ///
+    /// # Errors
+    /// [`SandboxError`] when the sandbox tried to load the module and failed.
+    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
+        let _ = (name, source);
+        Ok(false)
+    }
+}
+
+/// What a job prints, alone, when the harness it was sent without was not preloaded
+/// after all (see [`Preload`]): the job ran nothing else, and is to be sent again with
+/// its harness.
+pub const HARNESS_MISSING: &str = "NEXT-HARNESS-MISSING";
+
+/// A harness (trusted Python that runs in many jobs: the tracer's, the verifier's) as
+/// offered to a sandbox to preload ([`Sandbox::preload`]), and whether the sandbox
+/// holds it, so that jobs may be sent without it.
+///
+/// Invariant: the module name is a prefix and a hash of the source, so two harnesses
+/// never pass for each other in one sandbox.
+#[derive(Debug)]
+pub struct Preload {
+    name: String,
+    source: &'static str,
+    /// 0: not offered yet; 1: the sandbox holds it; 2: declined, failed or lost.
+    state: std::sync::atomic::AtomicU8,
+}
+
+impl Preload {
+    /// A harness with this source, to be preloaded under `prefix` and its hash.
+    pub fn new(prefix: &str, source: &'static str) -> Self {
+        let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Self {
+            name: format!("{prefix}{hash:016x}"),
+            source,
+            state: std::sync::atomic::AtomicU8::new(0),
+        }
+    }
+
+    /// The module name a job looks for in `sys.modules`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The harness's source.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Offers the harness to `sandbox` the first time (a sandbox that fails to load it
+    /// counts as declining); returns whether jobs may now be sent without it.
+    pub async fn offer<S: Sandbox + ?Sized>(&self, sandbox: &S) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.state.load(Ordering::Acquire) == 0 {
+            let taken = sandbox
+                .preload(&self.name, self.source)
+                .await
+                .unwrap_or(false);
+            let _ = self.state.compare_exchange(
+                0,
+                if taken { 1 } else { 2 },
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+        }
+        self.state.load(Ordering::Acquire) == 1
+    }
+
+    /// Whether a job's stdout says that it did not find the harness ([`HARNESS_MISSING`]);
+    /// if so, jobs carry the harness from now on.
+    pub fn missing_in(&self, stdout: &[u8]) -> bool {
+        let missing = stdout.strip_suffix(b"\n").unwrap_or(stdout) == HARNESS_MISSING.as_bytes();
+        if missing {
+            self.state.store(2, std::sync::atomic::Ordering::Release);
+        }
+        missing
+    }
 }
 
 #[async_trait]
@@ -236,12 +327,20 @@ impl<T: Sandbox + ?Sized> Sandbox for Box<T> {
     async fn run(&self, job: Job) -> Result<Execution, SandboxError> {
         (**self).run(job).await
     }
+
+    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
+        (**self).preload(name, source).await
+    }
 }
 
 #[async_trait]
 impl<T: Sandbox + ?Sized> Sandbox for Arc<T> {
     async fn run(&self, job: Job) -> Result<Execution, SandboxError> {
         (**self).run(job).await
+    }
+
+    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
+        (**self).preload(name, source).await
     }
 }
 
@@ -254,6 +353,58 @@ mod tests {
         assert!(Limits::new(Duration::ZERO, 1, 1, 1).is_err());
         let json = r#"{"wall_time_ms":1000,"memory_bytes":0,"output_bytes":1,"processes":1}"#;
         assert!(serde_json::from_str::<Limits>(json).is_err());
+    }
+
+    #[test]
+    fn preload_names_differ_with_the_source_and_missing_is_exact() {
+        let a = Preload::new("__h_", "x = 1\n");
+        let b = Preload::new("__h_", "x = 2\n");
+        assert_ne!(a.name(), b.name());
+        assert!(a.name().starts_with("__h_") && a.name().len() == 4 + 16);
+        assert!(!a.missing_in(b"NEXT-HARNESS-MISSING and more"));
+        assert!(!a.missing_in(b""));
+        assert!(a.missing_in(b"NEXT-HARNESS-MISSING\n"));
+    }
+
+    /// Takes every module offered, counting the offers.
+    struct Taking(std::sync::atomic::AtomicUsize);
+
+    #[async_trait]
+    impl Sandbox for Taking {
+        async fn run(&self, _job: Job) -> Result<Execution, SandboxError> {
+            Err(SandboxError::Unavailable("runs nothing".to_owned()))
+        }
+
+        async fn preload(&self, _name: &str, _source: &str) -> Result<bool, SandboxError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(true)
+        }
+    }
+
+    /// Declines every module (the trait's default).
+    struct Declining;
+
+    #[async_trait]
+    impl Sandbox for Declining {
+        async fn run(&self, _job: Job) -> Result<Execution, SandboxError> {
+            Err(SandboxError::Unavailable("runs nothing".to_owned()))
+        }
+    }
+
+    #[test]
+    fn a_harness_is_offered_once_and_carried_again_once_lost() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let taking = Taking(AtomicUsize::new(0));
+        let harness = Preload::new("__h_", "x = 1\n");
+        assert!(futures::executor::block_on(harness.offer(&taking)));
+        assert!(futures::executor::block_on(harness.offer(&taking)));
+        assert_eq!(taking.0.load(Ordering::SeqCst), 1);
+        assert!(harness.missing_in(b"NEXT-HARNESS-MISSING\n"));
+        assert!(!futures::executor::block_on(harness.offer(&taking)));
+        assert_eq!(taking.0.load(Ordering::SeqCst), 1);
+        // A sandbox that declines (the default) is never relied on.
+        let harness = Preload::new("__h_", "x = 1\n");
+        assert!(!futures::executor::block_on(harness.offer(&Declining)));
     }
 
     #[test]

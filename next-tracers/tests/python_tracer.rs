@@ -294,6 +294,44 @@ fn a_module_level_error_crashes_every_test_at_its_line() {
     );
 }
 
+/// The last test runs in the job's own process: when it ends that process, or loops,
+/// the trace says so as for a forked test (only the lines not yet written out, at most
+/// 64, can be lost to an exit).
+#[test]
+fn the_last_test_ends_the_same_way_in_process() {
+    let program = "\
+import os
+
+def vanish():
+    y = 4
+    os._exit(y)
+
+def spin():
+    x = 0
+    while True:
+        x += 1
+";
+    for_each_engine(|python, engine| {
+        let tr = python_tracer(python, engine, &quick());
+        let traces = trace(&tr, program, &["assert True", "vanish()"]);
+        assert_eq!(traces[0].status, TraceStatus::Passed);
+        assert_eq!(traces[1].status, TraceStatus::Crashed);
+        assert!(traces[1].incomplete);
+        let traces = trace(&tr, program, &["assert True", "spin()"]);
+        assert_eq!(traces[1].status, TraceStatus::TimedOut);
+        assert!(traces[1].truncated);
+        assert!(matches!(
+            traces[1].events.last().map(|e| &e.kind),
+            Some(EventKind::Timeout)
+        ));
+        // The tracer is still usable: the next task runs normally.
+        let traces = trace(&tr, program, &["vanish()", "assert 1 + 1 == 2"]);
+        assert_eq!(traces[0].status, TraceStatus::Crashed);
+        assert!(compact(&traces[0]).contains(&"1 line @4 y=4".to_owned()));
+        assert_eq!(traces[1].status, TraceStatus::Passed);
+    });
+}
+
 #[test]
 fn an_infinite_loop_times_out_and_the_next_test_still_runs() {
     let program = "\
@@ -740,5 +778,62 @@ def walk(grid):
             "Python {:?}",
             python.version
         );
+    }
+}
+
+/// A sandbox that says it preloaded every module but did not: jobs sent without the
+/// harness do not find it, and must be sent again with it.
+struct ClaimsToPreload(std::sync::Arc<next_verifiers::process::ProcessSandbox>);
+
+#[async_trait::async_trait]
+impl next_core::sandbox::Sandbox for ClaimsToPreload {
+    async fn run(
+        &self,
+        job: next_core::sandbox::Job,
+    ) -> Result<next_core::sandbox::Execution, next_core::sandbox::SandboxError> {
+        self.0.run(job).await
+    }
+
+    async fn preload(
+        &self,
+        _name: &str,
+        _source: &str,
+    ) -> Result<bool, next_core::sandbox::SandboxError> {
+        Ok(true)
+    }
+}
+
+/// The warm process sandbox preloads the harness, and jobs then come without it: the
+/// traces are those of jobs that carry it (the cold sandbox's), on every interpreter;
+/// a sandbox that only claims to preload it costs a second job, not a wrong trace.
+#[test]
+fn a_preloaded_harness_gives_the_same_traces() {
+    use next_core::task::{Program, TestCase};
+    use next_core::trace::Tracer;
+    use next_tracers::python::PythonTracer;
+    use next_verifiers::process::Mode;
+
+    let tests = [
+        "assert sum_odd([1, 2, 3, 4]) == 4",
+        "assert sum_odd([7]) == 5",
+    ];
+    for python in common::pythons() {
+        let cold = trace(
+            &python_tracer(&python, Engine::Auto, &TracerOptions::default()),
+            SUM_ODD,
+            &tests,
+        );
+        let warm = PythonTracer::new(common::sandbox_in(&python, Mode::Warm));
+        let lying = PythonTracer::new(ClaimsToPreload(common::sandbox(&python)));
+        let program = Program::new(SUM_ODD);
+        let cases: Vec<TestCase> = tests.iter().map(|t| TestCase::new(*t).unwrap()).collect();
+        for _ in 0..2 {
+            for tracer in [&warm as &dyn Tracer, &lying] {
+                let traces = common::runtime()
+                    .block_on(tracer.trace(&program, &cases))
+                    .unwrap();
+                assert_eq!(traces, cold, "Python {:?}", python.version);
+            }
+        }
     }
 }

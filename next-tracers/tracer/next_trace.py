@@ -24,13 +24,16 @@ How one run goes:
      a `crash` message too);
   3. per test: compile it as "<test>", start tracing, exec it in the program's
      namespace, stop tracing, report how it ended. Where `os.fork` exists each test
-     runs in a child forked after step 2, so that one test cannot affect the next; the
-     child stops itself at the time limit while traced code runs, and the parent
-     kills a child stuck elsewhere (a C loop, a sleep). A child records into a memory
-     map shared with the parent, with where it is now, so that a killed child loses
-     nothing and its timeout marker lands on the line it was running. Without fork
-     the tests run one after another here, and the time limit is checked in the
-     callbacks only (a loop in C code runs on until the sandbox's own limit).
+     but the last runs in a child forked after step 2, so that one test cannot affect
+     the next; the child stops itself at the time limit while traced code runs, and
+     the parent kills a child stuck elsewhere (a C loop, a sleep). A child records
+     into a memory map shared with the parent, with where it is now, so that a killed
+     child loses nothing and its timeout marker lands on the line it was running. The
+     last test, which no later test needs protecting from, runs here (a fork costs
+     milliseconds), as every test does without fork: the time limit is checked in the
+     callbacks only (a loop in C code runs on until the sandbox's own limit), and a
+     test that ends the process loses the lines not yet written out (at most
+     `Sink.flush_every`).
 
 Events (the contract of `next_core::trace`): a Line event when a line of a traced frame
 has finished (its frame reaches its next line, returns or raises; a yield does not
@@ -53,7 +56,8 @@ import sys
 
 # The tracer must not change what the program sees: keep its own names out of the
 # program's namespace (the program gets a fresh `__main__` module) and import only
-# what is needed, lazily.
+# what is needed, lazily. The top level only defines: a sandbox may import this module
+# ahead of the jobs (see `bootstrap.py`), where it must leave no trace.
 import os
 from itertools import chain as _chain, compress as _compress
 
@@ -61,11 +65,6 @@ try:
     from _operator import is_ as _is, is_not as _is_not
 except ImportError:
     from operator import is_ as _is, is_not as _is_not
-
-try:
-    _HARNESS_ERR = os.dup(2)  # where the harness reports its own failure
-except Exception:
-    _HARNESS_ERR = 2
 
 PROGRAM = "<program>"
 TEST = "<test>"
@@ -141,8 +140,9 @@ class Renderer:
                         s = self.patch(v, memo, changed)
                         if s is not None:
                             return s
-        elif t is int and -(1 << 1600) < v < (1 << 1600):
-            return self.cut(int.__repr__(v))
+        elif t is int and -_BIG < v < _BIG:
+            s = int.__repr__(v)
+            return s if len(s) <= self.max else self.cut(s)
         if t is str and len(v) <= self.max:
             return self.cut(str.__repr__(v))
         if t is float or t is bool or v is None:
@@ -357,7 +357,7 @@ class Renderer:
         if k < 1:
             k = 1
         if t is int:
-            if -(1 << 1600) < v < (1 << 1600):
+            if -_BIG < v < _BIG:
                 return int.__repr__(v), True
             return self.int_part(v, k, head)
         if t is str:
@@ -606,6 +606,9 @@ class Sink:
         self.buf = []
         self.size = 0
         self.budget = byte_budget
+        # Lines kept before they are written out (in process): a job killed meanwhile
+        # loses at most these.
+        self.flush_every = 64
         self.pack = None
         if mm is not None:
             from _struct import pack_into
@@ -629,10 +632,10 @@ class Sink:
             self.mm[start : start + len(data)] = data
             self.size += len(data)
         else:
+            if len(self.buf) >= self.flush_every:
+                self.flush()  # first: if it fails, this line is not half-recorded
             self.buf.append(data)
             self.size += len(data)
-            if len(self.buf) >= 512:
-                self.flush()
         return True
 
     def emit_line(self, line):
@@ -645,10 +648,10 @@ class Sink:
             self.mm[start : start + len(data)] = data
             self.size += len(data)
         else:
+            if len(self.buf) >= self.flush_every:
+                self.flush()  # first: if it fails, this line is not half-recorded
             self.buf.append(data)
             self.size += len(data)
-            if len(self.buf) >= 512:
-                self.flush()
         return True
 
     def emit_forced(self, text):
@@ -663,10 +666,12 @@ class Sink:
         return ok
 
     def flush(self):
+        """Writes out the kept lines. Lines are dropped only once written: a call cut
+        short (a RecursionError near the program's recursion limit) loses none."""
         if self.buf:
             data = b"".join(self.buf)
-            self.buf = []
             self.write(data)
+            self.buf = []
 
     def commit(self):
         if self.mm is not None:
@@ -836,8 +841,11 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             if type(v) in ATOMS:
                 rec.obj[name] = v
             pairs.append("[%s,%s]" % (q(name), q(r)))
-        frames[frame] = rec
+        # Recorded before the frame is known: a handler cut short by a RecursionError
+        # (the program is at its recursion limit) leaves the frame unknown, and its
+        # next event starts it again, rather than leaving a frame without a Call.
         put('["c",%d,%d,%s,[%s]]' % (rec.fid, rec.first, q(code.co_name), ",".join(pairs)))
+        frames[frame] = rec
         return rec
 
     def limits(frame):
@@ -856,7 +864,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             st.truncated = True
             st.stop_recording()
         if st.timed_out:
-            if in_child:
+            if st.in_child:
                 st.child_exit(R_TIMEOUT)
             raise _Deadline()
 
@@ -1642,10 +1650,14 @@ def main(opts, program, tests, code_blob=None):
     """Runs everything and ends the process (`os._exit`: nothing is left to flush, and
     the interpreter's own teardown would cost more than the run)."""
     try:
+        harness_err = os.dup(2)  # where the harness reports its own failure
+    except Exception:
+        harness_err = 2
+    try:
         run(opts, program, tests, code_blob)
     except BaseException as error:  # a failure of the harness itself: say so on stderr
         try:
-            os.write(_HARNESS_ERR, ("next-trace harness failed: %r\n" % (error,)).encode("utf-8", "replace"))
+            os.write(harness_err, ("next-trace harness failed: %r\n" % (error,)).encode("utf-8", "replace"))
         except BaseException:
             pass
         _exit(3)
@@ -1760,18 +1772,23 @@ def run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns):
         if code is None:
             continue
         channel.message('{"t":"begin","test":%d}' % index)
-        tracer.count = tracer.check_at = 0
-        tracer.next_fid = 0
-        tracer.truncated = tracer.timed_out = tracer.incomplete = tracer.watching = False
-        tracer.frames.clear()
-        del tracer.stack[:]
-        del tracer.recorded[:]
-        tracer.recorded_ids.clear()
-        sink.reset()
-        result = run_test(tracer, code, ns, render_obj.render, sink)
-        sink.flush()
-        out, err = capture.take()
-        channel.message(end_message(index, STATUS[result], (tracer.truncated, tracer.incomplete), out, err))
+        run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
+
+
+def run_here(tracer, channel, capture, sink, render_obj, index, code, ns):
+    """Traces test `index` in this process and reports its end."""
+    tracer.count = tracer.check_at = 0
+    tracer.next_fid = 0
+    tracer.truncated = tracer.timed_out = tracer.incomplete = tracer.watching = False
+    tracer.frames.clear()
+    del tracer.stack[:]
+    del tracer.recorded[:]
+    tracer.recorded_ids.clear()
+    sink.reset()
+    result = run_test(tracer, code, ns, render_obj.render, sink)
+    sink.flush()
+    out, err = capture.take()
+    channel.message(end_message(index, STATUS[result], (tracer.truncated, tracer.incomplete), out, err))
 
 
 def run_forked(opts, channel, capture, sink, render_obj, codes, tests, ns):
@@ -1792,11 +1809,21 @@ def run_forked(opts, channel, capture, sink, render_obj, codes, tests, ns):
     tracer.prepare_children()
     grace = min(0.5, 0.1 + time_limit * 0.1)
     mm = sink.mm
+    last = len(tests) - 1
     for index, test in enumerate(tests):
         code = compile_test(test, channel, index, sink)
         if code is None:
             continue
         channel.message('{"t":"begin","test":%d}' % index)
+        if index == last:
+            # No test comes after the last one for a fork to keep it from: it runs
+            # here, which saves a fork. The time limit is then checked in the
+            # callbacks (the sandbox's own limit stops a loop in C code), and a crash
+            # or kill loses only the lines not yet written out.
+            sink.mm = None
+            tracer.in_child = False
+            run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
+            break
         sink.reset()
         _flush_std()
         out_r, out_w = os.pipe()

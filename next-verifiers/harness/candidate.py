@@ -14,6 +14,8 @@
 # private descriptor; the program's own stdout and stderr both go to stderr.
 #
 # Start-up cost matters (one job per program): only built-in or preloaded modules here.
+# The top level only defines (the settings are made in `main`): a sandbox may import
+# this module ahead of the jobs (see bootstrap.py), where it must leave no trace.
 import os as _os
 import sys as _sys
 import marshal as _marshal
@@ -25,9 +27,6 @@ try:
     import _signal as _signal
 except ImportError:  # pragma: no cover - CPython has it built in
     import signal as _signal
-
-if hasattr(_sys, "set_int_max_str_digits"):
-    _sys.set_int_max_str_digits(0)
 
 # Everything the harness uses after the program has run is captured now, before.
 _write, _read, _fork, _pipe, _close = _os.write, _os.read, _os.fork, _os.pipe, _os.close
@@ -461,6 +460,8 @@ def _inline(g, test, timeout, budget):
 
 
 def main():
+    if hasattr(_sys, "set_int_max_str_digits"):
+        _sys.set_int_max_str_digits(0)
     request = _marshal.loads(_sys.stdin.buffer.read())
     nonce = request["nonce"]
     tests = request["tests"]
@@ -529,4 +530,5 @@ def main():
     _exit_now(0)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -105,6 +105,52 @@ async fn one_job_per_program_and_one_plan_per_test_list() {
     );
 }
 
+/// A sandbox that declines to preload (the trait's default), or that claims to preload
+/// and does not, over the same process sandbox.
+struct Preloading {
+    inner: Arc<dyn Sandbox>,
+    claims: bool,
+}
+
+#[async_trait::async_trait]
+impl Sandbox for Preloading {
+    async fn run(
+        &self,
+        job: next_core::sandbox::Job,
+    ) -> Result<next_core::sandbox::Execution, next_core::sandbox::SandboxError> {
+        self.inner.run(job).await
+    }
+
+    async fn preload(
+        &self,
+        _name: &str,
+        _source: &str,
+    ) -> Result<bool, next_core::sandbox::SandboxError> {
+        Ok(self.claims)
+    }
+}
+
+/// Verdicts are the same whether the sandbox preloads the harness (the warm process
+/// sandbox does), declines it (jobs carry it), or claims it and did not (a job says so
+/// and is sent again with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_do_not_depend_on_a_preloaded_harness() {
+    let wrong = "def add(a, b):\n    return a - b\n\ndef half(x):\n    return x / 3\n";
+    let expected = [verdict(CORRECT, TESTS).await, verdict(wrong, TESTS).await];
+    for claims in [false, true] {
+        let (inner, _) = verify_support::sandbox();
+        let verifier = TestVerifier::new(Preloading { inner, claims });
+        for _ in 0..2 {
+            for (program, want) in [CORRECT, wrong].iter().zip(&expected) {
+                let got = verifier
+                    .verify(&Program::new(*program), &tests(TESTS))
+                    .await;
+                assert_eq!(&got.unwrap(), want, "claims to preload: {claims}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unrolled_loop_names_the_failing_check() {
     let v = verdict(

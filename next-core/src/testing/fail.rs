@@ -227,6 +227,10 @@ impl<R: Sandbox> Sandbox for FailOn<R> {
             .map_err(|fault| SandboxError::Backend(Box::new(fault)))?;
         self.inner.run(job).await
     }
+
+    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
+        self.inner.preload(name, source).await
+    }
 }
 
 #[async_trait]

@@ -19,15 +19,19 @@
 //!    frame 0), timed out (a `Timeout` event where it was running), or crashed (its
 //!    process exited or died without reporting).
 //!
-//! Where `os.fork` exists, each test runs in a process forked after step 2, so that a
-//! test cannot change the state the next one sees, and a test that hangs (even in C
-//! code) or calls `os._exit` affects only itself: the parent kills it at the time
-//! limit. The child records into a memory map shared with the parent, so a killed
-//! child loses nothing it recorded, and the parent knows where it was. Without fork
-//! (the WASI build of CPython) the tests run one after another in one process: the time
-//! limit is then checked inside the tracing callbacks, which stops a loop in the
-//! program's own code but not one inside a C function (the sandbox's own wall-time
-//! limit stops that, and the tests not reached are `Crashed`).
+//! Where `os.fork` exists, each test but the last runs in a process forked after step 2,
+//! so that a test cannot change the state the next one sees, and a test that hangs
+//! (even in C code) or calls `os._exit` affects only itself: the parent kills it at the
+//! time limit. The child records into a memory map shared with the parent, so a killed
+//! child loses nothing it recorded, and the parent knows where it was. The last test,
+//! which no later test needs protecting from, runs in the job's own process, as every
+//! test does without fork (the WASI build of CPython): a fork and the copying it causes
+//! cost a few milliseconds, as much as tracing a short test. In process, the time
+//! limit is checked inside the tracing callbacks, which stops a loop in the program's
+//! own code (with the same `Timeout` event as in a child) but not one inside a C
+//! function: the sandbox's own wall-time limit stops that, and the tests not reached
+//! are `Crashed`. A test that ends the process (`os._exit`, a crash) there is
+//! `Crashed` too, and loses the events not yet written out (at most 64).
 //!
 //! Tracing uses `sys.monitoring` on CPython 3.12 and later (local events on the
 //! program's code objects only; CPython's own `sys.settrace` emulation on 3.12 is built
@@ -79,7 +83,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use next_core::error::InvalidInput;
 use next_core::registry::{self, Context, RegistryError, RoleKind};
-use next_core::sandbox::{Job, Limits, Sandbox};
+use next_core::sandbox::{Job, Limits, Preload, Sandbox};
 use next_core::task::{Program, TestCase};
 use next_core::trace::{Trace, TraceError, Tracer};
 use serde::{Deserialize, Serialize};
@@ -283,6 +287,8 @@ pub struct PythonTracer<S> {
     sandbox: S,
     options: TracerOptions,
     compiled: Mutex<Option<CompiledHarness>>,
+    /// The harness as offered to the sandbox to preload.
+    harness: Preload,
 }
 
 impl<S> fmt::Debug for PythonTracer<S> {
@@ -306,6 +312,7 @@ impl<S: Sandbox> PythonTracer<S> {
             sandbox,
             options,
             compiled: Mutex::new(None),
+            harness: Preload::new("__next_trace_", HARNESS),
         }
     }
 
@@ -319,7 +326,15 @@ impl<S: Sandbox> PythonTracer<S> {
         &self.sandbox
     }
 
-    fn job(&self, program: &Program, tests: &[TestCase], nonce: &str) -> Result<Job, TraceError> {
+    /// The job for one task; `with_harness` false leaves the harness out (the sandbox
+    /// preloaded it).
+    fn job(
+        &self,
+        program: &Program,
+        tests: &[TestCase],
+        nonce: &str,
+        with_harness: bool,
+    ) -> Result<Job, TraceError> {
         let options = &self.options;
         let limits = options
             .limits(tests.len())
@@ -346,9 +361,11 @@ impl<S: Sandbox> PythonTracer<S> {
         }
         let (tag, code) = compiled
             .as_deref()
+            .filter(|_| with_harness)
             .map_or(("", &[][..]), |(tag, code)| (tag.as_str(), code.as_slice()));
+        let source = if with_harness { HARNESS } else { "" };
         Ok(Job::new(BOOTSTRAP)
-            .with_stdin(payload.into_stdin(tag, code, HARNESS))
+            .with_stdin(payload.into_stdin(self.harness.name(), tag, code, source))
             .with_limits(limits))
     }
 }
@@ -362,9 +379,21 @@ impl<S: Sandbox> Tracer for PythonTracer<S> {
         if tests.is_empty() {
             return Ok(Vec::new());
         }
+        // A sandbox that preloads the harness saves every job loading it (and reading
+        // it from stdin); should a job not find it there, it says so, and is sent again
+        // with the harness, as every job is where the sandbox declined.
+        let preloaded = self.harness.offer(&self.sandbox).await;
         let nonce = nonce();
-        let job = self.job(program, tests, &nonce)?;
-        let execution = self.sandbox.run(job).await?;
+        let mut execution = self
+            .sandbox
+            .run(self.job(program, tests, &nonce, !preloaded)?)
+            .await?;
+        if preloaded && self.harness.missing_in(&execution.stdout) {
+            execution = self
+                .sandbox
+                .run(self.job(program, tests, &nonce, true)?)
+                .await?;
+        }
         let outcome = convert::assemble(&execution, &nonce, tests.len())?;
         if let Some((tag, bytes)) = outcome.code {
             if !tag.contains(['\n', '\r']) {

@@ -218,6 +218,19 @@ impl Sandbox for ProcessSandbox {
         };
         result.map_err(SandboxError::from)
     }
+
+    /// In warm mode, the fork server imports the module (again after every restart), so
+    /// that jobs inherit it; in cold mode there is no interpreter to keep it in.
+    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
+        match &self.engine {
+            Engine::Cold(_) => Ok(false),
+            Engine::Warm(warm, _) => warm
+                .preload(name, source)
+                .await
+                .map(|()| true)
+                .map_err(SandboxError::from),
+        }
+    }
 }
 
 /// The cold jobs' settings under `plan`.

@@ -45,7 +45,7 @@ use super::plan::{cstring, job_env, job_rlimits, path_cstring};
 use super::spawn::spawn;
 use super::termination::classify;
 pub(crate) use super::warm_protocol::ServerConfig;
-use super::warm_protocol::{send_frame, FromServer, Reader, Request};
+use super::warm_protocol::{send_frame, FromServer, PreloadRequest, Reader, Request};
 use crate::error::Error;
 
 /// The server's source, embedded.
@@ -85,6 +85,8 @@ pub(crate) enum Done {
     },
     /// The server died with the job in it.
     ServerDied,
+    /// A preload request was carried out (`None`) or failed (why).
+    Preloaded(Option<String>),
 }
 
 /// A job in flight.
@@ -262,6 +264,44 @@ impl Server {
         Ok((id, done_rx))
     }
 
+    /// Has the server import `source` as module `name` before its next forks.
+    async fn preload(&self, name: &str, source: &str) -> Result<(), Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done_tx, done_rx) = oneshot::channel();
+        self.shared.pending().insert(
+            id,
+            Pending {
+                done: Some(done_tx),
+                ..Pending::default()
+            },
+        );
+        let request = PreloadRequest {
+            id,
+            preload: name,
+            source,
+        };
+        let body = serde_json::to_vec(&request)
+            .map_err(|e| Error::io("encoding a preload request", io::Error::other(e)))?;
+        if let Err(err) = self.send(&body, &[]) {
+            self.shared.pending().remove(&id);
+            self.child.kill();
+            self.shared.die();
+            return Err(Error::Server(format!("cannot send it a module: {err}")));
+        }
+        match done_rx.await {
+            Ok(Done::Preloaded(None)) => Ok(()),
+            Ok(Done::Preloaded(Some(why))) => Err(Error::Server(format!(
+                "it could not load the module {name}: {why}"
+            ))),
+            Ok(Done::ServerDied) | Err(_) => {
+                Err(Error::Server("it died while loading a module".to_owned()))
+            }
+            Ok(Done::Ended { .. }) => Err(Error::Server(
+                "it answered a module with a job's end".to_owned(),
+            )),
+        }
+    }
+
     fn send(&self, body: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
         let _guard = self
             .send_lock
@@ -341,6 +381,13 @@ fn read_loop(mut reader: Reader, shared: &Shared) {
                     }
                 }
             }
+            Ok(Some((FromServer::Preloaded { id, error }, _))) => {
+                if let Some(request) = shared.pending().remove(&id) {
+                    if let Some(done) = request.done {
+                        let _ = done.send(Done::Preloaded(error));
+                    }
+                }
+            }
             Ok(Some((FromServer::Ready { .. }, _))) => {}
             Ok(None) | Err(_) => {
                 shared.die();
@@ -350,12 +397,15 @@ fn read_loop(mut reader: Reader, shared: &Shared) {
     }
 }
 
-/// The warm servers of a sandbox: one at a time, restarted when it dies.
+/// The warm servers of a sandbox: one at a time, restarted when it dies (and given the
+/// preloaded modules again).
 #[derive(Debug)]
 pub(crate) struct Warm {
     settings: Arc<ServerSettings>,
     current: Mutex<Option<Arc<Server>>>,
     starting: tokio::sync::Mutex<()>,
+    /// The modules preloaded so far, `(name, source)`, in order.
+    preloads: Mutex<Vec<(String, String)>>,
 }
 
 /// How one attempt at a job went.
@@ -375,7 +425,22 @@ impl Warm {
             settings: Arc::new(settings),
             current: Mutex::new(Some(Arc::new(server))),
             starting: tokio::sync::Mutex::new(()),
+            preloads: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Has the server import `source` as module `name`, now and after every restart.
+    ///
+    /// # Errors
+    /// [`Error::Server`] when the server cannot be started or fails to load it.
+    pub async fn preload(&self, name: &str, source: &str) -> Result<(), Error> {
+        {
+            let mut preloads = self.preloads.lock().unwrap_or_else(PoisonError::into_inner);
+            preloads.retain(|(known, _)| known != name);
+            preloads.push((name.to_owned(), source.to_owned()));
+        }
+        let server = self.server().await?;
+        server.preload(name, source).await
     }
 
     fn current(&self) -> Option<Arc<Server>> {
@@ -407,6 +472,14 @@ impl Warm {
         let server = tokio::task::spawn_blocking(move || Server::start(&settings))
             .await
             .map_err(|e| Error::Server(format!("starting it panicked: {e}")))??;
+        let preloads = self
+            .preloads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (name, source) in &preloads {
+            server.preload(name, source).await?;
+        }
         let server = Arc::new(server);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&server));
         Ok(server)
@@ -457,6 +530,11 @@ impl Warm {
                 setup_error,
             })) => (status, setup_error),
             Some(Ok(Done::ServerDied) | Err(_)) => return Ok(Attempt::ServerDied),
+            Some(Ok(Done::Preloaded(_))) => {
+                return Err(Error::Server(
+                    "it answered a job with a module's load".to_owned(),
+                ))
+            }
             None => {
                 return Err(Error::Server(
                     "a killed job was not reported dead".to_owned(),

@@ -45,6 +45,17 @@ pub(crate) struct Request<'a> {
     pub rlimits: &'a [(libc::c_int, u64, u64)],
 }
 
+/// A module of trusted source for the server to import before its next forks.
+#[derive(Serialize)]
+pub(crate) struct PreloadRequest<'a> {
+    /// The request's id (from the jobs' sequence).
+    pub id: u64,
+    /// The module's name in `sys.modules`.
+    pub preload: &'a str,
+    /// Its source.
+    pub source: &'a str,
+}
+
 /// What the server says.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -61,6 +72,13 @@ pub(crate) enum FromServer {
         /// Whether a pidfd is attached.
         #[serde(default)]
         pidfd: bool,
+    },
+    /// Preload request `id` was carried out, or failed with `error`.
+    Preloaded {
+        /// The request.
+        id: u64,
+        /// Why it failed, if it did.
+        error: Option<String>,
     },
     /// Job `id` ended.
     Done {

@@ -9,6 +9,8 @@ counts against the job's memory limit, stays small.
 Protocol, on fd 3 (a Unix stream socket): every message is a 4-byte big-endian length
 and a JSON object.
   server -> sandbox  {"event": "ready", "selftest": null | "why it failed"}
+  sandbox -> server  {"id": N, "preload": "module name", "source": "..."}  (no descriptors)
+  server -> sandbox  {"event": "preloaded", "id": N, "error": null | "why it failed"}
   sandbox -> server  {"id": N, "source": "...", "rlimits": [[res, soft, hard], ...]}
                       with 3 descriptors attached: the job's stdin, stdout, stderr
   server -> sandbox  {"event": "started", "id": N}  with the job's pidfd attached
@@ -158,9 +160,30 @@ class Server:
             body = bytes(self.inbox[HEADER.size:HEADER.size + length])
             del self.inbox[:HEADER.size + length]
             request = json.loads(body)
+            if "preload" in request:
+                self.preload(request)
+                continue
             fds, self.fds = self.fds[:3], self.fds[3:]
             self.start(request, fds)
         return True
+
+    def preload(self, request):
+        """Imports a module of trusted source (a harness of the sandbox's user) into
+        this process, so that every job forked after finds it in sys.modules."""
+        error = None
+        name = request["preload"]
+        try:
+            module = types.ModuleType(name)
+            module.__dict__["__builtins__"] = builtins
+            code = compile(request["source"], "<%s>" % name, "exec", dont_inherit=True, optimize=2)
+            exec(code, module.__dict__)
+            sys.modules[name] = module
+            gc.collect()
+            if hasattr(gc, "freeze"):
+                gc.freeze()
+        except BaseException as err:  # noqa: BLE001 - reported to the sandbox
+            error = "%s: %s" % (type(err).__name__, err)
+        self.send({"event": "preloaded", "id": request["id"], "error": error})
 
     # -- jobs -------------------------------------------------------------------------
 

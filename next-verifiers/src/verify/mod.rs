@@ -120,7 +120,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use next_core::registry::{self, Context, RegistryError, RoleKind};
-use next_core::sandbox::{Execution, Job, Limits, Sandbox};
+use next_core::sandbox::{Execution, Job, Limits, Preload, Sandbox};
 use next_core::task::{Program, TestCase};
 use next_core::verify::{Verdict, Verifier, VerifyError};
 use serde::{Deserialize, Serialize};
@@ -259,6 +259,8 @@ pub struct TestVerifier<S> {
     /// The candidate harness as the planner compiled it: the interpreter's tag and the
     /// marshalled code (see `harness/bootstrap.py`).
     compiled: std::sync::OnceLock<(String, Vec<u8>)>,
+    /// The candidate harness as offered to the sandbox to preload.
+    harness: Preload,
 }
 
 impl<S> std::fmt::Debug for TestVerifier<S> {
@@ -284,6 +286,7 @@ impl<S: Sandbox> TestVerifier<S> {
             plans,
             counters: Counters::default(),
             compiled: std::sync::OnceLock::new(),
+            harness: Preload::new("__next_candidate_", CANDIDATE),
         }
     }
 
@@ -358,10 +361,17 @@ impl<S: Sandbox> TestVerifier<S> {
                 execution: None,
             });
         }
+        // A sandbox that preloads the harness saves every job loading it; should a job
+        // not find it there, it says so and is sent again with the harness.
+        let preloaded = self.harness.offer(&self.sandbox).await;
         let nonce = nonce();
-        let job = self.candidate_job(program, tests, &plans, &nonce)?;
+        let job = self.candidate_job(program, tests, &plans, &nonce, !preloaded)?;
         self.counters.candidate_jobs.fetch_add(1, Ordering::Relaxed);
-        let execution = self.sandbox.run(job).await?;
+        let mut execution = self.sandbox.run(job).await?;
+        if preloaded && self.harness.missing_in(&execution.stdout) {
+            let job = self.candidate_job(program, tests, &plans, &nonce, true)?;
+            execution = self.sandbox.run(job).await?;
+        }
         let records = protocol::read_records(&execution.stdout, &nonce, tests.len());
         let outcomes = protocol::outcomes(&plans, &records, &execution);
         Ok(Report {
@@ -496,6 +506,7 @@ impl<S: Sandbox> TestVerifier<S> {
         tests: &[TestCase],
         plans: &[TestPlan],
         nonce: &str,
+        with_harness: bool,
     ) -> Result<Job, VerifyError> {
         let items: Vec<serde_json::Value> = plans
             .iter()
@@ -525,10 +536,12 @@ impl<S: Sandbox> TestVerifier<S> {
         let (tag, code) = self
             .compiled
             .get()
+            .filter(|_| with_harness)
             .map_or((&[][..], &[][..]), |(tag, code)| {
                 (tag.as_bytes(), code.as_slice())
             });
-        for field in [tag, code, CANDIDATE.as_bytes()] {
+        let source = if with_harness { CANDIDATE } else { "" };
+        for field in [self.harness.name().as_bytes(), tag, code, source.as_bytes()] {
             let len = u32::try_from(field.len())
                 .map_err(|_| VerifyError::Protocol("the harness is too large".to_owned()))?;
             stdin.extend_from_slice(&len.to_le_bytes());
