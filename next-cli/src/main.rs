@@ -6,12 +6,15 @@
 //! next resume DIR --config RUN.toml           continue a killed run
 //! next verify PROGRAM.py --tests-file FILE [--sandbox process|wasm|docker] [--json]
 //! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
+//! next docker image [--python PATH] [--tag TAG]   build the Docker sandbox's image (feature `docker`)
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
 //! and the loop's settings (`[loop]`); see `config.rs`.
 
 mod config;
+#[cfg(feature = "docker")]
+mod docker_cmd;
 mod error;
 mod progress;
 mod trace_cmd;
@@ -70,6 +73,10 @@ enum Command {
     /// Run one program on its tests under the Python tracer and print the rendered
     /// traces (exit 0: traced, 2: could not trace).
     Trace(trace_cmd::TraceArgs),
+    /// The Docker sandbox's image: `next docker image` builds it from this host's
+    /// Python, with no registry.
+    #[cfg(feature = "docker")]
+    Docker(docker_cmd::DockerArgs),
     /// Continue a run where it stopped, with the configuration it was started with.
     Resume {
         /// The run directory.
@@ -87,6 +94,10 @@ fn main() -> ExitCode {
     }
     if let Command::Trace(args) = &cli.command {
         return trace_cmd::main(args);
+    }
+    #[cfg(feature = "docker")]
+    if let Command::Docker(args) = &cli.command {
+        return docker_cmd::main(args);
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -130,6 +141,8 @@ fn run(command: Command) -> Result<(), CliError> {
         }
         // Have exit statuses of their own; `main` runs them.
         Command::Verify(_) | Command::Trace(_) => Ok(()),
+        #[cfg(feature = "docker")]
+        Command::Docker(_) => Ok(()),
     }
 }
 

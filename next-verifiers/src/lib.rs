@@ -34,6 +34,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "docker")]
+pub mod docker;
 mod error;
 pub mod process;
 
