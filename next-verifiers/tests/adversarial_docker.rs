@@ -354,6 +354,47 @@ async fn file_size_and_work_dir_limits() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpu_quota_bounds_cpu_time() {
+    let config = DockerConfig {
+        cpus: 0.5,
+        ..DockerConfig::default()
+    };
+    let Some(sandbox) = sandbox_with(config).await else {
+        return;
+    };
+    // Two busy threads for 2 s of wall time would use up to 4 s of CPU on two idle
+    // cores; the quota allows 1 s (plus a period's slack).
+    let source = "import threading, time
+end = time.monotonic() + 2
+def spin():
+    while time.monotonic() < end:
+        pass
+ts = [threading.Thread(target=spin) for _ in range(2)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print(time.process_time())
+";
+    let done = run(&sandbox, source, limits(10_000)).await;
+    assert_eq!(
+        done.termination,
+        Termination::Exited { code: 0 },
+        "{}",
+        stderr(&done)
+    );
+    let used: f64 = String::from_utf8_lossy(&done.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        used < 1.4,
+        "{used} s of CPU in 2 s under a quota of half a CPU"
+    );
+    still_works(&sandbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_sees_a_scrubbed_unprivileged_world() {
     let sandbox = sandbox_or_skip!();
     let source = "import os\nprint(sorted(os.environ))\nprint(os.environ['HOME'] == os.getcwd() == os.environ['TMPDIR'] == '/work')\nprint(os.getuid(), os.getgid(), os.getpid())\nprint(open('/proc/self/status').read().split('CapEff:')[1].split()[0])\nprint(len(os.listdir('/proc/self/fd')))\nprint(hash('seed'))\n";

@@ -70,25 +70,28 @@ pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {
     let stream = output_stream;
     let policy = inner.config.on_output_limit;
     let ended = tokio::time::timeout_at(deadline, async {
+        // `Ok(reason)`: this sandbox must end the job; `Err(code)`: it ended by itself.
         if output.collect(stream, policy).await? {
-            return Ok(Some(KillReason::Output));
+            return Ok(Ok(KillReason::Output));
         }
-        wait(docker, &name).await?;
-        Ok::<_, Error>(None)
+        Ok::<_, Error>(Err(wait(docker, &name).await?))
     })
     .await;
     let wall_time = start.elapsed();
-    let killed = match ended {
-        Ok(Ok(killed)) => killed,
+    let (killed, exit_code) = match ended {
+        Ok(Ok(Ok(killed))) => (Some(killed), 137),
+        Ok(Ok(Err(exit_code))) => (None, exit_code),
         Ok(Err(err)) => return Err(err),
-        Err(_) => Some(KillReason::Timeout),
+        Err(_) => (Some(KillReason::Timeout), 137),
     };
-    let end = match killed {
-        Some(_) => EngineEnd {
-            exit_code: 137,
+    // The OOM killer sends SIGKILL: only then is the container's state worth a request.
+    let end = if killed.is_none() && exit_code == 137 {
+        inspect(docker, &name).await?
+    } else {
+        EngineEnd {
+            exit_code,
             oom_killed: false,
-        },
-        None => inspect(docker, &name).await?,
+        }
     };
     guard.remove().await?;
     let termination = classify(end, killed, output.stderr_tail());
@@ -124,16 +127,21 @@ fn inputs(root: &Path, job: &Job) -> Result<TempDir, Error> {
     Ok(dir)
 }
 
-/// Waits until the container is no longer running.
-async fn wait(docker: &Docker, name: &str) -> Result<(), Error> {
+/// Waits until the container is no longer running; returns its exit code.
+async fn wait(docker: &Docker, name: &str) -> Result<i64, Error> {
     let options = WaitContainerOptionsBuilder::default()
         .condition("not-running")
         .build();
     let mut waiting = docker.wait_container(name, Some(options));
     match waiting.next().await {
-        // A non-zero exit arrives as this error; the code is read by `inspect`.
-        Some(Ok(_) | Err(EngineError::DockerContainerWaitError { .. })) | None => Ok(()),
+        Some(Ok(response)) => Ok(response.status_code),
+        // The client reports a non-zero exit as this error.
+        Some(Err(EngineError::DockerContainerWaitError { code, .. })) => Ok(code),
         Some(Err(e)) => Err(Error::engine("waiting for a job's container", e)),
+        None => Err(Error::engine(
+            "waiting for a job's container",
+            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no wait response"),
+        )),
     }
 }
 
