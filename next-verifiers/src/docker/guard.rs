@@ -27,8 +27,9 @@ pub(crate) struct Guard {
     docker: Docker,
     name: String,
     dir: Option<TempDir>,
-    /// Whether the engine acknowledged the create request.
-    created: bool,
+    /// Whether the engine answered the create request (so that a container it does not
+    /// know is gone, not still being made).
+    answered: bool,
     armed: bool,
     cleanups: Cleanups,
 }
@@ -40,15 +41,15 @@ impl Guard {
             docker,
             name,
             dir: Some(dir),
-            created: false,
+            answered: false,
             armed: true,
             cleanups,
         }
     }
 
-    /// Notes that the engine created the container.
-    pub fn created(&mut self) {
-        self.created = true;
+    /// Notes that the engine answered the create request, with a container or an error.
+    pub fn answered(&mut self) {
+        self.answered = true;
     }
 
     /// Kills and removes the container now, then the input directory.
@@ -74,7 +75,7 @@ impl Drop for Guard {
         let docker = self.docker.clone();
         let name = std::mem::take(&mut self.name);
         let dir = self.dir.take();
-        let created = self.created;
+        let answered = self.answered;
         // Drop cannot await, and the runtime may be shutting down: a thread of its own
         // with a runtime of its own does the removal.
         let spawned = std::thread::Builder::new()
@@ -84,7 +85,7 @@ impl Drop for Guard {
                     .enable_all()
                     .build()
                 {
-                    runtime.block_on(remove_eventually(&docker, &name, created));
+                    runtime.block_on(remove_eventually(&docker, &name, answered));
                 }
                 drop(dir);
             });
@@ -114,7 +115,7 @@ pub(crate) async fn remove(docker: &Docker, name: &str) -> Result<(), EngineErro
 }
 
 /// Removes `name`, retrying briefly when it may not exist yet or the engine failed.
-async fn remove_eventually(docker: &Docker, name: &str, created: bool) {
+async fn remove_eventually(docker: &Docker, name: &str, answered: bool) {
     let start = Instant::now();
     loop {
         let options = RemoveContainerOptionsBuilder::default()
@@ -131,7 +132,7 @@ async fn remove_eventually(docker: &Docker, name: &str, created: bool) {
                 status_code: 404, ..
             }) => {
                 // Not there: gone, unless its create request may still be finishing.
-                created
+                answered
             }
             Err(_) => false,
         };

@@ -69,12 +69,14 @@
 //!
 //! # Cost
 //!
-//! Each job costs the engine a container create, attach, start, wait, inspect and
-//! remove. Measured on the shared 2-core development machine (Docker 20.10, overlay2,
-//! cgroup v1): about 250 to 450 ms per job from one caller, 4 to 7 programs per second
-//! with 2 callers, against 80 to 90 for the classic harness and 400 to 500 for the warm
-//! process sandbox (`benches/sandbox.rs` prints the numbers of each run). Use it where
-//! the engine's isolation is wanted, not for throughput.
+//! Each job costs the engine a container create, attach, start, wait and remove (and
+//! an inspect after a `SIGKILL`, to tell the OOM killer from a signal); starting the
+//! container (runc) is most of it. Measured with `benches/sandbox.rs` on the shared
+//! 2-core development machine under the load of other builds (Docker 20.10, overlay2,
+//! cgroup v1), 100 MBPP candidates with 2 workers: 4.9 programs per second, about
+//! 400 ms per job and worker, against 56 for the classic HumanEval harness (0.09
+//! times) and 254 for the warm process sandbox on the same programs, with the same
+//! verdicts. Use it where the engine's isolation is wanted, not for throughput.
 //!
 //! ```no_run
 //! use next_core::sandbox::{Job, Sandbox, Termination};

@@ -37,11 +37,14 @@ pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {
     let docker = &inner.engine.docker;
     let mut guard = Guard::new(docker.clone(), name.clone(), dir, inner.cleanups.clone());
     let create = CreateContainerOptionsBuilder::default().name(&name).build();
-    docker
-        .create_container(Some(create), body)
-        .await
-        .map_err(|e| Error::engine("creating a job's container", e))?;
-    guard.created();
+    let created = docker.create_container(Some(create), body).await;
+    if matches!(
+        &created,
+        Ok(_) | Err(EngineError::DockerResponseServerError { .. })
+    ) {
+        guard.answered();
+    }
+    created.map_err(|e| Error::engine("creating a job's container", e))?;
     let attach = AttachContainerOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
