@@ -5,10 +5,13 @@
 //! with every limit set by the engine's cgroups and mounts.** A container is the unit
 //! the engine can account for, kill and delete as a whole, so nothing a job starts can
 //! outlive it, and nothing of one job is seen by the next. The price is the engine's
-//! per-container cost (below); a warm design (one long-lived container running a fork
-//! server) would share the cgroup, the process limit and the work directory between
-//! jobs and need namespaces that the engine's seccomp profile refuses without
-//! `CAP_SYS_ADMIN`, so it is not offered.
+//! per-container cost (below). A warm design (one long-lived container whose fork
+//! server starts every job) is not offered: its jobs would share one memory and pids
+//! cgroup and one work tmpfs, and keeping them apart inside it would take either new
+//! namespaces per job (which the engine's seccomp profile refuses without
+//! `CAP_SYS_ADMIN`) or a root server with `CAP_SETUID` running each job under a uid of
+//! its own; the process sandbox's warm mode already gives that speed with kernel
+//! namespaces per job.
 //!
 //! The image is the project's own, built from the host's CPython by
 //! [`build_image`] (`next docker image`): no registry is needed.
@@ -37,8 +40,9 @@
 //!   `PYTHONHASHSEED=0`, `PYTHONDONTWRITEBYTECODE=1`, `HOME` and `TMPDIR` = `/work`.
 //! - **Output.** Stdout and stderr come over the engine's attach stream (the container
 //!   logs nothing to disk) and each is kept up to `Limits::output_bytes`; the rest is
-//!   read and discarded ([`OnOutputLimit::Drain`]) or the container is killed
-//!   ([`OnOutputLimit::Kill`]). Either way `output_truncated` is set.
+//!   read and discarded ([`Drain`](crate::process::OnOutputLimit::Drain)) or the
+//!   container is killed ([`Kill`](crate::process::OnOutputLimit::Kill)). Either way
+//!   `output_truncated` is set.
 //!
 //! How a job ended (the engine reports an exit code, `128 + n` after signal `n`, and
 //! whether the OOM killer struck; [`resource`](crate::process::resource) names the
@@ -72,11 +76,13 @@
 //! Each job costs the engine a container create, attach, start, wait and remove (and
 //! an inspect after a `SIGKILL`, to tell the OOM killer from a signal); starting the
 //! container (runc) is most of it. Measured with `benches/sandbox.rs` on the shared
-//! 2-core development machine under the load of other builds (Docker 20.10, overlay2,
-//! cgroup v1), 100 MBPP candidates with 2 workers: 4.9 programs per second, about
-//! 400 ms per job and worker, against 56 for the classic HumanEval harness (0.09
-//! times) and 254 for the warm process sandbox on the same programs, with the same
-//! verdicts. Use it where the engine's isolation is wanted, not for throughput.
+//! 2-core development machine under the load of other builds (load average 5 to 8;
+//! Docker 20.10, overlay2, cgroup v1), 100 MBPP candidates with 2 workers, in two
+//! runs: 4.9 and 2.8 programs per second (400 and 710 ms per job and worker), against
+//! 56 and 8 for the classic HumanEval harness (0.09 and 0.35 times: the harness
+//! suffers more from the load) and 254 and 69 for the warm process sandbox on the same
+//! programs, with the same verdicts. Use it where the engine's isolation is wanted,
+//! not for throughput.
 //!
 //! ```no_run
 //! use next_core::sandbox::{Job, Sandbox, Termination};
@@ -119,7 +125,6 @@ use guard::Cleanups;
 use image::ImagePython;
 
 use crate::error::Error;
-use crate::process::OnOutputLimit;
 
 /// Runs each job in a fresh container, as the [module](self) describes.
 ///
@@ -306,7 +311,3 @@ next_core::register_factory!(
     "a fresh locked-down container of the local Docker engine per job (no network, cgroup limits, read-only root)",
     build_docker,
 );
-
-// `OnOutputLimit` is part of this sandbox's options; name it here for the docs' links.
-#[allow(unused_imports)]
-use OnOutputLimit as _;
