@@ -509,6 +509,59 @@ async fn a_missing_engine_or_image_names_the_command_that_provides_it() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_containers_of_a_dead_caller_are_removed_by_the_next_sandbox() {
+    let Some(first) = sandbox().await else {
+        return;
+    };
+    let (python, _) = first.interpreter();
+    let python = python.to_owned();
+    drop(first);
+    // A pid that is free now: a child that has exited and been reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let link = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let namespace = link
+        .to_string_lossy()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_owned();
+    let owner = format!("org.next-rs.owner={namespace}-{dead}-0");
+    // What a caller killed mid-job leaves: a running container with its labels.
+    let made = std::process::Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--label",
+            "org.next-rs.sandbox=docker",
+            "--label",
+            &owner,
+        ])
+        .arg(next_verifiers::docker::DEFAULT_IMAGE)
+        .args([python.as_str(), "-c", "import time; time.sleep(600)"])
+        .output()
+        .expect("the docker command (docker.io) runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let listed = || {
+        let out = std::process::Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("label={owner}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert!(!listed().is_empty());
+    let second = sandbox().await.unwrap();
+    assert_eq!(listed(), "", "the orphan survived a new sandbox");
+    still_works(&second).await;
+}
+
 #[test]
 fn the_docker_factory_checks_its_options() {
     use next_core::registry::{self, Context};

@@ -32,7 +32,8 @@
 //! - **Limits.** Memory: the cgroup limit `Limits::memory_bytes`, swap equal to it (no
 //!   swap); processes and threads: the pids cgroup at `Limits::processes`; CPU: a CFS
 //!   quota of [`DockerConfig::cpus`]; file size: `RLIMIT_FSIZE` = half the work
-//!   directory; no core files; 1024 descriptors. The wall limit is enforced here: at
+//!   directory; `RLIMIT_CPU` = the wall limit rounded up plus a second (a backstop for a
+//!   caller that died); no core files; 1024 descriptors. The wall limit is enforced here: at
 //!   `Limits::wall_time` after start the container is killed and removed.
 //! - **Process.** A small boot program makes `/job/stdin` the standard input (the job's
 //!   input, then end of file), copies the source to `/work/main.py`, and `execve`s
@@ -69,7 +70,10 @@
 //! failed. When the `run` future is dropped mid-job, a guard removes the container
 //! from a thread of its own (it also catches a create request still in flight);
 //! dropping the sandbox waits for those threads and removes any container still
-//! labelled with its owner. [`DockerSandbox::containers`] lists what exists.
+//! labelled with its owner. [`DockerSandbox::containers`] lists what exists. A process
+//! killed outright cannot clean up: a container outlives it until the CPU rlimit
+//! (the wall limit, rounded up, plus a second) ends a busy job, and the next sandbox
+//! built on this host removes it (see `orphans.rs`).
 //!
 //! # Cost
 //!
@@ -101,6 +105,7 @@ mod config;
 mod engine;
 mod guard;
 mod image;
+mod orphans;
 mod rootfs;
 mod run;
 mod spec;
@@ -174,11 +179,9 @@ impl DockerSandbox {
             .prefix("next-docker-")
             .tempdir()
             .map_err(|e| Error::io("making the Docker sandbox's host directory", e))?;
-        let owner = format!(
-            "{}-{}",
-            std::process::id(),
-            SANDBOXES.fetch_add(1, Ordering::Relaxed)
-        );
+        let owner = orphans::owner_label(SANDBOXES.fetch_add(1, Ordering::Relaxed));
+        // Containers left by processes that died before they could remove them.
+        orphans::remove_orphans(&engine.docker).await?;
         Ok(Self {
             inner: Inner {
                 engine,

@@ -62,6 +62,12 @@ pub(crate) fn container(
         .replace("{ENV}", &json(&env));
     let memory = i64::try_from(limits.memory_bytes()).unwrap_or(i64::MAX);
     let file_size = i64::try_from(config.workdir_bytes / 2).unwrap_or(i64::MAX);
+    // A backstop, never reached before the wall limit under a quota of one CPU: it ends
+    // a busy job whose caller died without removing its container.
+    let wall = limits.wall_time();
+    let cpu_seconds = i64::try_from(wall.as_secs() + u64::from(wall.subsec_nanos() > 0))
+        .unwrap_or(i64::MAX / 2)
+        + 1;
     let ulimit = |name: &str, value: i64| ResourcesUlimits {
         name: Some(name.to_owned()),
         soft: Some(value),
@@ -74,6 +80,11 @@ pub(crate) fn container(
         nano_cpus: Some(config.nano_cpus()),
         pids_limit: Some(i64::from(limits.processes())),
         ulimits: Some(vec![
+            ResourcesUlimits {
+                name: Some("cpu".to_owned()),
+                soft: Some(cpu_seconds),
+                hard: Some(cpu_seconds + 1),
+            },
             ulimit("core", 0),
             ulimit("fsize", file_size),
             ulimit("nofile", 1024),
@@ -156,6 +167,11 @@ mod tests {
         assert_eq!(host.memory, Some(256 << 20));
         assert_eq!(host.memory_swap, host.memory);
         assert_eq!(host.pids_limit, Some(8));
+        let cpu = host.ulimits.as_ref().unwrap()[0].clone();
+        assert_eq!(
+            (cpu.name.as_deref(), cpu.soft, cpu.hard),
+            (Some("cpu"), Some(3), Some(4))
+        );
         assert_eq!(host.network_mode.as_deref(), Some("none"));
         assert_eq!(host.readonly_rootfs, Some(true));
         assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
