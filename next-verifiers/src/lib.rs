@@ -6,7 +6,9 @@
 //! the [`Sandbox`](next_core::sandbox::Sandbox) backends that run it so that no program
 //! can hang, exhaust, escape or fool the system, and fast enough that verification is
 //! never the loop's bottleneck: [`process::ProcessSandbox`] (registered as the sandbox
-//! factory `process`; WASM and Docker backends are to follow behind cargo features), and
+//! factory `process`), `docker::DockerSandbox` (feature `docker`, factory `docker`: a
+//! fresh locked-down container of the local Docker engine per job, in an image that
+//! `next docker image` builds from the host's Python; a WASM backend is to follow), and
 //! [`TestVerifier`] (the verifier factory `tests`), which runs a program on its tests in
 //! any sandbox and decides the verdict outside the process that ran the candidate (see
 //! [`verify`], "How the verdict is guaranteed").
@@ -35,6 +37,8 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+#[cfg(feature = "docker")]
+pub mod docker;
 mod error;
 pub mod process;
 

@@ -11,6 +11,7 @@ use next_core::sandbox::Sandbox;
 use next_core::task::{Program, TestCase};
 use next_core::verify::{TestOutcome, Verdict, Verifier};
 use next_verifiers::verify::{Provenance, TestIsolation, TestVerifier, TestVerifierConfig};
+use verify_support::forging::{self, CORRECT, TESTS};
 
 fn verifier() -> TestVerifier<Arc<dyn Sandbox>> {
     verifier_with(TestIsolation::Test)
@@ -37,15 +38,6 @@ fn isolating() -> bool {
 fn tests(lines: &[&str]) -> Vec<TestCase> {
     lines.iter().map(|l| TestCase::new(*l).unwrap()).collect()
 }
-
-/// Three MBPP-style tests, one with a tolerance.
-const TESTS: &[&str] = &[
-    "assert add(1, 2) == 3",
-    "assert add(20, 22) == 42",
-    "assert abs(half(1) - 0.5) < 1e-09",
-];
-
-const CORRECT: &str = "def add(a, b):\n    return a + b\n\ndef half(x):\n    return x / 2\n";
 
 async fn verdict(program: &str, lines: &[&str]) -> Verdict {
     verifier()
@@ -184,42 +176,20 @@ fn the_tests_factory_builds_with_a_sandbox_and_checks_its_options() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printing_a_pass_does_not_pass() {
-    let program = "import sys\n\
-print('PASS'); print('passed'); print('{\"passed\": true}')\n\
-sys.stderr.write('ok\\n')\n\
-def add(a, b):\n    print('PASS')\n    return 0\n\
-def half(x):\n    print('test passed')\n    return 0\n";
+    let program = forging::PRINTING_A_PASS;
     assert_failed(&verdict(program, TESTS).await, "printing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exiting_before_the_tests_does_not_pass() {
-    for program in [
-        "import sys\nsys.exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
-        "import os\nos._exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
-        "raise SystemExit(0)\n",
-        // From inside the tests: each test's process ends "successfully".
-        "import os, sys\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    sys.exit(0)\n",
-        // SystemExit from a destructor, at load and at every call.
-        "class D:\n    def __del__(self):\n        raise SystemExit(0)\nd = D()\ndel d\n\
-def add(a, b):\n    D()\n    return 0\ndef half(x):\n    D()\n    return 0\n",
-    ] {
+    for program in forging::EXITING_EARLY {
         assert_failed(&verdict(program, TESTS).await, program);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patching_builtins_and_assertion_error_does_not_pass() {
-    let program = "import builtins\n\
-class Never(Exception):\n    pass\n\
-builtins.AssertionError = Never\n\
-__builtins__['abs'] = lambda x: 0 if isinstance(__builtins__, dict) else None\n\
-builtins.abs = lambda x: 0\n\
-builtins.isinstance = lambda *a: True\n\
-builtins.type = lambda *a: int\n\
-import math\nmath.isclose = lambda *a, **k: True\n\
-def add(a, b):\n    return -1\n\
-def half(x):\n    return 99.0\n";
+    let program = forging::PATCHING_BUILTINS;
     let v = verdict(program, TESTS).await;
     assert_failed(&v, "patching builtins");
     assert_eq!(
@@ -232,23 +202,8 @@ def half(x):\n    return 99.0\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rigged_equality_is_not_data() {
-    let program = "class Always:\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n        return False\n    def __bool__(self):\n        return True\n\
-class I(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\
-class S(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n\
-class L(list):\n    def __eq__(self, other):\n        return True\n\
-def add(a, b):\n    return {1: Always(), 2: I(0), 20: S('x'), 3: L()}.get(a, Always())\n\
-def half(x):\n    return I(0)\n";
-    let v = verdict(
-        program,
-        &[
-            "assert add(1, 2) == 3",
-            "assert add(2, 2) == 4",
-            "assert add(20, 22) == '42'",
-            "assert add(3, 2) == [5]",
-            "assert abs(half(1) - 0.5) < 1e-09",
-        ],
-    )
-    .await;
+    let program = forging::RIGGED_EQUALITY;
+    let v = verdict(program, &forging::RIGGED_EQUALITY_TESTS).await;
     assert_failed(&v, "rigged __eq__");
     for outcome in &v.outcomes {
         assert!(
@@ -264,41 +219,7 @@ def half(x):\n    return I(0)\n";
 async fn walking_the_stack_and_the_heap_finds_no_expected_value_and_sets_no_verdict() {
     // The program looks for the expected value everywhere it can reach and would return
     // it; it also sets every verdict-like variable it finds in the harness's frames.
-    let program = r"
-import gc, sys
-TOKEN = int(''.join(['987654', '321']))  # not a constant of this code
-MINE = ('TOKEN', 'text', 'seen', 'found', 'obj', 'value', 'frame', 'name')
-def _search():
-    seen = []
-    for obj in gc.get_objects():
-        try:
-            text = repr(obj) if isinstance(obj, (dict, list, tuple, str)) else ''
-        except Exception:
-            continue
-        if str(TOKEN) in text and obj is not globals() and obj is not seen:
-            seen.append(obj)
-    frame = sys._getframe()
-    while frame is not None:
-        for name, value in list(frame.f_locals.items()):
-            if name in ('passed', 'ok', 'result', 'results', 'verdict', 'status'):
-                try:
-                    frame.f_locals[name] = True
-                except Exception:
-                    pass
-            try:
-                if value is not globals() and name not in MINE and str(TOKEN) in repr(value):
-                    seen.append(value)
-            except Exception:
-                pass
-        frame.f_back and frame.f_back.f_globals.update({'passed': True, 'ok': True})
-        frame = frame.f_back
-    return seen
-def add(a, b):
-    found = _search()
-    return TOKEN if found else -1
-def half(x):
-    return 0
-";
+    let program = forging::STACK_WALK;
     let v = verdict(
         program,
         &[
@@ -321,28 +242,7 @@ def half(x):
 async fn rewriting_the_harness_from_inside_claims_values_never_passes() {
     // Finds the harness's globals up the stack and replaces its functions: every value
     // it reports becomes 1, every statement "ran", and the verdict stays a failure.
-    let program = r#"
-import sys
-def _harness():
-    frame = sys._getframe()
-    while frame is not None:
-        if '_encode_result' in frame.f_globals:
-            return frame.f_globals
-        frame = frame.f_back
-def _rewrite():
-    g = _harness()
-    if g is not None:
-        g['_encode_result'] = lambda value, budget: '{"v":1}'
-        g['_status_fields'] = lambda status: '"exec":{"ok":true}'
-        g['_describe'] = lambda e: ('', '')
-_rewrite()
-def add(a, b):
-    _rewrite()
-    return 'anything'
-def half(x):
-    _rewrite()
-    raise ValueError()
-"#;
+    let program = forging::REWRITING_THE_HARNESS;
     let v = verdict(program, TESTS).await;
     assert_failed(&v, "rewritten harness");
     assert_eq!(
@@ -358,50 +258,7 @@ async fn writing_forged_records_to_the_channel_fails_the_verdict() {
     // Finds the harness's nonce on the stack and its private descriptor in
     // /proc/self/fd, writes a complete run of "passing" records, and exits before the
     // harness writes anything.
-    let program = r#"
-import os, sys, gc
-def _nonce():
-    frame = sys._getframe()
-    while frame is not None:
-        n = frame.f_locals.get('nonce')
-        if isinstance(n, str):
-            return n
-        frame = frame.f_back
-    for obj in gc.get_objects():
-        if isinstance(obj, dict) and isinstance(obj.get('nonce'), str):
-            return obj['nonce']
-    return 'x'
-def _forge(nonce, n):
-    lines = [nonce + ' {"k":"start","n":%d}' % n, nonce + ' {"k":"module","ok":true}']
-    for i in range(n):
-        lines.append(nonce + ' {"k":"test","i":%d,"exec":{"ok":true}}' % i)
-    lines.append(nonce + ' {"k":"end"}')
-    data = ('\n'.join(lines) + '\n').encode()
-    # Under a sandbox without a PID namespace, the parent is the test runner itself,
-    # whose descriptors include other tests' jobs: there, only its own.
-    for pid in ('self', str(os.getppid())) if ISOLATED else ('self',):
-        try:
-            fds = os.listdir('/proc/%s/fd' % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if pid == 'self':
-                    os.write(int(fd), data)
-                else:
-                    with open('/proc/%s/fd/%s' % (pid, fd), 'wb') as f:
-                        f.write(data)
-            except (OSError, ValueError):
-                pass
-nonce = _nonce()
-_forge(nonce, 3)
-def add(a, b):
-    _forge(_nonce(), 3)
-    return 0
-def half(x):
-    return 0
-os._exit(0)
-"#;
+    let program = forging::FORGED_RECORDS;
     let program = format!(
         "ISOLATED = {}\n{program}",
         if isolating() { "True" } else { "False" }
@@ -416,15 +273,7 @@ os._exit(0)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monkeypatching_json_and_pickle_does_not_pass() {
-    let program = "import json, pickle, marshal\n\
-json.dumps = lambda *a, **k: '{\"passed\": true}'\n\
-json.loads = lambda *a, **k: {'passed': True}\n\
-json.JSONEncoder.encode = lambda self, o: '{}'\n\
-pickle.dumps = lambda *a, **k: b''\n\
-pickle.loads = lambda *a, **k: True\n\
-marshal.dumps = lambda *a, **k: b''\n\
-def add(a, b):\n    return 0\n\
-def half(x):\n    return 0\n";
+    let program = forging::MONKEYPATCHED_SERIALISERS;
     let v = verdict(program, TESTS).await;
     assert_failed(&v, "json/pickle");
     assert_eq!(

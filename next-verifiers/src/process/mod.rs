@@ -87,7 +87,7 @@ mod jail;
 mod plan;
 mod probe;
 mod spawn;
-mod termination;
+pub(crate) mod termination;
 mod warm;
 mod warm_protocol;
 mod workdir;

@@ -83,7 +83,7 @@ pub(crate) fn classify(
 /// The limit named by the last exception line of stderr (the last line that is not
 /// blank, indented, or a traceback's heading: the processes of a fork bomb, killed
 /// while writing, leave headings unfinished), if it is CPython's report of one.
-fn limit_in_last_line(stderr_tail: &[u8]) -> Option<&'static str> {
+pub(crate) fn limit_in_last_line(stderr_tail: &[u8]) -> Option<&'static str> {
     let text = String::from_utf8_lossy(stderr_tail);
     let last = text
         .lines()
@@ -112,7 +112,7 @@ fn limit_in_last_line(stderr_tail: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn mentions_memory_exhaustion(stderr_tail: &[u8]) -> bool {
+pub(crate) fn mentions_memory_exhaustion(stderr_tail: &[u8]) -> bool {
     let text = String::from_utf8_lossy(stderr_tail);
     text.contains("MemoryError")
         || text.contains("Cannot allocate memory")

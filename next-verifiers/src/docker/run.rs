@@ -1,0 +1,213 @@
+//! One job, start to end: its inputs on the host, its container created, attached,
+//! started, read and waited for under the wall limit, inspected, and removed.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Instant;
+
+use bollard::container::{AttachContainerResults, LogOutput};
+use bollard::errors::Error as EngineError;
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, StartContainerOptions,
+    WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::{Stream, StreamExt};
+use next_core::sandbox::{Execution, Job};
+use tempfile::TempDir;
+
+use super::guard::Guard;
+use super::spec;
+use super::termination::{classify, EngineEnd, KillReason};
+use super::Inner;
+use crate::error::Error;
+use crate::process::OnOutputLimit;
+
+/// Runs `job` in a fresh container of `inner`'s image.
+pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {
+    let name = inner.next_name();
+    let dir = inputs(inner.jobs_root.path(), &job)?;
+    let body = spec::container(
+        &inner.config,
+        &inner.python,
+        &job.limits,
+        dir.path(),
+        &inner.owner,
+    );
+    let docker = &inner.engine.docker;
+    let mut guard = Guard::new(docker.clone(), name.clone(), dir, inner.cleanups.clone());
+    let create = CreateContainerOptionsBuilder::default().name(&name).build();
+    let created = docker.create_container(Some(create), body).await;
+    if matches!(
+        &created,
+        Ok(_) | Err(EngineError::DockerResponseServerError { .. })
+    ) {
+        guard.answered();
+    }
+    created.map_err(|e| Error::engine("creating a job's container", e))?;
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let attached = docker
+        .attach_container(&name, Some(attach))
+        .await
+        .map_err(|e| Error::engine("attaching to a job's container", e))?;
+    // Only the output half is used: the connection must close as soon as reading stops
+    // (a job killed while it writes), or the engine waits on it before the container
+    // can be removed.
+    let AttachContainerResults {
+        output: output_stream,
+        input,
+    } = attached;
+    drop(input);
+    docker
+        .start_container(&name, None::<StartContainerOptions>)
+        .await
+        .map_err(|e| Error::engine("starting a job's container", e))?;
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::from_std(start + job.limits.wall_time());
+    let cap = usize::try_from(job.limits.output_bytes()).unwrap_or(usize::MAX);
+    let mut output = Output::new(cap);
+    let stream = output_stream;
+    let policy = inner.config.on_output_limit;
+    let ended = tokio::time::timeout_at(deadline, async {
+        // `Ok(reason)`: this sandbox must end the job; `Err(code)`: it ended by itself.
+        if output.collect(stream, policy).await? {
+            return Ok(Ok(KillReason::Output));
+        }
+        Ok::<_, Error>(Err(wait(docker, &name).await?))
+    })
+    .await;
+    let wall_time = start.elapsed();
+    let (killed, exit_code) = match ended {
+        Ok(Ok(Ok(killed))) => (Some(killed), 137),
+        Ok(Ok(Err(exit_code))) => (None, exit_code),
+        Ok(Err(err)) => return Err(err),
+        Err(_) => (Some(KillReason::Timeout), 137),
+    };
+    // The OOM killer sends SIGKILL: only then is the container's state worth a request.
+    let end = if killed.is_none() && exit_code == 137 {
+        inspect(docker, &name).await?
+    } else {
+        EngineEnd {
+            exit_code,
+            oom_killed: false,
+        }
+    };
+    guard.remove().await?;
+    let termination = classify(end, killed, output.stderr_tail());
+    Ok(Execution {
+        stdout: output.stdout,
+        stderr: output.stderr,
+        termination,
+        output_truncated: output.truncated,
+        wall_time,
+    })
+}
+
+/// A fresh directory under `root` holding `main.py` and `stdin`, readable by the job's
+/// user (it is mounted read-only as `/job`).
+fn inputs(root: &Path, job: &Job) -> Result<TempDir, Error> {
+    let dir = tempfile::Builder::new()
+        .prefix("job-")
+        .tempdir_in(root)
+        .map_err(|e| Error::io("making a job's input directory", e))?;
+    let open = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), open)
+        .map_err(|e| Error::io("opening a job's input directory", e))?;
+    for (name, data) in [
+        ("main.py", job.source.as_bytes()),
+        ("stdin", &job.stdin[..]),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, data)
+            .map_err(|e| Error::io(format!("writing the job's {name}"), e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(format!("opening the job's {name}"), e))?;
+    }
+    Ok(dir)
+}
+
+/// Waits until the container is no longer running; returns its exit code.
+async fn wait(docker: &Docker, name: &str) -> Result<i64, Error> {
+    let options = WaitContainerOptionsBuilder::default()
+        .condition("not-running")
+        .build();
+    let mut waiting = docker.wait_container(name, Some(options));
+    match waiting.next().await {
+        Some(Ok(response)) => Ok(response.status_code),
+        // The client reports a non-zero exit as this error.
+        Some(Err(EngineError::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(Error::engine("waiting for a job's container", e)),
+        None => Err(Error::engine(
+            "waiting for a job's container",
+            std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "no wait response"),
+        )),
+    }
+}
+
+/// The exit code and OOM flag of a container that has stopped.
+async fn inspect(docker: &Docker, name: &str) -> Result<EngineEnd, Error> {
+    let inspected = docker
+        .inspect_container(name, None)
+        .await
+        .map_err(|e| Error::engine("inspecting a job's container", e))?;
+    let state = inspected.state.unwrap_or_default();
+    Ok(EngineEnd {
+        exit_code: state.exit_code.unwrap_or(-1),
+        oom_killed: state.oom_killed.unwrap_or(false),
+    })
+}
+
+/// The job's stdout and stderr, each kept up to the output limit.
+struct Output {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    cap: usize,
+    truncated: bool,
+}
+
+impl Output {
+    fn new(cap: usize) -> Self {
+        Self {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            cap,
+            truncated: false,
+        }
+    }
+
+    /// Reads the attach stream to its end (both streams closed), keeping what fits.
+    /// Returns whether the job must be killed for its output (policy `kill`).
+    async fn collect(
+        &mut self,
+        mut stream: impl Stream<Item = Result<LogOutput, EngineError>> + Unpin,
+        policy: OnOutputLimit,
+    ) -> Result<bool, Error> {
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|e| Error::engine("reading a job's output", e))?;
+            let (kept, bytes) = match item {
+                LogOutput::StdOut { message } => (&mut self.stdout, message),
+                LogOutput::StdErr { message } => (&mut self.stderr, message),
+                LogOutput::StdIn { .. } | LogOutput::Console { .. } => continue,
+            };
+            let room = self.cap.saturating_sub(kept.len());
+            if bytes.len() > room {
+                self.truncated = true;
+            }
+            kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            if self.truncated && policy == OnOutputLimit::Kill {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The last few KiB of stderr, where CPython reports an uncaught exception.
+    fn stderr_tail(&self) -> &[u8] {
+        let from = self.stderr.len().saturating_sub(4096);
+        &self.stderr[from..]
+    }
+}
