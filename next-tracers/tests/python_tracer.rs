@@ -837,3 +837,82 @@ fn a_preloaded_harness_gives_the_same_traces() {
         }
     }
 }
+
+/// A long list (its rendering cut) changed in every way, one change a line: after
+/// each line the traced value is exactly the cut `repr` that the same program prints
+/// untraced (the tracer keeps only a long list's first and last elements to check
+/// and renders a grown tail alone; this shows it loses nothing).
+#[test]
+fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
+    use next_core::sandbox::{Job, Sandbox};
+    use next_core::trace::Location;
+    use std::fmt::Write as _;
+
+    let steps = [
+        "xs.append(100)",
+        "xs[30] = 'middle'",
+        "xs.insert(30, (1, 't'))",
+        "xs[0] = -5",
+        "xs[-1] = 7.5",
+        "del xs[10:50]",
+        "xs[-1] = Box()",
+        "xs[-1] = 3",
+        "xs.extend(range(100, 140))",
+        "xs.pop()",
+        "xs[-1] = 1.0",
+        "xs[5:7] = []",
+        "del xs[3:]",
+        "xs.extend([(2, 'u')] * 30)",
+        "xs.reverse()",
+    ];
+    let mut program = String::from(
+        "class Box:\n    def __repr__(self):\n        return '<box>'\n\n\
+         def cut(s, m=61):\n    h = (m - 3) // 2\n    return s if len(s) <= m else s[:h] + '...' + s[-(m - 3 - h):]\n\n\
+         def run(show):\n    xs = list(range(60))\n",
+    );
+    for step in steps {
+        let _ = write!(program, "    {step}\n    show(xs)\n");
+    }
+    program.push_str("    return 0\n");
+    let first = 11; // the line of the first step
+    for python in common::pythons() {
+        let printed = common::runtime()
+            .block_on(common::sandbox(&python).run(Job::new(format!(
+                "{program}\nrun(lambda xs: print(cut(repr(xs))))\n"
+            ))))
+            .unwrap();
+        let printed = String::from_utf8(printed.stdout).unwrap();
+        let want: Vec<&str> = printed.lines().collect();
+        assert_eq!(want.len(), steps.len(), "{printed}");
+        let options = TracerOptions {
+            max_value_chars: 61,
+            ..TracerOptions::default()
+        };
+        for engine in python.engines() {
+            let traces = trace(
+                &python_tracer(&python, engine, &options),
+                &program,
+                &["assert run(len) == 0"],
+            );
+            let mut current = String::new();
+            let mut seen = Vec::new();
+            for event in &traces[0].events {
+                if let EventKind::Line { changes } = &event.kind {
+                    if let Some(b) = changes.iter().find(|b| b.name == "xs") {
+                        current.clone_from(&b.value);
+                    }
+                    let Location::Program(line) = event.location else {
+                        continue;
+                    };
+                    let step = usize::try_from(line).unwrap();
+                    let last = first + 2 * steps.len();
+                    if event.frame == 1 && (first..last).contains(&step) && (step - first) % 2 == 0
+                    {
+                        seen.push(current.clone());
+                    }
+                }
+            }
+            assert_eq!(seen, want, "Python {:?} {engine}", python.version);
+        }
+    }
+}

@@ -132,6 +132,14 @@ class Renderer:
                         and all(map(_is, values, v.values()))
                     ):
                         return memo[3]
+                elif memo[4] is not None:
+                    # Cut: only its first and last elements show (see `ends`).
+                    if len(v) > len(snap) + len(memo[4]) and all(map(_is, snap, v)):
+                        if all(map(_is, memo[4], reversed(v))):
+                            return memo[3]
+                        s = self.retail(v, t, memo)
+                        if s is not None:
+                            return s
                 elif len(v) == len(snap):
                     if all(map(_is, snap, v)):
                         return memo[3]
@@ -150,12 +158,16 @@ class Renderer:
         if t in CONTAINERS and len(v) <= 256 and not self.careful:
             s = self.whole(v, t)
             if s is not None:
+                full = s
                 s = self.cut(s)
                 snapshot = _snapshot(v, t)
                 if snapshot is not None:
                     if len(self.memo) > 1024:
                         self.memo.clear()
-                    self.memo[id(v)] = [v, snapshot, None, s]
+                    memo = [v, snapshot, None, s, None]
+                    if full is not s and (t is list or t is tuple) and " at 0x" not in full:
+                        self.ends(memo, full)
+                    self.memo[id(v)] = memo
                 return s
         if t in CONTAINERS or t is int or t is str or t is bytes:
             try:
@@ -203,6 +215,66 @@ class Renderer:
             s = strip_addresses(s)
         s = self.cut(s)
         memo[3] = s
+        return s
+
+    def ends(self, memo, full):
+        """Keeps, for a list or tuple of atoms (or of tuples of atoms) whose rendering
+        is cut, only the elements that show: the first ones, whose reprs make up the
+        rendering's head (after the opening bracket), and the last ones, its tail (up to
+        the closing one). While it keeps more elements than those and they stay the
+        same objects, whatever happens between them changes
+        neither the head nor the tail of its repr, and its repr stays longer than the
+        cut (each element in between adds at least 3 characters): the check then costs
+        a few elements, not all of them. `full` is the list's repr."""
+        items = memo[1]
+        n = len(items)
+        size = 1
+        a = 0
+        while a < n and size < self.head:
+            size += len(repr(items[a])) + (2 if a else 0)
+            a += 1
+        size = 1
+        b = 0
+        while b < n and size < self.tail:
+            size += len(repr(items[n - 1 - b])) + (2 if b else 0)
+            b += 1
+        if n > a + b:
+            memo[1] = items[:a]
+            memo[4] = items[n - b :][::-1]
+
+    def retail(self, v, t, memo):
+        """The rendering of a list or tuple kept by `ends` whose first elements are the
+        same but whose last ones are not (it grew, say): only the tail is rendered
+        again, from the last elements. None, with the memo dropped, when the list got too
+        short for that or holds other values now: the caller renders it afresh."""
+        n = len(v)
+        a = len(memo[1])
+        items = []
+        reprs = []
+        size = 1
+        try:
+            while size < self.tail:
+                if n <= a + len(items) + 1:
+                    raise _Stale()
+                e = v[n - 1 - len(items)]
+                te = type(e)
+                if te not in ATOMS and (te is not tuple or not _flat(e)):
+                    raise _Stale()
+                r = repr(e)
+                size += len(r) + (2 if items else 0)
+                items.append(e)
+                reprs.append(r)
+        except Exception:
+            del self.memo[id(v)]
+            return None
+        reprs.reverse()
+        tail = ", ".join(reprs) + BRACKETS[t][1]
+        if " at 0x" in tail:
+            del self.memo[id(v)]
+            return None
+        s = memo[3][: self.head] + "..." + tail[-self.tail :]
+        memo[3] = s
+        memo[4] = items
         return s
 
     def whole(self, v, t):
