@@ -960,7 +960,10 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             done = rec.pending
             if done is not None:
                 changed = diff(rec, frame.f_locals)
-                put_line_event(rec.fid, done, commit(rec, changed))
+                st.count += 1
+                text = line_event % (rec.fid, done, commit(rec, changed) if changed else "")
+                if not emit_line(text):
+                    st.count = max_events
         rec.pending = line
         sink.position(rec.fid, line)
 
