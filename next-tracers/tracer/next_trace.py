@@ -846,7 +846,11 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             if old is _HIDDEN:
                 continue
             t = type(v)
-            if t not in ATOMS and (t in SKIPPED or t is _ModuleType or isinstance(v, type)):
+            if (
+                t not in ATOMS
+                and t not in CONTAINERS
+                and (t in SKIPPED or t is _ModuleType or isinstance(v, type))
+            ):
                 continue
             r = render(v)
             if old != r:
