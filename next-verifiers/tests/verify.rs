@@ -576,7 +576,8 @@ def add(a, b):\n    return A()\ndef half(x):\n    return A()\n",
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_job_limit_backs_up_a_deadline_the_program_defeats() {
     // Without a fork per test, the deadline is a timer the program can swallow; the
-    // job's wall-time limit then ends it, and the tests it did not finish time out.
+    // job's wall-time limit then ends it: that test times out, and the tests after it
+    // run in a new job.
     let (sandbox, _) = verify_support::sandbox();
     let verifier = TestVerifier::with_config(
         sandbox,
@@ -603,6 +604,47 @@ def stubborn():\n    while True:\n        try:\n            while True:\n       
         .unwrap();
     assert!(v.outcomes[0].is_pass(), "{v:?}");
     assert_eq!(v.outcomes[1], TestOutcome::Timeout);
-    assert_eq!(v.outcomes[2], TestOutcome::Timeout);
+    assert!(v.outcomes[2].is_pass(), "{v:?}");
+    assert_eq!(verifier.stats().candidate_jobs, 2);
     assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_a_test_that_ends_the_process_does_not_take_the_later_ones() {
+    let (sandbox, _) = verify_support::sandbox();
+    let verifier = TestVerifier::with_config(
+        sandbox,
+        TestVerifierConfig {
+            isolation: TestIsolation::None,
+            ..TestVerifierConfig::default()
+        },
+    );
+    let program = "import os, ctypes\n\ndef ok():\n    return 1\n\n\
+def leave():\n    os._exit(0)\n\ndef crash():\n    ctypes.string_at(0)\n";
+    let v = verifier
+        .verify(
+            &Program::new(program),
+            &tests(&[
+                "assert leave() == 1",
+                "assert ok() == 1",
+                "assert crash() == 1",
+                "assert ok() == 2",
+                "assert ok() == 1",
+            ]),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&v.outcomes[0], TestOutcome::Error { message } if message.contains("during this test")),
+        "{v:?}"
+    );
+    assert!(v.outcomes[1].is_pass(), "{v:?}");
+    assert!(
+        v.outcomes[2].message().contains("signal 11"),
+        "{:?}",
+        v.outcomes[2]
+    );
+    assert!(matches!(v.outcomes[3], TestOutcome::Fail { .. }), "{v:?}");
+    assert!(v.outcomes[4].is_pass(), "{v:?}");
+    assert_eq!(verifier.stats().candidate_jobs, 3);
 }

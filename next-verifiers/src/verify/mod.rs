@@ -39,10 +39,10 @@
 //!    keeps `abs(_ - 0.33) < 1e-6`. Plans depend only on the test text and are cached,
 //!    so the planner runs once per task.
 //! 2. **Evaluate.** The candidate job (`harness/candidate.py` in the program's process)
-//!    runs the program's module level once, then each test's holes in a forked child
-//!    (so one test's state, crash or exit cannot reach the next; see [`TestIsolation`]
-//!    for the cheaper modes), with a deadline the parent enforces by killing the child's
-//!    process group. It answers each hole with
+//!    runs the program's module level once, then each test's holes, one test after
+//!    another with a deadline each; a test that ends the process has the later tests
+//!    run in a new job (see [`TestIsolation`] for forking a process per test or per
+//!    program instead). It answers each hole with
 //!    its value as **plain data** only: `None`, `bool`, `int`, `float`, `complex`, `str`,
 //!    `bytes` and lists, tuples, dicts, sets and frozensets of them (the standard
 //!    library's `Counter`, `OrderedDict` and `defaultdict` count as the dicts they
@@ -94,14 +94,17 @@
 //!
 //! # Cost
 //!
-//! One candidate job per program, whatever the number of tests, plus one planner job per
-//! distinct test list (cached, so once per task). With [`TestIsolation::Test`] each test
-//! costs a `fork` inside the job ([`TestIsolation::Program`]: one per program). The
-//! job's start is kept light: its request is in `marshal` format (read by a built-in
-//! module, no import) and the harness arrives compiled (`harness/bootstrap.py`): the
-//! planner job, which runs no program, compiles it once and the verifier keeps the code
-//! object's bytes for every later job on the same interpreter (its source comes along,
-//! and is compiled instead on any other interpreter). Measured on MBPP's 974 reference
+//! One candidate job per program, whatever the number of tests (and one more after each
+//! test that ends the job's process), plus one planner job per distinct test list
+//! (cached, so once per task). With [`TestIsolation::Test`] each test costs a `fork`
+//! inside the job ([`TestIsolation::Program`]: one per program). The job's start is kept
+//! light: its request is in `marshal` format (read by a built-in module, no import), and
+//! the harness is preloaded by a sandbox that can ([`Sandbox::preload`]: the warm process
+//! sandbox's fork server imports it once, and jobs come without it) or else arrives
+//! compiled (`harness/bootstrap.py`): the planner job, which runs no program, compiles
+//! it once and the verifier keeps the code object's bytes for every later job on the
+//! same interpreter (its source comes along, and is compiled instead on any other
+//! interpreter). Measured on MBPP's 974 reference
 //! solutions with the warm process sandbox, 2 at a time, on a shared 2-core machine
 //! (noisy): the first pass, with planning, about 45 programs/s; with cached plans about
 //! 90 to 110 programs/s per-test isolation and about 125 per-program isolation, against
@@ -172,7 +175,7 @@ impl Default for TestVerifierConfig {
             max_job_ms: 60_000,
             memory_mb: 1024,
             processes: 16,
-            isolation: TestIsolation::Test,
+            isolation: TestIsolation::None,
             value_bytes: 1 << 20,
             result_bytes: 16 << 20,
             plan_cache: 4096,
@@ -182,21 +185,27 @@ impl Default for TestVerifierConfig {
 
 /// How the tests of one program are kept apart inside its candidate job. Whatever the
 /// choice, the verdict is decided outside the job; this is about what one test can do
-/// to the next.
+/// to the next, and what it costs (a `fork` and the copying it causes cost a few
+/// milliseconds, more than a job's own work).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestIsolation {
     /// Each test runs in a process of its own, forked from the loaded program: a test's
-    /// state, crash, exit or timeout cannot reach the next. The default.
-    #[default]
+    /// state, crash, exit or timeout cannot reach the next. One fork per test.
     Test,
     /// The tests run one after the other in one forked process, as the classic harness
     /// runs them (a test sees what earlier tests left in the program's state); after a
-    /// crash, an exit or a timeout, the next test starts in a fresh fork. Faster: one
-    /// fork per program instead of one per test.
+    /// crash, an exit or a timeout, the next test starts in a fresh fork. One fork per
+    /// program.
     Program,
-    /// The tests run in the harness's own process, one after the other, with a timer
-    /// for the deadline (what Python without `fork` gets anyway). A crash ends the job.
+    /// The tests run in the job's own process, one after the other, with a timer for
+    /// each test's deadline, as the classic harness and EvalPlus run them (a test sees
+    /// what earlier tests left in the program's state). A test that ends the process
+    /// (an exit, a crash, a hang in C code that the job's time limit stops) gets its
+    /// outcome from how the job ended, and the tests after it run in a new job, so each
+    /// still gets its own outcome. No fork at all: the default, and what Python without
+    /// `fork` (WASI) gets anyway.
+    #[default]
     None,
 }
 
@@ -361,24 +370,56 @@ impl<S: Sandbox> TestVerifier<S> {
                 execution: None,
             });
         }
+        let mut outcomes = Vec::with_capacity(tests.len());
+        let mut first = None;
+        let mut start = 0;
+        while start < tests.len() {
+            let (execution, nonce) = self
+                .candidate_run(program, &tests[start..], &plans[start..])
+                .await?;
+            let records = protocol::read_records(&execution.stdout, &nonce, tests.len() - start);
+            let mut chunk = protocol::outcomes(&plans[start..], &records, &execution);
+            // In process, a test that ends the job (an exit, a crash, a hang the job's
+            // limit stopped) leaves the later ones unrun: they run in a job of their own.
+            let reached = records.tests.len();
+            let cut_short = self.config.isolation == TestIsolation::None
+                && records.tampered.is_none()
+                && matches!(records.module, Some(protocol::ModuleRecord::Loaded))
+                && start + reached < tests.len();
+            if cut_short {
+                chunk.truncate(reached);
+                chunk.push(protocol::ended_during(&execution));
+            }
+            start += chunk.len();
+            outcomes.extend(chunk);
+            first.get_or_insert(execution);
+        }
+        Ok(Report {
+            verdict: Verdict::new(outcomes),
+            provenance,
+            execution: first,
+        })
+    }
+
+    /// Runs `program` on `tests` in one candidate job; returns its execution and nonce.
+    async fn candidate_run(
+        &self,
+        program: &Program,
+        tests: &[TestCase],
+        plans: &[TestPlan],
+    ) -> Result<(Execution, String), VerifyError> {
         // A sandbox that preloads the harness saves every job loading it; should a job
         // not find it there, it says so and is sent again with the harness.
         let preloaded = self.harness.offer(&self.sandbox).await;
         let nonce = nonce();
-        let job = self.candidate_job(program, tests, &plans, &nonce, !preloaded)?;
+        let job = self.candidate_job(program, tests, plans, &nonce, !preloaded)?;
         self.counters.candidate_jobs.fetch_add(1, Ordering::Relaxed);
         let mut execution = self.sandbox.run(job).await?;
         if preloaded && self.harness.missing_in(&execution.stdout) {
-            let job = self.candidate_job(program, tests, &plans, &nonce, true)?;
+            let job = self.candidate_job(program, tests, plans, &nonce, true)?;
             execution = self.sandbox.run(job).await?;
         }
-        let records = protocol::read_records(&execution.stdout, &nonce, tests.len());
-        let outcomes = protocol::outcomes(&plans, &records, &execution);
-        Ok(Report {
-            verdict: Verdict::new(outcomes),
-            provenance,
-            execution: Some(execution),
-        })
+        Ok((execution, nonce))
     }
 
     /// The asserts of a HumanEval-style `check(candidate)` function, one test each, with

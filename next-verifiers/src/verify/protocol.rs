@@ -266,6 +266,21 @@ fn unreached(execution: &Execution, loaded: bool) -> TestOutcome {
     }
 }
 
+/// The outcome of the test that was running when the job ended, in process.
+pub(crate) fn ended_during(execution: &Execution) -> TestOutcome {
+    match unreached(execution, true) {
+        TestOutcome::Error { .. } => match &execution.termination {
+            Termination::Exited { code } => TestOutcome::Error {
+                message: format!(
+                    "the program ended the process (exit status {code}) during this test"
+                ),
+            },
+            _ => unreached(execution, true),
+        },
+        other => other,
+    }
+}
+
 /// One outcome per test: from the plan (a broken test), the channel, or the job's end.
 pub(crate) fn outcomes(
     plans: &[TestPlan],
