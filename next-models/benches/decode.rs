@@ -90,6 +90,21 @@ fn llama_cpp(python: &Path, model: &Path, tokens: &[u32], n: usize, threads: usi
     )
 }
 
+/// The threads of candle's pool: `CANDLE_NUM_THREADS`, then `RAYON_NUM_THREADS`, then
+/// the cores.
+fn candle_threads() -> usize {
+    ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
+        .iter()
+        .find_map(|var| {
+            std::env::var(var)
+                .ok()?
+                .parse()
+                .ok()
+                .filter(|&n: &usize| n > 0)
+        })
+        .unwrap_or_else(candle_core::utils::get_num_threads)
+}
+
 fn main() {
     let model_path = std::env::var_os("NEXT_CANDLE_MODEL").map_or_else(
         || {
