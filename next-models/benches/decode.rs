@@ -124,17 +124,7 @@ fn main() {
     };
     let reps = env_usize("NEXT_BENCH_REPS", 3);
     let n_decode = env_usize("NEXT_BENCH_TOKENS", 64);
-    // candle's pool takes CANDLE_NUM_THREADS, then RAYON_NUM_THREADS, then the cores.
-    let threads = ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
-        .iter()
-        .find_map(|var| {
-            std::env::var(var)
-                .ok()?
-                .parse()
-                .ok()
-                .filter(|&n: &usize| n > 0)
-        })
-        .unwrap_or_else(candle_core::utils::get_num_threads);
+    let threads = candle_threads();
 
     let loading = Instant::now();
     let model = LocalModel::load(&model_path, weights, 4096).unwrap();
