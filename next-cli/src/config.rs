@@ -154,6 +154,17 @@ impl RunConfig {
         Ok(SelfTraining::new(roles, self.looped.clone())?)
     }
 
+    /// Builds only the sampler (`[sampler]`, with the `[sandbox]` in its context), for
+    /// commands that sample without running the loop.
+    pub fn build_sampler(&self) -> Result<Box<dyn RationaleSampler>, CliError> {
+        let mut cx = Context::new();
+        if let Some(table) = self.section("sandbox")? {
+            let sandbox: Box<dyn Sandbox> = registry::from_table(table, &cx)?;
+            cx = cx.with_sandbox(Arc::from(sandbox));
+        }
+        Ok(registry::from_table(self.required("sampler")?, &cx)?)
+    }
+
     /// The path of the configuration file.
     pub fn path(&self) -> &Path {
         &self.path

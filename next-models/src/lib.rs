@@ -10,8 +10,7 @@
 //! |---|---|---|---|
 //! | `openai` | `openai` | `openai` | `POST {base_url}/chat/completions`: hosted services, vLLM, llama.cpp's server, Ollama |
 //! | `gemini` | `gemini` | `gemini` | `POST {base_url}/v1beta/models/{model}:generateContent` |
-//!
-//! The local candle model comes later (issue 5).
+//! | `candle` | `candle` | `candle` | a llama-family GGUF on the CPU, in-process (default: SmolLM2-135M-Instruct, fetched by `next model fetch`) |
 //!
 //! # Design
 //!
@@ -22,7 +21,8 @@
 //!   formatted and answers parsed in one place for every backend (and for the trainer).
 //! - **The wire format stays private.** Each provider's request and response types live
 //!   in its private `wire` module; what is public is its configuration (a serde struct
-//!   that denies unknown keys, with defaults) and its sampler.
+//!   that denies unknown keys, with defaults) and its sampler. The local model has no
+//!   wire: it renders the prompt's messages with the GGUF's own chat template.
 //! - **One retry policy and one HTTP plumbing for all.** [`retry::RetryPolicy`] (max
 //!   attempts, exponential backoff with jitter, `Retry-After` in seconds or as an HTTP
 //!   date) is a pure function of its inputs, unit-tested without a clock; the shared
@@ -110,6 +110,8 @@ pub mod retry;
 #[cfg(any(feature = "openai", feature = "gemini"))]
 mod http;
 
+#[cfg(feature = "candle")]
+pub mod candle;
 #[cfg(feature = "gemini")]
 pub mod gemini;
 #[cfg(feature = "openai")]
