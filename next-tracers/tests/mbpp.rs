@@ -5,6 +5,8 @@
 //! `shared/data` beside the workspace; the test is skipped, saying so, when it is
 //! absent (and fails when `CI` is set). `NEXT_MBPP_TASKS=N` checks only the first N tasks. Interpreter: 3.12 from
 //! `NEXT_TEST_PYTHONS` or pyenv (else the newest found), in the warm process sandbox.
+//! With the feature `wasm`, also the WASI CPython in the WASM sandbox, on the first
+//! `NEXT_MBPP_WASM_TASKS` tasks (default 60: its jobs cost some 0.2 s each).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -16,13 +18,13 @@ use common::mbpp::{self, Task};
 use next_core::sandbox::{Job, Limits, Sandbox};
 use next_core::trace::{TraceStatus, Tracer};
 use next_tracers::python::{PythonTracer, TracerOptions};
-use next_verifiers::process::{Mode, ProcessSandbox};
+use next_verifiers::process::Mode;
 use tokio::task::JoinSet;
 
 /// How one task went: per test, (untraced pass, traced status).
 type Compared = (u64, Result<Vec<(bool, TraceStatus)>, String>);
 
-async fn compare(tr: Arc<PythonTracer<Arc<ProcessSandbox>>>, task: Task) -> Compared {
+async fn compare(tr: Arc<PythonTracer<Arc<dyn Sandbox>>>, task: Task) -> Compared {
     let limits = Limits::new(Duration::from_secs(30), 1 << 30, 1 << 20, 16).expect("limits");
     let untraced = match tr
         .sandbox()
@@ -44,9 +46,9 @@ async fn compare(tr: Arc<PythonTracer<Arc<ProcessSandbox>>>, task: Task) -> Comp
     }
 }
 
-#[test]
-fn traced_results_equal_untraced_results_on_mbpp() {
-    let Some(mut tasks) = mbpp::tasks() else {
+/// The MBPP tasks, or `None` (skipped) when the data is absent outside CI.
+fn mbpp_tasks() -> Option<Vec<Task>> {
+    let Some(tasks) = mbpp::tasks() else {
         // CI has the data beside the checkout: missing there is a failure, not a skip.
         assert!(
             std::env::var_os("CI").is_none(),
@@ -57,16 +59,55 @@ fn traced_results_equal_untraced_results_on_mbpp() {
             "skipped: {} is absent (set NEXT_DATA)",
             mbpp::path().display()
         );
-        return;
+        return None;
     };
-    if let Some(n) = std::env::var("NEXT_MBPP_TASKS")
+    Some(tasks)
+}
+
+/// The first `variable` tasks (all when unset), or the first `default`.
+fn first(mut tasks: Vec<Task>, variable: &str, default: Option<usize>) -> Vec<Task> {
+    let n = std::env::var(variable)
         .ok()
         .and_then(|n| n.parse().ok())
-    {
+        .or(default);
+    if let Some(n) = n {
         tasks.truncate(n);
     }
+    tasks
+}
+
+#[test]
+fn traced_results_equal_untraced_results_on_mbpp() {
+    let Some(tasks) = mbpp_tasks() else {
+        return;
+    };
+    let tasks = first(tasks, "NEXT_MBPP_TASKS", None);
     let python = common::one_python();
-    let sandbox = common::sandbox_in(&python, Mode::Warm);
+    let sandbox: Arc<dyn Sandbox> = common::sandbox_in(&python, Mode::Warm);
+    check(
+        &tasks,
+        sandbox,
+        &format!("Python {}.{}", python.version.0, python.version.1),
+    );
+}
+
+/// The same on the WASI CPython, in the WASM sandbox.
+#[cfg(feature = "wasm")]
+#[test]
+fn traced_results_equal_untraced_results_on_mbpp_in_wasm() {
+    let Some(wasi) = common::pythons().into_iter().find(|p| p.wasi) else {
+        return;
+    };
+    let Some(tasks) = mbpp_tasks() else {
+        return;
+    };
+    let tasks = first(tasks, "NEXT_MBPP_WASM_TASKS", Some(60));
+    check(&tasks, common::sandbox(&wasi), "the WASI CPython 3.12");
+}
+
+/// Traces every task in `sandbox` and runs it untraced there, two at a time; panics
+/// listing the tests whose results differ.
+fn check(tasks: &[Task], sandbox: Arc<dyn Sandbox>, interpreter: &str) {
     let options = TracerOptions {
         time_limit: Duration::from_secs(20),
         ..TracerOptions::default()
@@ -112,11 +153,9 @@ fn traced_results_equal_untraced_results_on_mbpp() {
         }
     }
     eprintln!(
-        "MBPP: {} tasks, {tests} tests compared in {:.1} s with Python {}.{}",
+        "MBPP: {} tasks, {tests} tests compared in {:.1} s with {interpreter}",
         results.len(),
         started.elapsed().as_secs_f64(),
-        python.version.0,
-        python.version.1
     );
     assert!(
         differ.is_empty(),

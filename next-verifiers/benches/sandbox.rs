@@ -25,6 +25,12 @@
 //! untimed pass) of the tasks whose reference passes within 1 s: a program that runs
 //! for seconds, or hangs until the limit, would measure Python or the time limit rather
 //! than the harness.
+//!
+//! With the feature `wasm` (`cargo bench -p next-verifiers --features wasm --bench
+//! sandbox`), the WASM sandbox is measured too, on the first `NEXT_BENCH_WASM` candidates
+//! (default 200), against the warm sandbox and the classic harness on the same subset
+//! in the same run; its per-job costs (instantiating the module, a trivial job) are
+//! printed first.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
 use std::path::PathBuf;
@@ -442,6 +448,8 @@ fn main() {
     );
     #[cfg(feature = "docker")]
     docker::compare(&programs, &interpreter, &runtime, quick);
+    #[cfg(feature = "wasm")]
+    wasm::bench(&programs, &runtime, &interpreter, quick);
 }
 
 /// The Docker sandbox on the first programs of the same set (a container per program
@@ -521,5 +529,164 @@ mod docker {
             .filter(|(a, b)| a != b)
             .count();
         println!("verdicts that differ: docker vs classic {differ}");
+    }
+}
+
+/// The WASM sandbox's part of the benchmark.
+#[cfg(feature = "wasm")]
+mod wasm {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use next_core::sandbox::{Job, Limits, Sandbox, Termination};
+    use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
+    use next_verifiers::wasm::{WasmConfig, WasmSandbox};
+
+    use super::{classic, rate, TIMEOUT, WORKERS};
+
+    /// Prints the per-job costs, then verifies a subset of `programs` with the WASM
+    /// sandbox, the warm process sandbox and the classic harness.
+    pub fn bench(
+        programs: &[String],
+        runtime: &tokio::runtime::Runtime,
+        interpreter: &std::path::Path,
+        quick: bool,
+    ) {
+        let started = Instant::now();
+        let sandbox = match WasmSandbox::new(WasmConfig::default()) {
+            Ok(sandbox) => Arc::new(sandbox),
+            Err(err) => {
+                println!("wasm sandbox: not measured: {err}");
+                return;
+            }
+        };
+        println!(
+            "wasm sandbox: built in {:.2} s (module loaded in {:.2} s)",
+            started.elapsed().as_secs_f64(),
+            sandbox.load_time().as_secs_f64()
+        );
+        let rounds = if quick { 3 } else { 30 };
+        let instantiate = median(
+            (0..rounds)
+                .map(|_| sandbox.time_instantiation().expect("an instance"))
+                .collect(),
+        );
+        let trivial = median(
+            (0..rounds)
+                .map(|_| {
+                    let done = runtime
+                        .block_on(sandbox.run(Job::new("pass\n")))
+                        .expect("a trivial job");
+                    assert_eq!(done.termination, Termination::Exited { code: 0 });
+                    done.wall_time
+                })
+                .collect(),
+        );
+        println!(
+            "wasm per job (median of {rounds}): instantiate {:.2} ms, trivial job (`pass`, instantiation and interpreter start included) {:.1} ms",
+            instantiate.as_secs_f64() * 1e3,
+            trivial.as_secs_f64() * 1e3
+        );
+        let count = std::env::var("NEXT_BENCH_WASM")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(if quick { 10 } else { 200 })
+            .min(programs.len());
+        let subset = &programs[..count];
+        let (wasm_time, wasm_ends) = run_all(&sandbox, subset, runtime);
+        let process = Arc::new(
+            ProcessSandbox::new(ProcessConfig {
+                mode: Mode::Warm,
+                ..ProcessConfig::default()
+            })
+            .expect("a warm sandbox"),
+        );
+        let (process_time, process_ends) = run_all(&process, subset, runtime);
+        let (classic_time, classic_verdicts) = classic(interpreter, subset);
+        let passed = |ends: &[Termination]| -> Vec<bool> {
+            ends.iter()
+                .map(|end| *end == Termination::Exited { code: 0 })
+                .collect()
+        };
+        let (wasm_verdicts, process_verdicts) = (passed(&wasm_ends), passed(&process_ends));
+        let (wasm_rate, process_rate, classic_rate) = (
+            rate(count, wasm_time),
+            rate(count, process_time),
+            rate(count, classic_time),
+        );
+        let count_true = |v: &[bool]| v.iter().filter(|p| **p).count();
+        println!("the first {count} candidates, {WORKERS} workers:");
+        println!(
+            "wasm sandbox:    {wasm_rate:7.1} programs/s  ({} passed)",
+            count_true(&wasm_verdicts)
+        );
+        println!(
+            "warm sandbox:    {process_rate:7.1} programs/s  ({} passed)",
+            count_true(&process_verdicts)
+        );
+        println!(
+            "classic harness: {classic_rate:7.1} programs/s  ({} passed)",
+            count_true(&classic_verdicts)
+        );
+        println!("wasm / classic:  {:.2}x", wasm_rate / classic_rate);
+        println!("wasm / warm:     {:.2}x", wasm_rate / process_rate);
+        let differ: Vec<usize> = (0..count)
+            .filter(|i| wasm_verdicts[*i] != process_verdicts[*i])
+            .collect();
+        println!(
+            "verdicts that differ, wasm vs warm: {} {differ:?}",
+            differ.len()
+        );
+    }
+
+    /// Runs every program with `WORKERS` jobs in flight; the wall time and the ends.
+    fn run_all<S: Sandbox + 'static>(
+        sandbox: &Arc<S>,
+        programs: &[String],
+        runtime: &tokio::runtime::Runtime,
+    ) -> (Duration, Vec<Termination>) {
+        let programs = Arc::new(programs.to_vec());
+        let next = Arc::new(AtomicUsize::new(0));
+        let limits = Limits::new(TIMEOUT, 1 << 30, 1 << 20, 16).expect("limits");
+        let start = Instant::now();
+        let ends = runtime.block_on(async {
+            let mut workers = Vec::new();
+            for _ in 0..WORKERS {
+                let (sandbox, programs, next) = (
+                    Arc::clone(sandbox),
+                    Arc::clone(&programs),
+                    Arc::clone(&next),
+                );
+                workers.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(program) = programs.get(i) else {
+                            break;
+                        };
+                        let done = sandbox
+                            .run(Job::new(program.clone()).with_limits(limits))
+                            .await
+                            .expect("the sandbox runs the job");
+                        mine.push((i, done.termination));
+                    }
+                    mine
+                }));
+            }
+            let mut ends = vec![Termination::TimedOut; programs.len()];
+            for worker in workers {
+                for (i, end) in worker.await.expect("a worker") {
+                    ends[i] = end;
+                }
+            }
+            ends
+        });
+        (start.elapsed(), ends)
+    }
+
+    fn median(mut times: Vec<Duration>) -> Duration {
+        times.sort();
+        times[times.len() / 2]
     }
 }

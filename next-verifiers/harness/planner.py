@@ -24,8 +24,13 @@ import types
 if hasattr(sys, "set_int_max_str_digits"):
     sys.set_int_max_str_digits(0)
 
-_OUT = os.dup(1)
-os.dup2(2, 1)  # anything a test prints goes to stderr, never into the plan
+try:
+    _OUT = os.dup(1)
+    os.dup2(2, 1)  # anything a test prints goes to stderr, never into the plan
+except (AttributeError, OSError):
+    # No descriptor to duplicate (WASI): the plan goes to fd 1, prints to stderr.
+    _OUT = 1
+    sys.stdout = sys.stderr
 
 MAX_CHECKS = 20000
 MAX_ITERATIONS = 100000

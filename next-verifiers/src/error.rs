@@ -54,6 +54,19 @@ pub enum Error {
     /// configuration is invalid.
     #[error("docker sandbox: {0}")]
     Image(String),
+    /// A runtime file the sandbox needs (the WASI CPython module) is not in the cache;
+    /// the message names the command that fetches it.
+    #[error(transparent)]
+    Artifact(#[from] next_core::artifact::ArtifactError),
+    /// The WebAssembly runtime could not load the module or set up a job, or the
+    /// WASM sandbox's configuration is out of range.
+    #[error("the WebAssembly runtime failed while {context}: {message}")]
+    Wasm {
+        /// What the sandbox was doing.
+        context: String,
+        /// The runtime's error, with its causes.
+        message: String,
+    },
 }
 
 impl Error {
@@ -84,6 +97,7 @@ impl From<Error> for SandboxError {
             Error::Interpreter(message) | Error::DockerUnavailable(message) => {
                 SandboxError::Unavailable(message)
             }
+            Error::Artifact(missing) => SandboxError::Unavailable(missing.to_string()),
             Error::Io { context, source } => SandboxError::Io { context, source },
             other => SandboxError::Backend(Box::new(other)),
         }

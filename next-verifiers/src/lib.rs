@@ -8,7 +8,9 @@
 //! never the loop's bottleneck: [`process::ProcessSandbox`] (registered as the sandbox
 //! factory `process`), `docker::DockerSandbox` (feature `docker`, factory `docker`: a
 //! fresh locked-down container of the local Docker engine per job, in an image that
-//! `next docker image` builds from the host's Python; a WASM backend is to follow), and
+//! `next docker image` builds from the host's Python), `wasm::WasmSandbox` (feature
+//! `wasm`, factory `wasm`: the WASI build of CPython in wasmtime, isolated by what its
+//! imports allow), and
 //! [`TestVerifier`] (the verifier factory `tests`), which runs a program on its tests in
 //! any sandbox and decides the verdict outside the process that ran the candidate (see
 //! [`verify`], "How the verdict is guaranteed").
@@ -41,6 +43,8 @@ pub mod artifact;
 pub mod docker;
 mod error;
 pub mod process;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 pub mod verify;
 

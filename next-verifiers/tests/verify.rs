@@ -176,20 +176,20 @@ fn the_tests_factory_builds_with_a_sandbox_and_checks_its_options() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printing_a_pass_does_not_pass() {
-    let program = forging::PRINTING_A_PASS;
+    let program = forging::PRINTS_PASS;
     assert_failed(&verdict(program, TESTS).await, "printing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exiting_before_the_tests_does_not_pass() {
-    for program in forging::EXITING_EARLY {
+    for program in forging::EXITS_EARLY {
         assert_failed(&verdict(program, TESTS).await, program);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patching_builtins_and_assertion_error_does_not_pass() {
-    let program = forging::PATCHING_BUILTINS;
+    let program = forging::PATCHES_BUILTINS;
     let v = verdict(program, TESTS).await;
     assert_failed(&v, "patching builtins");
     assert_eq!(
@@ -203,7 +203,7 @@ async fn patching_builtins_and_assertion_error_does_not_pass() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rigged_equality_is_not_data() {
     let program = forging::RIGGED_EQUALITY;
-    let v = verdict(program, &forging::RIGGED_EQUALITY_TESTS).await;
+    let v = verdict(program, forging::RIGGED_TESTS).await;
     assert_failed(&v, "rigged __eq__");
     for outcome in &v.outcomes {
         assert!(
@@ -220,14 +220,7 @@ async fn walking_the_stack_and_the_heap_finds_no_expected_value_and_sets_no_verd
     // The program looks for the expected value everywhere it can reach and would return
     // it; it also sets every verdict-like variable it finds in the harness's frames.
     let program = forging::STACK_WALK;
-    let v = verdict(
-        program,
-        &[
-            "assert add(1, 2) == 987654321",
-            "assert add(3, 4) == 987654321",
-        ],
-    )
-    .await;
+    let v = verdict(program, forging::STACK_WALK_TESTS).await;
     assert_failed(&v, "stack walk");
     assert_eq!(
         v.outcomes[0],
@@ -242,7 +235,7 @@ async fn walking_the_stack_and_the_heap_finds_no_expected_value_and_sets_no_verd
 async fn rewriting_the_harness_from_inside_claims_values_never_passes() {
     // Finds the harness's globals up the stack and replaces its functions: every value
     // it reports becomes 1, every statement "ran", and the verdict stays a failure.
-    let program = forging::REWRITING_THE_HARNESS;
+    let program = forging::HARNESS_REWRITE;
     let v = verdict(program, TESTS).await;
     assert_failed(&v, "rewritten harness");
     assert_eq!(
@@ -258,11 +251,7 @@ async fn writing_forged_records_to_the_channel_fails_the_verdict() {
     // Finds the harness's nonce on the stack and its private descriptor in
     // /proc/self/fd, writes a complete run of "passing" records, and exits before the
     // harness writes anything.
-    let program = forging::FORGED_RECORDS;
-    let program = format!(
-        "ISOLATED = {}\n{program}",
-        if isolating() { "True" } else { "False" }
-    );
+    let program = forging::forged_records(isolating());
     assert_failed(&verdict(&program, TESTS).await, "forged records at load");
     let in_tests = program.replace("os._exit(0)\n", "");
     assert_failed(
@@ -273,7 +262,7 @@ async fn writing_forged_records_to_the_channel_fails_the_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monkeypatching_json_and_pickle_does_not_pass() {
-    let program = forging::MONKEYPATCHED_SERIALISERS;
+    let program = forging::JSON_PICKLE;
     let v = verdict(program, TESTS).await;
     assert_failed(&v, "json/pickle");
     assert_eq!(
@@ -535,24 +524,15 @@ def leave():\n    import os\n    os._exit(0)\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forging_fails_in_every_isolation_mode() {
-    let forgers = [
-        "print('PASS')\ndef add(a, b):\n    return 0\ndef half(x):\n    return 0\n",
-        "import os\nos._exit(0)\n",
-        "import os\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    os._exit(0)\n",
-        "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.AssertionError = KeyError\n\
-def add(a, b):\n    return 0\ndef half(x):\n    return 7\n",
-        "class A:\n    def __eq__(self, o):\n        return True\n\
-def add(a, b):\n    return A()\ndef half(x):\n    return A()\n",
-    ];
     for isolation in [
         TestIsolation::Test,
         TestIsolation::Program,
         TestIsolation::None,
     ] {
         let verifier = verifier_with(isolation);
-        for program in forgers {
+        for program in forging::FORGERS {
             let v = verifier
-                .verify(&Program::new(program), &tests(TESTS))
+                .verify(&Program::new(*program), &tests(TESTS))
                 .await
                 .unwrap();
             assert_failed(&v, &format!("{isolation:?}: {program}"));

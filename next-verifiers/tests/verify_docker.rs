@@ -118,20 +118,16 @@ async fn forged_verdicts_fail_in_docker() {
     let sandbox = Arc::new(sandbox);
     let verifier = verifier(Arc::clone(&sandbox));
     let mut cases: Vec<(&str, String, Vec<&str>)> = vec![
-        (
-            "printing",
-            forging::PRINTING_A_PASS.to_owned(),
-            TESTS.to_vec(),
-        ),
+        ("printing", forging::PRINTS_PASS.to_owned(), TESTS.to_vec()),
         (
             "builtins",
-            forging::PATCHING_BUILTINS.to_owned(),
+            forging::PATCHES_BUILTINS.to_owned(),
             TESTS.to_vec(),
         ),
         (
             "rigged __eq__",
             forging::RIGGED_EQUALITY.to_owned(),
-            forging::RIGGED_EQUALITY_TESTS.to_vec(),
+            forging::RIGGED_TESTS.to_vec(),
         ),
         (
             "stack walk",
@@ -140,22 +136,22 @@ async fn forged_verdicts_fail_in_docker() {
         ),
         (
             "rewritten harness",
-            forging::REWRITING_THE_HARNESS.to_owned(),
+            forging::HARNESS_REWRITE.to_owned(),
             TESTS.to_vec(),
         ),
         (
             "forged records",
-            format!("ISOLATED = True\n{}", forging::FORGED_RECORDS),
+            forging::forged_records(true),
             TESTS.to_vec(),
         ),
         (
             "serialisers",
-            forging::MONKEYPATCHED_SERIALISERS.to_owned(),
+            forging::JSON_PICKLE.to_owned(),
             TESTS.to_vec(),
         ),
     ];
-    for program in forging::EXITING_EARLY {
-        cases.push(("exiting early", program.to_owned(), TESTS.to_vec()));
+    for program in forging::EXITS_EARLY {
+        cases.push(("exiting early", (*program).to_owned(), TESTS.to_vec()));
     }
     for (what, program, lines) in &cases {
         assert_failed(&verdict(&verifier, program, lines).await, what);

@@ -25,13 +25,19 @@
 //! time limit. The child records into a memory map shared with the parent, so a killed
 //! child loses nothing it recorded, and the parent knows where it was. The last test,
 //! which no later test needs protecting from, runs in the job's own process, as every
-//! test does without fork (the WASI build of CPython): a fork and the copying it causes
-//! cost a few milliseconds, as much as tracing a short test. In process, the time
-//! limit is checked inside the tracing callbacks, which stops a loop in the program's
-//! own code (with the same `Timeout` event as in a child) but not one inside a C
-//! function: the sandbox's own wall-time limit stops that, and the tests not reached
-//! are `Crashed`. A test that ends the process (`os._exit`, a crash) there is
-//! `Crashed` too, and loses the events not yet written out (at most 64).
+//! test does without fork (the WASI build of CPython, as next-verifiers' `WasmSandbox`
+//! runs it; the integration tests run there too with the feature `wasm`): a fork and
+//! the copying it causes cost a few milliseconds, as much as tracing a short test. In
+//! process, the time limit is checked inside the tracing callbacks, which stops a loop
+//! in the program's own code (with the same `Timeout` event as in a child) but not one
+//! inside a C function: the sandbox's own wall-time limit stops that, and the tests
+//! not reached are `Crashed`. A test that ends the process (`os._exit`, a crash) there
+//! is `Crashed` too, loses the events not yet written out (at most 64), and the tests
+//! after it (without fork) are `Crashed`. The WASI build has no `dup` either: the event
+//! stream is fd 1 itself, and the program's output is captured at the level of
+//! `sys.stdout` and `sys.stderr` only (what it writes to fd 1 directly is dropped, as a
+//! line without the nonce). Its C stack is 512 KiB: a value whose `repr` recurses
+//! through C frames (a recursive `__repr__`) crashes the job after some 50 levels.
 //!
 //! Tracing uses `sys.monitoring` on CPython 3.12 and later (local events on the
 //! program's code objects only; CPython's own `sys.settrace` emulation on 3.12 is built

