@@ -885,8 +885,6 @@ fn a_preloaded_harness_gives_the_same_traces() {
 /// and renders a grown tail alone; this shows it loses nothing).
 #[test]
 fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
-    use next_core::sandbox::{Job, Sandbox};
-    use next_core::trace::Location;
     use std::fmt::Write as _;
 
     let steps = [
@@ -906,15 +904,50 @@ fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
         "xs.extend([(2, 'u')] * 30)",
         "xs.reverse()",
     ];
+    // 60 elements are rendered whole once, then checked element by element; 400 are
+    // too many for that and are walked from both ends, then checked by their ends.
+    for size in [60, 400] {
+        let mut program = format!(
+            "class Box:\n    def __repr__(self):\n        return '<box>'\n\n\
+             def cut(s, m=61):\n    h = (m - 3) // 2\n    return s if len(s) <= m else s[:h] + '...' + s[-(m - 3 - h):]\n\n\
+             def run(show):\n    xs = list(range({size}))\n",
+        );
+        for step in steps {
+            let _ = write!(program, "    {step}\n    show(xs)\n");
+        }
+        program.push_str("    return 0\n");
+        long_list_steps(&program, steps.len());
+    }
+    // A matrix: too long a repr to be rendered whole at every line, walked instead.
+    let steps = [
+        "xs[0][0] = 5",
+        "xs[30][30] = 7",
+        "xs[-1][-1] = 9",
+        "xs[0].append(1)",
+        "xs[-1].insert(0, 'x')",
+        "xs.append([Box()])",
+        "xs[1] = (1, 2)",
+        "del xs[2:]",
+    ];
     let mut program = String::from(
         "class Box:\n    def __repr__(self):\n        return '<box>'\n\n\
          def cut(s, m=61):\n    h = (m - 3) // 2\n    return s if len(s) <= m else s[:h] + '...' + s[-(m - 3 - h):]\n\n\
-         def run(show):\n    xs = list(range(60))\n",
+         def run(show):\n    xs = [[i] * 60 for i in range(60)]\n",
     );
     for step in steps {
         let _ = write!(program, "    {step}\n    show(xs)\n");
     }
     program.push_str("    return 0\n");
+    long_list_steps(&program, steps.len());
+}
+
+/// Runs `program` (see `a_long_list_changed_every_way_renders_as_its_cut_repr`) untraced
+/// and traced, and compares what it printed of `xs` after each of its `steps` with the
+/// tracer's rendering of `xs` then.
+fn long_list_steps(program: &str, steps: usize) {
+    use next_core::sandbox::{Job, Sandbox};
+    use next_core::trace::Location;
+
     let first = 11; // the line of the first step
     for python in common::pythons() {
         let printed = common::runtime()
@@ -924,7 +957,7 @@ fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
             .unwrap();
         let printed = String::from_utf8(printed.stdout).unwrap();
         let want: Vec<&str> = printed.lines().collect();
-        assert_eq!(want.len(), steps.len(), "{printed}");
+        assert_eq!(want.len(), steps, "{printed}");
         let options = TracerOptions {
             max_value_chars: 61,
             ..TracerOptions::default()
@@ -932,7 +965,7 @@ fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
         for engine in python.engines() {
             let traces = trace(
                 &python_tracer(&python, engine, &options),
-                &program,
+                program,
                 &["assert run(len) == 0"],
             );
             let mut current = String::new();
@@ -946,7 +979,7 @@ fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
                         continue;
                     };
                     let step = usize::try_from(line).unwrap();
-                    let last = first + 2 * steps.len();
+                    let last = first + 2 * steps;
                     if event.frame == 1 && (first..last).contains(&step) && (step - first) % 2 == 0
                     {
                         seen.push(current.clone());

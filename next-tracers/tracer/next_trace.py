@@ -59,12 +59,12 @@ import sys
 # what is needed, lazily. The top level only defines: a sandbox may import this module
 # ahead of the jobs (see `bootstrap.py`), where it must leave no trace.
 import os
-from itertools import chain as _chain, compress as _compress
+from itertools import accumulate as _accumulate, chain as _chain, compress as _compress, repeat as _repeat
 
 try:
-    from _operator import is_ as _is, is_not as _is_not
+    from _operator import add as _add, is_ as _is, is_not as _is_not
 except ImportError:
-    from operator import is_ as _is, is_not as _is_not
+    from operator import add as _add, is_ as _is, is_not as _is_not
 
 PROGRAM = "<program>"
 TEST = "<test>"
@@ -109,6 +109,9 @@ class Renderer:
         # id -> (container, snapshot, rendering) for containers of immutable elements:
         # re-rendered only when an element was replaced (see `_snapshot`).
         self.memo = {}
+        # id -> container whose repr, long and not memoizable (containers inside), costs
+        # more whole than walked from both ends: it is walked from then on.
+        self.walked = {}
         import time
 
         self.clock = time.perf_counter
@@ -155,7 +158,7 @@ class Renderer:
             return self.cut(str.__repr__(v))
         if t is float or t is bool or v is None:
             return self.cut(repr(v))
-        if t in CONTAINERS and len(v) <= 256 and not self.careful:
+        if t in CONTAINERS and len(v) <= 256 and not self.careful and self.walked.get(id(v)) is not v:
             s = self.whole(v, t)
             if s is not None:
                 full = s
@@ -168,6 +171,12 @@ class Renderer:
                     if full is not s and (t is list or t is tuple) and " at 0x" not in full:
                         self.ends(memo, full)
                     self.memo[id(v)] = memo
+                elif len(full) > 8 * self.max:
+                    # A matrix, say: its whole repr costs every element, a walk from
+                    # both ends only what shows.
+                    if len(self.walked) > 1024:
+                        self.walked.clear()
+                    self.walked[id(v)] = v
                 return s
         if t in CONTAINERS or t is int or t is str or t is bytes:
             try:
@@ -175,7 +184,10 @@ class Renderer:
                 if done:
                     return self.cut(s)
                 e, _ = self.suf(v, self.tail, 0)
-                return s[: self.head] + "..." + e[-self.tail :]
+                s = s[: self.head] + "..." + e[-self.tail :]
+                if (t is list or t is tuple) and not self.careful:
+                    self.remember_ends(v, t, s)
+                return s
             except _TooDeep:
                 self.busy.clear()
         return self.cut(self.generic(v, t))
@@ -228,19 +240,29 @@ class Renderer:
         a few elements, not all of them. `full` is the list's repr."""
         items = memo[1]
         n = len(items)
-        size = 1
-        a = 0
-        while a < n and size < self.head:
-            size += len(repr(items[a])) + (2 if a else 0)
-            a += 1
-        size = 1
-        b = 0
-        while b < n and size < self.tail:
-            size += len(repr(items[n - 1 - b])) + (2 if b else 0)
-            b += 1
+        a = _shown(items, self.head)
+        b = _shown(items[::-1], self.tail)
         if n > a + b:
             memo[1] = items[:a]
             memo[4] = items[n - b :][::-1]
+
+    def remember_ends(self, v, t, s):
+        """Memoizes `s`, the cut rendering of `v`, a list or tuple too long to be
+        rendered whole, as `ends` keeps a shorter one: by the elements that show, when
+        those are atoms or tuples of atoms. Only those elements are looked at, so that
+        a long list costs its ends, here and at every later check."""
+        head = v[: self.head // 3 + 4]
+        tail = v[-(self.tail // 3 + 4) :]
+        if len(v) <= len(head) + len(tail) or " at 0x" in s:
+            return
+        if not (_flat(head) and _flat(tail)):
+            return
+        if len(self.memo) > 1024:
+            self.memo.clear()
+        memo = [v, list(head) + list(tail), None, s, None]
+        self.ends(memo, s)
+        if memo[4] is not None:
+            self.memo[id(v)] = memo
 
     def retail(self, v, t, memo):
         """The rendering of a list or tuple kept by `ends` whose first elements are the
@@ -510,6 +532,16 @@ def _flat(items):
     if kinds == _TUPLES:
         return set(map(type, _chain.from_iterable(items))) <= ATOMS
     return False
+
+
+def _shown(items, limit):
+    """How many of `items`, from the first, a list's repr needs for at least `limit`
+    characters, its opening bracket and the separators included (all of them when
+    they are fewer). C loops only: reprs, lengths and their running sums."""
+    # After k items the repr has 1 + (their reprs) + 2 (k - 1) characters: k is one
+    # more than the number of running totals below limit + 1 (they only grow).
+    totals = _accumulate(map(_add, map(len, map(repr, items)), _repeat(2)))
+    return min(sum(map((limit + 1).__gt__, totals)) + 1, len(items))
 
 
 def _snapshot(v, t):
