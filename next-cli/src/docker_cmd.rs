@@ -59,7 +59,7 @@ pub fn main(args: &DockerArgs) -> ExitCode {
         Ok(report) => {
             #[allow(clippy::cast_precision_loss)]
             let megabytes = report.bytes as f64 / 1e6;
-            println!(
+            crate::outln!(
                 "built {} ({}): Python {} at {}, {} files, {megabytes:.1} MB, in {:.1} s",
                 report.tag,
                 report.id,

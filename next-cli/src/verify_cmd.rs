@@ -113,7 +113,7 @@ fn verify(args: &VerifyArgs) -> Result<bool, String> {
         .map_err(|e| format!("verifying: {}", next_core::error::chain(&e)))?;
     let passed = report.verdict.passed();
     if args.json {
-        println!("{}", json(&tests, &report));
+        crate::outln!("{}", json(&tests, &report));
     } else {
         print_text(&tests, &report);
     }
@@ -148,20 +148,20 @@ fn print_text(tests: &[TestCase], report: &Report) {
             ""
         };
         let mut lines = test.code().lines();
-        println!(
+        crate::outln!(
             "{:<14} {}{mark}",
             outcome.name().to_uppercase(),
             lines.next().unwrap_or("")
         );
         for line in lines {
-            println!("{:<14} {line}", "");
+            crate::outln!("{:<14} {line}", "");
         }
         if !outcome.message().is_empty() {
-            println!("{:<14} {}", "", outcome.message());
+            crate::outln!("{:<14} {}", "", outcome.message());
         }
     }
     let verdict = &report.verdict;
-    println!(
+    crate::outln!(
         "{}: {} of {} tests passed",
         if verdict.passed() { "passed" } else { "failed" },
         verdict.passes(),

@@ -111,3 +111,41 @@ def sum_odd(nums):  # (0) nums=[1, 2, 3, 4];
         assert!(String::from_utf8_lossy(&out.stderr).contains("cargo feature `docker`"));
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_next_trace_quietly() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+
+    let Some(python) = python() else {
+        eprintln!("skipped: no CPython 3.12 (set NEXT_TEST_PYTHONS)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("count.py");
+    // Some 200 KB of JSON: more than a pipe holds, so the writer meets the closed end.
+    std::fs::write(
+        &program,
+        "def count(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_next"))
+        .arg("trace")
+        .arg(&program)
+        .args(["--test", "assert count(2000) > 0", "--json", "--python"])
+        .arg(&python)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read a little, as `| head -c 100` does, and hang up.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut start = [0u8; 100];
+    stdout.read_exact(&mut start).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(start.starts_with(b"["));
+}
