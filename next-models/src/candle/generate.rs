@@ -243,10 +243,7 @@ impl LocalModel {
         if active.is_empty() {
             return Ok(0);
         }
-        let mut batch = self
-            .llama
-            .row_cache(active.len(), budget)
-            .map_err(CandleError::inference("allocating the key/value cache"))?;
+        let mut batch = self.llama.row_cache(active.len(), budget);
         // The rows of `batch`, as indices into `rows`.
         let mut in_batch: Vec<usize> = active.clone();
         let mut steps = 0;
@@ -262,9 +259,7 @@ impl LocalModel {
                     .iter()
                     .filter_map(|r| in_batch.iter().position(|b| b == r))
                     .collect();
-                batch
-                    .retain(&keep)
-                    .map_err(CandleError::inference("dropping finished samples"))?;
+                batch.retain(&keep);
                 in_batch.clone_from(&active);
             }
             let last: Vec<u32> = active

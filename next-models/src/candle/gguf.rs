@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::{Content, Value};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use super::error::CandleError;
@@ -162,12 +162,13 @@ impl GgufFile {
         self.content.tensor_infos.contains_key(name)
     }
 
-    /// A vector (a norm's weights), as `f32`, checked to have `len` entries.
-    pub fn vector(&mut self, name: &str, len: usize) -> Result<Tensor, CandleError> {
+    /// A vector (a norm's weights), as `f32` numbers, checked to have `len` entries.
+    pub fn floats(&mut self, name: &str, len: usize) -> Result<Vec<f32>, CandleError> {
         let tensor = self.tensor(name)?;
         self.check_dims(name, &tensor, &[len])?;
         tensor
             .dequantize(&Device::Cpu)
+            .and_then(|t| t.to_vec1())
             .map_err(|err| self.malformed(format!("tensor `{name}`: {err}")))
     }
 

@@ -70,9 +70,12 @@
 //! ```
 
 mod config;
+mod decode;
 mod error;
 mod generate;
 mod gguf;
+mod kernels;
+mod linear;
 mod model;
 mod sampling;
 mod template;
