@@ -3,13 +3,13 @@
 //!
 //! ```text
 //! cargo bench -p next-tracers --bench mbpp
-//! NEXT_BENCH_PYTHON=/path/to/python3.12 NEXT_BENCH_JOBS=2 NEXT_BENCH_MODE=warm \
+//! NEXT_BENCH_PYTHON=/path/to/python3.12 NEXT_BENCH_JOBS=2 NEXT_BENCH_MODE=cold \
 //!     NEXT_BENCH_ENGINE=auto NEXT_DATA=/path/to/data cargo bench -p next-tracers --bench mbpp
 //! ```
 //!
 //! `NEXT_BENCH_PYTHON` is the interpreter (default: 3.12 from pyenv, else `python3`),
 //! `NEXT_BENCH_JOBS` the jobs at once (default 2), `NEXT_BENCH_MODE` the process
-//! sandbox's mode (`cold` or `warm`, default `cold`), `NEXT_BENCH_ENGINE` the tracer's
+//! sandbox's mode (`warm`, its default, or `cold`), `NEXT_BENCH_ENGINE` the tracer's
 //! engine (default `auto`), `NEXT_DATA` the directory holding `mbpp.jsonl` (or the
 //! file), default `shared/data` beside the workspace.
 //!
@@ -41,8 +41,8 @@ fn main() {
     let python = std::env::var_os("NEXT_BENCH_PYTHON").map_or_else(default_python, PathBuf::from);
     let jobs: usize = env_or("NEXT_BENCH_JOBS", 2);
     let mode = match std::env::var("NEXT_BENCH_MODE").as_deref() {
-        Ok("warm") => Mode::Warm,
-        _ => Mode::Cold,
+        Ok("cold") => Mode::Cold,
+        _ => Mode::Warm,
     };
     let engine = match std::env::var("NEXT_BENCH_ENGINE").as_deref() {
         Ok("settrace") => Engine::Settrace,
