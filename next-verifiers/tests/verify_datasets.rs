@@ -17,7 +17,7 @@ use std::time::Instant;
 use next_core::sandbox::Sandbox;
 use next_core::task::{Program, TestCase};
 use next_core::verify::TestOutcome;
-use next_verifiers::verify::{Provenance, TestIsolation, TestVerifier, TestVerifierConfig};
+use next_verifiers::verify::{Provenance, TestVerifier, TestVerifierConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -252,84 +252,4 @@ async fn evalplus_cases_pass_the_reference_and_fail_a_bug_without_data() {
     assert!(report.provenance.iter().all(|p| *p == Provenance::Judged));
     let verdict = verifier.verify_report(&bad, &tests).await.unwrap().verdict;
     assert!(!verdict.passed(), "{verdict:?}");
-}
-
-/// Throughput once the plans are cached (the loop's steady state: many programs per
-/// task). `cargo test -p next-verifiers --release --test verify_datasets -- --ignored
-/// --nocapture throughput`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, not a test"]
-async fn throughput() {
-    let Some(rows) = read_jsonl("mbpp.jsonl") else {
-        return;
-    };
-    let jobs = mbpp_jobs(&rows);
-    let parallel: usize = std::env::var("NEXT_PARALLEL")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(4);
-    let (sandbox, _) = verify_support::sandbox();
-    let verifier = Arc::new(TestVerifier::with_config(
-        sandbox,
-        TestVerifierConfig {
-            test_timeout_ms: 20_000,
-            max_job_ms: 120_000,
-            isolation: match std::env::var("NEXT_ISOLATION").as_deref() {
-                Ok("program") => TestIsolation::Program,
-                Ok("none") => TestIsolation::None,
-                _ => TestIsolation::Test,
-            },
-            ..TestVerifierConfig::default()
-        },
-    ));
-    let start = Instant::now();
-    verify_all(&verifier, jobs.clone(), parallel).await;
-    let cold = start.elapsed();
-    let start = Instant::now();
-    let findings = verify_all(&verifier, jobs, parallel).await;
-    let warm = start.elapsed();
-    let passed = findings.iter().filter(|f| f.1).count();
-    // The floor: the same programs with their asserts appended, one bare job each (a
-    // pass is exit 0), on the same sandbox, as the classic harness judges.
-    let (sandbox, _) = verify_support::sandbox();
-    let gate = Arc::new(Semaphore::new(parallel));
-    let start = Instant::now();
-    let mut set = JoinSet::new();
-    for row in &rows {
-        let source = format!(
-            "{}\n\n{}\n\n{}\n",
-            field(row, "code").replace("\r\n", "\n"),
-            field(row, "test_setup_code").replace("\r\n", "\n"),
-            row["test_list"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        let (sandbox, gate) = (Arc::clone(&sandbox), Arc::clone(&gate));
-        set.spawn(async move {
-            let _permit = gate.acquire().await.unwrap();
-            sandbox
-                .run(next_core::sandbox::Job::new(source))
-                .await
-                .unwrap()
-                .succeeded()
-        });
-    }
-    let mut bare_passed = 0;
-    while let Some(ok) = set.join_next().await {
-        bare_passed += usize::from(ok.unwrap());
-    }
-    let bare = start.elapsed();
-    eprintln!(
-        "MBPP, {parallel} at once: first pass (planning) {:.1} programs/s; cached plans {:.1} \
-         programs/s ({passed} passed); bare jobs on the same sandbox {:.1} programs/s \
-         ({bare_passed} passed); {:?}",
-        findings.len() as f64 / cold.as_secs_f64(),
-        findings.len() as f64 / warm.as_secs_f64(),
-        rows.len() as f64 / bare.as_secs_f64(),
-        verifier.stats()
-    );
 }
