@@ -146,7 +146,7 @@ impl LocalModel {
 
     /// Draws `n` samples after `prompt` (tokens): the prompt runs once, the samples as
     /// batches of at most `max_batch` rows that share its keys and values. Sample `k`
-    /// uses the seed `seed + k` (see [`super::sampling`]).
+    /// uses the seed `seed + k` (the sampling module).
     /// `cancelled` is asked between steps; when it says yes, every unfinished sample
     /// ends as [`Finish::Cancelled`].
     ///

@@ -12,7 +12,7 @@ use super::error::CandleError;
 
 /// A compiled chat template.
 ///
-/// Invariant: the environment holds one template, [`NAME`], that compiled.
+/// Invariant: the environment holds one template, `NAME`, that compiled.
 pub struct ChatTemplate {
     env: Environment<'static>,
     bos: String,
