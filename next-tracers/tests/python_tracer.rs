@@ -573,6 +573,40 @@ def f():
 }
 
 #[test]
+fn a_long_list_that_starts_with_a_huge_int_keeps_its_trace_whole() {
+    // Too long a list to render whole, whose first element has no `repr` (3.11+ refuses
+    // 5001 digits): walked from both ends, and not memoized by its ends.
+    let program = "def f():
+    xs = [10 ** 5000] + list(range(400))
+    xs[-1] = -1
+    return len(xs)
+";
+    for_each_engine(|python, engine| {
+        let options = TracerOptions {
+            max_value_chars: 61,
+            ..TracerOptions::default()
+        };
+        let traces = trace(
+            &python_tracer(python, engine, &options),
+            program,
+            &["assert f() == 401"],
+        );
+        assert_eq!(traces[0].status, TraceStatus::Passed);
+        assert!(!traces[0].incomplete, "{:#?}", compact(&traces[0]));
+        assert_eq!(
+            compact(&traces[0]),
+            [
+                "1 call f@1",
+                "1 line @2 xs=[1000000000000000000000000000...394, 395, 396, 397, 398, 399]",
+                "1 line @3 xs=[1000000000000000000000000000... 394, 395, 396, 397, 398, -1]",
+                "1 line @4",
+                "1 return @4 401",
+            ]
+        );
+    });
+}
+
+#[test]
 fn program_output_is_captured_apart_and_cannot_forge_events() {
     let program = "\
 import os, sys

@@ -260,7 +260,10 @@ class Renderer:
         if len(self.memo) > 1024:
             self.memo.clear()
         memo = [v, list(head) + list(tail), None, s, None]
-        self.ends(memo, s)
+        try:
+            self.ends(memo, s)
+        except Exception:
+            return  # an element whose own repr fails (an int too long for `repr`)
         if memo[4] is not None:
             self.memo[id(v)] = memo
 
