@@ -535,15 +535,13 @@ mod docker {
 /// The WASM sandbox's part of the benchmark.
 #[cfg(feature = "wasm")]
 mod wasm {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use next_core::sandbox::{Job, Limits, Sandbox, Termination};
+    use next_core::sandbox::{Job, Sandbox, Termination};
     use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
     use next_verifiers::wasm::{WasmConfig, WasmSandbox};
 
-    use super::{classic, rate, TIMEOUT, WORKERS};
+    use super::{classic, rate, verify, WORKERS};
 
     /// Prints the per-job costs, then verifies a subset of `programs` with the WASM
     /// sandbox, the warm process sandbox and the classic harness.
@@ -555,7 +553,7 @@ mod wasm {
     ) {
         let started = Instant::now();
         let sandbox = match WasmSandbox::new(WasmConfig::default()) {
-            Ok(sandbox) => Arc::new(sandbox),
+            Ok(sandbox) => sandbox,
             Err(err) => {
                 println!("wasm sandbox: not measured: {err}");
                 return;
@@ -594,22 +592,14 @@ mod wasm {
             .unwrap_or(if quick { 10 } else { 200 })
             .min(programs.len());
         let subset = &programs[..count];
-        let (wasm_time, wasm_ends) = run_all(&sandbox, subset, runtime);
-        let process = Arc::new(
-            ProcessSandbox::new(ProcessConfig {
-                mode: Mode::Warm,
-                ..ProcessConfig::default()
-            })
-            .expect("a warm sandbox"),
-        );
-        let (process_time, process_ends) = run_all(&process, subset, runtime);
+        let (wasm_time, wasm_verdicts) = verify(sandbox, subset, runtime);
+        let process = ProcessSandbox::new(ProcessConfig {
+            mode: Mode::Warm,
+            ..ProcessConfig::default()
+        })
+        .expect("a warm sandbox");
+        let (process_time, process_verdicts) = verify(process, subset, runtime);
         let (classic_time, classic_verdicts) = classic(interpreter, subset);
-        let passed = |ends: &[Termination]| -> Vec<bool> {
-            ends.iter()
-                .map(|end| *end == Termination::Exited { code: 0 })
-                .collect()
-        };
-        let (wasm_verdicts, process_verdicts) = (passed(&wasm_ends), passed(&process_ends));
         let (wasm_rate, process_rate, classic_rate) = (
             rate(count, wasm_time),
             rate(count, process_time),
@@ -638,51 +628,6 @@ mod wasm {
             "verdicts that differ, wasm vs warm: {} {differ:?}",
             differ.len()
         );
-    }
-
-    /// Runs every program with `WORKERS` jobs in flight; the wall time and the ends.
-    fn run_all<S: Sandbox + 'static>(
-        sandbox: &Arc<S>,
-        programs: &[String],
-        runtime: &tokio::runtime::Runtime,
-    ) -> (Duration, Vec<Termination>) {
-        let programs = Arc::new(programs.to_vec());
-        let next = Arc::new(AtomicUsize::new(0));
-        let limits = Limits::new(TIMEOUT, 1 << 30, 1 << 20, 16).expect("limits");
-        let start = Instant::now();
-        let ends = runtime.block_on(async {
-            let mut workers = Vec::new();
-            for _ in 0..WORKERS {
-                let (sandbox, programs, next) = (
-                    Arc::clone(sandbox),
-                    Arc::clone(&programs),
-                    Arc::clone(&next),
-                );
-                workers.push(tokio::spawn(async move {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(program) = programs.get(i) else {
-                            break;
-                        };
-                        let done = sandbox
-                            .run(Job::new(program.clone()).with_limits(limits))
-                            .await
-                            .expect("the sandbox runs the job");
-                        mine.push((i, done.termination));
-                    }
-                    mine
-                }));
-            }
-            let mut ends = vec![Termination::TimedOut; programs.len()];
-            for worker in workers {
-                for (i, end) in worker.await.expect("a worker") {
-                    ends[i] = end;
-                }
-            }
-            ends
-        });
-        (start.elapsed(), ends)
     }
 
     fn median(mut times: Vec<Duration>) -> Duration {
