@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use next_core::sandbox::Sandbox;
-use next_core::task::{Program, TestCase};
+use next_core::task::Program;
 use next_core::verify::{TestOutcome, Verdict, Verifier};
 use next_verifiers::verify::{Provenance, TestIsolation, TestVerifier, TestVerifierConfig};
 use verify_support::forging::{self, CORRECT, TESTS};
+use verify_support::{assert_failed, tests};
 
 fn verifier() -> TestVerifier<Arc<dyn Sandbox>> {
     verifier_with(TestIsolation::Test)
@@ -35,23 +36,11 @@ fn isolating() -> bool {
     verify_support::sandbox().1
 }
 
-fn tests(lines: &[&str]) -> Vec<TestCase> {
-    lines.iter().map(|l| TestCase::new(*l).unwrap()).collect()
-}
-
 async fn verdict(program: &str, lines: &[&str]) -> Verdict {
     verifier()
         .verify(&Program::new(program), &tests(lines))
         .await
         .unwrap()
-}
-
-fn assert_failed(verdict: &Verdict, what: &str) {
-    assert!(
-        !verdict.passed(),
-        "{what}: a forged or failing program passed: {verdict:?}"
-    );
-    assert_eq!(verdict.passes(), 0, "{what}: {verdict:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,11 +13,12 @@ mod verify_support;
 use std::sync::Arc;
 
 use next_core::sandbox::Sandbox;
-use next_core::task::{Program, TestCase};
+use next_core::task::Program;
 use next_core::verify::{TestOutcome, Verdict, Verifier};
 use next_verifiers::docker::DockerSandbox;
 use next_verifiers::verify::{TestVerifier, TestVerifierConfig};
 use verify_support::forging::{self, CORRECT, TESTS};
+use verify_support::{assert_failed, tests};
 
 /// A verifier over `sandbox`, with the limits `verify.rs` uses.
 fn verifier(sandbox: Arc<DockerSandbox>) -> TestVerifier<Arc<dyn Sandbox>> {
@@ -33,23 +34,11 @@ fn verifier(sandbox: Arc<DockerSandbox>) -> TestVerifier<Arc<dyn Sandbox>> {
     )
 }
 
-fn tests(lines: &[&str]) -> Vec<TestCase> {
-    lines.iter().map(|l| TestCase::new(*l).unwrap()).collect()
-}
-
 async fn verdict(verifier: &impl Verifier, program: &str, lines: &[&str]) -> Verdict {
     verifier
         .verify(&Program::new(program), &tests(lines))
         .await
         .unwrap()
-}
-
-fn assert_failed(verdict: &Verdict, what: &str) {
-    assert!(
-        !verdict.passed(),
-        "{what}: a forged or failing program passed: {verdict:?}"
-    );
-    assert_eq!(verdict.passes(), 0, "{what}: {verdict:?}");
 }
 
 /// The first `n` MBPP tasks: reference solution (with its setup code) and asserts.

@@ -16,10 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use next_core::sandbox::Sandbox;
-use next_core::task::{Program, TestCase};
+use next_core::task::Program;
 use next_core::verify::{TestOutcome, Verdict, Verifier};
 use next_verifiers::verify::{TestVerifier, TestVerifierConfig};
 use verify_support::forging::{self, CORRECT, TESTS};
+use verify_support::{assert_failed, tests};
 
 fn verifier_with(config: TestVerifierConfig) -> TestVerifier<Arc<dyn Sandbox>> {
     let sandbox: Arc<dyn Sandbox> = Arc::new(wasm_support::sandbox());
@@ -35,23 +36,11 @@ fn verifier() -> TestVerifier<Arc<dyn Sandbox>> {
     })
 }
 
-fn tests(lines: &[&str]) -> Vec<TestCase> {
-    lines.iter().map(|l| TestCase::new(*l).unwrap()).collect()
-}
-
 async fn verdict(program: &str, lines: &[&str]) -> Verdict {
     verifier()
         .verify(&Program::new(program), &tests(lines))
         .await
         .unwrap()
-}
-
-fn assert_failed(verdict: &Verdict, what: &str) {
-    assert!(
-        !verdict.passed(),
-        "{what}: a forged or failing program passed: {verdict:?}"
-    );
-    assert_eq!(verdict.passes(), 0, "{what}: {verdict:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

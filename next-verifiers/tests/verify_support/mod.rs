@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError, Termination};
+use next_core::task::TestCase;
+use next_core::verify::Verdict;
 
 /// The Python to run jobs with: `NEXT_PYTHON`, else pyenv's 3.11, else `python3`.
 pub fn python() -> PathBuf {
@@ -201,4 +203,19 @@ pub fn sandbox() -> (Arc<dyn Sandbox>, bool) {
         }
     }
     (Arc::new(HarnessSandbox::new()), false)
+}
+
+/// The tests of `lines`, one statement each.
+pub fn tests(lines: &[&str]) -> Vec<TestCase> {
+    lines.iter().map(|l| TestCase::new(*l).unwrap()).collect()
+}
+
+/// Panics unless `verdict` failed with no test passing: what a forged or failing program
+/// must get.
+pub fn assert_failed(verdict: &Verdict, what: &str) {
+    assert!(
+        !verdict.passed(),
+        "{what}: a forged or failing program passed: {verdict:?}"
+    );
+    assert_eq!(verdict.passes(), 0, "{what}: {verdict:?}");
 }
