@@ -8,15 +8,11 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{assert_gone, limits, marker, marking, present, run, sandbox, stderr, still_works};
+use common::{
+    assert_gone, limit, limits, marker, marking, present, run, sandbox, stderr, still_works,
+};
 use next_core::sandbox::{Job, Limits, Sandbox, Termination};
 use next_verifiers::process::{resource, Mode};
-
-fn limit(name: &str) -> Termination {
-    Termination::ResourceLimit {
-        resource: name.to_owned(),
-    }
-}
 
 async fn infinite_loop(mode: Mode) {
     let sandbox = sandbox(mode);

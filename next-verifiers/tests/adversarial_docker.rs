@@ -12,17 +12,11 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{assert_gone, limits, marker, marking, present, run, stderr};
+use common::{assert_gone, limit, limits, marker, marking, present, run, stderr};
 use docker_support::{assert_nothing_left, sandbox, sandbox_with, still_works};
 use next_core::sandbox::{Job, Limits, Sandbox, SandboxError, Termination};
 use next_verifiers::docker::{DockerConfig, DockerSandbox};
 use next_verifiers::process::{resource, OnOutputLimit};
-
-fn limit(name: &str) -> Termination {
-    Termination::ResourceLimit {
-        resource: name.to_owned(),
-    }
-}
 
 /// The default sandbox, or return from the test (`docker_support` decides when that is
 /// allowed).

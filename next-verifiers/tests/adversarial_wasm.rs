@@ -14,17 +14,11 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{limits, run, stderr};
+use common::{limit, limits, run, stderr};
 use next_core::sandbox::{Job, Limits, Sandbox, SandboxError, Termination};
 use next_verifiers::process::{resource, OnOutputLimit};
 use next_verifiers::wasm::{WasmConfig, WasmSandbox};
 use wasm_support::{assert_emptied, sandbox, sandbox_with, still_works};
-
-fn limit(name: &str) -> Termination {
-    Termination::ResourceLimit {
-        resource: name.to_owned(),
-    }
-}
 
 /// The sandbox for one test, or `None` (skipped) without the module.
 fn given(test: &str) -> Option<WasmSandbox> {

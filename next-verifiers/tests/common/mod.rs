@@ -43,6 +43,14 @@ pub fn sandbox_with(config: ProcessConfig) -> ProcessSandbox {
     sandbox
 }
 
+/// The termination of a job stopped by the limit on `name` (see
+/// `next_verifiers::process::resource`).
+pub fn limit(name: &str) -> Termination {
+    Termination::ResourceLimit {
+        resource: name.to_owned(),
+    }
+}
+
 /// Limits with this wall time (in milliseconds) and the defaults otherwise.
 pub fn limits(wall_ms: u64) -> Limits {
     let defaults = Limits::default();
