@@ -476,10 +476,12 @@ def main():
 
     # The private channel: the original stdout. The program writes to stderr instead
     # and reads an empty stdin.
-    try:
-        out = _dup(1)
-    except (TypeError, OSError):
-        out = None
+    out = None
+    if _dup is not None:
+        try:
+            out = _dup(1)
+        except OSError:
+            pass
     if out is not None:
         try:
             devnull = _os.open(_os.devnull, _os.O_RDONLY)
