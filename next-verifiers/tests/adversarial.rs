@@ -9,7 +9,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{
-    assert_gone, limit, limits, marker, marking, present, run, sandbox, stderr, still_works,
+    assert_gone, exits_are_their_status, limit, limits, marker, marking, present, run, sandbox,
+    stderr, still_works,
 };
 use next_core::sandbox::{Job, Limits, Sandbox, Termination};
 use next_verifiers::process::{resource, Mode};
@@ -102,24 +103,7 @@ async fn hundred_megabytes_of_output(mode: Mode) {
 
 async fn exits_early_with_success(mode: Mode) {
     let sandbox = sandbox(mode);
-    for source in [
-        "import sys\nsys.exit(0)\nprint('after')\n",
-        "import os\nos._exit(0)\nprint('after')\n",
-        "raise SystemExit\n",
-    ] {
-        let done = run(&sandbox, source, limits(5000)).await;
-        assert_eq!(
-            done.termination,
-            Termination::Exited { code: 0 },
-            "{source}"
-        );
-        assert!(done.stdout.is_empty());
-    }
-    let done = run(&sandbox, "import sys\nsys.exit('bye')\n", limits(5000)).await;
-    assert_eq!(done.termination, Termination::Exited { code: 1 });
-    assert_eq!(done.stderr, b"bye\n");
-    let done = run(&sandbox, "import sys\nsys.exit(3)\n", limits(5000)).await;
-    assert_eq!(done.termination, Termination::Exited { code: 3 });
+    exits_are_their_status(&sandbox).await;
     still_works(&sandbox).await;
 }
 

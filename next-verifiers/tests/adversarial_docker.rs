@@ -12,7 +12,9 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{assert_gone, limit, limits, marker, marking, present, run, stderr};
+use common::{
+    assert_gone, exits_are_their_status, limit, limits, marker, marking, present, run, stderr,
+};
 use docker_support::{assert_nothing_left, sandbox, sandbox_with, still_works};
 use next_core::sandbox::{Job, Limits, Sandbox, SandboxError, Termination};
 use next_verifiers::docker::{DockerConfig, DockerSandbox};
@@ -138,20 +140,7 @@ async fn output_policy_kill_ends_the_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exits_before_the_tests_are_plain_exits() {
     let sandbox = sandbox_or_skip!();
-    for source in [
-        "import sys\nsys.exit(0)\nprint('after')\n",
-        "import os\nos._exit(0)\nprint('after')\n",
-    ] {
-        let done = run(&sandbox, source, limits(5000)).await;
-        assert_eq!(
-            done.termination,
-            Termination::Exited { code: 0 },
-            "{source}"
-        );
-        assert!(done.stdout.is_empty());
-    }
-    let done = run(&sandbox, "import sys\nsys.exit(3)\n", limits(5000)).await;
-    assert_eq!(done.termination, Termination::Exited { code: 3 });
+    exits_are_their_status(&sandbox).await;
     still_works(&sandbox).await;
 }
 

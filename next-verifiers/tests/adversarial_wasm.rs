@@ -14,7 +14,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{limit, limits, run, stderr};
+use common::{exits_are_their_status, limit, limits, run, stderr};
 use next_core::sandbox::{Job, Limits, Sandbox, SandboxError, Termination};
 use next_verifiers::process::{resource, OnOutputLimit};
 use next_verifiers::wasm::{WasmConfig, WasmSandbox};
@@ -165,24 +165,7 @@ async fn exits_before_the_end_are_their_status() {
     let Some(sandbox) = given("exits_before_the_end_are_their_status") else {
         return;
     };
-    for source in [
-        "import sys\nsys.exit(0)\nprint('after')\n",
-        "import os\nos._exit(0)\nprint('after')\n",
-        "raise SystemExit\n",
-    ] {
-        let done = run(&sandbox, source, limits(5000)).await;
-        assert_eq!(
-            done.termination,
-            Termination::Exited { code: 0 },
-            "{source}"
-        );
-        assert!(done.stdout.is_empty());
-    }
-    let done = run(&sandbox, "import sys\nsys.exit('bye')\n", limits(5000)).await;
-    assert_eq!(done.termination, Termination::Exited { code: 1 });
-    assert_eq!(done.stderr, b"bye\n");
-    let done = run(&sandbox, "import sys\nsys.exit(3)\n", limits(5000)).await;
-    assert_eq!(done.termination, Termination::Exited { code: 3 });
+    exits_are_their_status(&sandbox).await;
     still_works(&sandbox).await;
 }
 

@@ -158,6 +158,30 @@ pub async fn still_works(sandbox: &ProcessSandbox) {
     assert!(left.is_empty(), "work directories left behind: {left:?}");
 }
 
+/// Exits of any sandbox's job: `sys.exit(0)`, `os._exit(0)` and a bare `SystemExit`
+/// before the end are exit 0 with nothing printed after them; `sys.exit('bye')` is 1
+/// with the message on stderr; `sys.exit(3)` is 3.
+pub async fn exits_are_their_status<S: Sandbox + ?Sized>(sandbox: &S) {
+    for source in [
+        "import sys\nsys.exit(0)\nprint('after')\n",
+        "import os\nos._exit(0)\nprint('after')\n",
+        "raise SystemExit\n",
+    ] {
+        let done = run(sandbox, source, limits(5000)).await;
+        assert_eq!(
+            done.termination,
+            Termination::Exited { code: 0 },
+            "{source}"
+        );
+        assert!(done.stdout.is_empty());
+    }
+    let done = run(sandbox, "import sys\nsys.exit('bye')\n", limits(5000)).await;
+    assert_eq!(done.termination, Termination::Exited { code: 1 });
+    assert_eq!(done.stderr, b"bye\n");
+    let done = run(sandbox, "import sys\nsys.exit(3)\n", limits(5000)).await;
+    assert_eq!(done.termination, Termination::Exited { code: 3 });
+}
+
 /// A job of any sandbox that writes a file in its fresh work directory and prints what
 /// it holds: panics unless it ran normally.
 pub async fn runs_normally<S: Sandbox + ?Sized>(sandbox: &S) {
