@@ -4,8 +4,10 @@
 //!
 //! Nothing here knows a provider's wire format beyond the common shapes of error bodies
 //! (`error.message`, and the `RetryInfo` hint of Google APIs): a backend hands
-//! [`Api::post_json`] its request body and gets its response type back, and hands
-//! [`draw`] a function that sends one request for `k` samples.
+//! [`Api::post_json`] its request body and gets its response type back (or
+//! [`Api::get_json`] a URL, [`Api::post_bytes`] a body of another type, such as a
+//! multipart upload), and hands [`draw`] a function that sends one request for `k`
+//! samples.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -141,24 +143,120 @@ impl Api {
         body: &impl Serialize,
         expected: &str,
     ) -> Result<T, ModelError> {
+        self.post_json_recovering(url, body, expected, || async { None })
+            .await
+    }
+
+    /// [`Api::post_json`] for a request that creates something: before each retry,
+    /// `recover()` looks for what an earlier attempt may have created although its
+    /// answer was lost (a timeout, a 5xx after the work was done), and its answer, when
+    /// it has one, is the request's.
+    ///
+    /// # Errors
+    /// As [`Api::post_json`].
+    #[cfg_attr(not(feature = "openai"), allow(dead_code))] // the fine-tuning trainer
+    pub(crate) async fn post_json_recovering<T, F, Fut>(
+        &self,
+        url: &str,
+        body: &impl Serialize,
+        expected: &str,
+        recover: F,
+    ) -> Result<T, ModelError>
+    where
+        T: DeserializeOwned,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
         let body = serde_json::to_vec(body).map_err(|err| {
             ModelError::InvalidRequest(format!("cannot encode the request as JSON: {err}"))
         })?;
+        let content_type = HeaderValue::from_static("application/json");
+        self.send(
+            reqwest::Method::POST,
+            url,
+            Some((&body, content_type)),
+            expected,
+            recover,
+        )
+        .await
+    }
+
+    /// POSTs `body`, of type `content_type` (a `multipart/form-data` body with its
+    /// boundary, say), to `url` and reads the answer as a `T`, retrying by the policy.
+    ///
+    /// # Errors
+    /// As [`Api::post_json`]; [`ModelError::InvalidRequest`] for a content type that is
+    /// not a valid header value.
+    #[cfg_attr(not(feature = "openai"), allow(dead_code))] // the fine-tuning trainer
+    pub(crate) async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &[u8],
+        content_type: &str,
+        expected: &str,
+    ) -> Result<T, ModelError> {
+        let content_type = HeaderValue::from_str(content_type).map_err(|_| {
+            ModelError::InvalidRequest(format!("{content_type:?} is not a valid content type"))
+        })?;
+        self.send(
+            reqwest::Method::POST,
+            url,
+            Some((body, content_type)),
+            expected,
+            || async { None },
+        )
+        .await
+    }
+
+    /// GETs `url` and reads the answer as a `T`, retrying by the policy.
+    ///
+    /// # Errors
+    /// As [`Api::post_json`].
+    #[cfg_attr(not(feature = "openai"), allow(dead_code))] // the fine-tuning trainer
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        expected: &str,
+    ) -> Result<T, ModelError> {
+        self.send(reqwest::Method::GET, url, None, expected, || async { None })
+            .await
+    }
+
+    /// Sends one request, retrying by the policy, with `recover` asked before each retry.
+    async fn send<T, F, Fut>(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<(&[u8], HeaderValue)>,
+        expected: &str,
+        mut recover: F,
+    ) -> Result<T, ModelError>
+    where
+        T: DeserializeOwned,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
         let mut attempts = 0_u32;
         loop {
             attempts += 1;
-            let (reason, retry_after) = match self.attempt(url, &body, expected).await? {
-                Attempt::Done(answer) => return Ok(answer),
-                Attempt::Retry {
-                    reason,
-                    retry_after,
-                } => (reason, retry_after),
-            };
+            let (reason, retry_after) =
+                match self.attempt(&method, url, body.as_ref(), expected).await? {
+                    Attempt::Done(answer) => return Ok(answer),
+                    Attempt::Retry {
+                        reason,
+                        retry_after,
+                    } => (reason, retry_after),
+                };
             match self
                 .retry
                 .next_delay(attempts, retry_after, fastrand::f64())
             {
-                Backoff::Wait(delay) => tokio::time::sleep(delay).await,
+                Backoff::Wait(delay) => {
+                    tokio::time::sleep(delay).await;
+                    if let Some(answer) = recover().await {
+                        return Ok(answer);
+                    }
+                }
                 Backoff::Exhausted => {
                     return Err(ModelError::Unavailable {
                         provider: self.provider,
@@ -186,8 +284,9 @@ impl Api {
     /// the last byte of its answer.
     async fn attempt<T: DeserializeOwned>(
         &self,
+        method: &reqwest::Method,
         url: &str,
-        body: &[u8],
+        body: Option<&(&[u8], HeaderValue)>,
         expected: &str,
     ) -> Result<Attempt<T>, ModelError> {
         let permit = self
@@ -195,14 +294,16 @@ impl Api {
             .acquire()
             .await
             .map_err(|_| ModelError::Config("the request limiter was closed".into()))?;
-        let sent = self
-            .client
-            .post(url)
-            .headers(self.headers.clone())
-            .timeout(self.timeout)
-            .body(body.to_vec())
-            .send()
-            .await;
+        let mut headers = self.headers.clone();
+        let request = self.client.request(method.clone(), url);
+        let request = if let Some((bytes, content_type)) = body {
+            headers.insert(CONTENT_TYPE, content_type.clone());
+            request.body(bytes.to_vec())
+        } else {
+            headers.remove(CONTENT_TYPE);
+            request
+        };
+        let sent = request.headers(headers).timeout(self.timeout).send().await;
         let response = match sent {
             Ok(response) => response,
             Err(err) => return self.transport_failure(&err),

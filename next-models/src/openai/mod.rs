@@ -32,6 +32,7 @@
 //! ```
 
 mod config;
+pub mod finetune;
 mod wire;
 
 use async_trait::async_trait;
