@@ -4,6 +4,8 @@
 //! next roles                                   what backends this binary was built with
 //! next run  --config RUN.toml --train T.jsonl --dev D.jsonl --out DIR
 //! next resume DIR --config RUN.toml           continue a killed run
+//! next resume DIR --config RUN.toml --checkpoint iter-N=MODEL   go on with the model
+//!                                              trained outside the run on iteration N's export
 //! next verify PROGRAM.py --tests-file FILE [--sandbox process|wasm|docker] [--json]
 //! next trace PROGRAM.py --test STMT [--tests-file FILE] [--renderer inline|none|scratchpad|blocks] [--json]
 //! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
@@ -14,6 +16,11 @@
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
 //! and the loop's settings (`[loop]`); see `config.rs`.
+//!
+//! `run` and `resume` exit with 0 when the run finished, 3 when it stopped because an
+//! iteration is to be trained outside it (`[trainer] kind = "export"`: the message says
+//! what was written where and the `next resume ... --checkpoint iter-N=MODEL` that goes
+//! on), 1 on an error; see `resume_cmd.rs`.
 
 mod config;
 #[cfg(feature = "docker")]
@@ -23,6 +30,7 @@ mod fetch_cmd;
 mod model_cmd;
 mod progress;
 mod repair_cmd;
+mod resume_cmd;
 mod stdout;
 mod trace_cmd;
 mod verify_cmd;
@@ -60,7 +68,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Start a self-training run.
+    /// Start a self-training run (exit 0: finished, 3: stopped for an iteration to be
+    /// trained outside the run, 1: failed).
     Run {
         /// The run's TOML configuration: `[loop]` and one table per role.
         #[arg(long)]
@@ -93,14 +102,10 @@ enum Command {
     /// Repair one task: trace it, build the prompt, sample rationales and fixes, and
     /// verify each fix (exit 0: a fix passed, 1: none did, 2: could not run).
     Repair(repair_cmd::RepairArgs),
-    /// Continue a run where it stopped, with the configuration it was started with.
-    Resume {
-        /// The run directory.
-        dir: PathBuf,
-        /// The run's TOML configuration (its `[loop]` must match the run's).
-        #[arg(long)]
-        config: PathBuf,
-    },
+    /// Continue a run where it stopped, with the configuration it was started with,
+    /// giving iterations trained outside the run their models (exit 0: finished, 3:
+    /// stopped for an iteration to be trained outside the run, 1: failed).
+    Resume(resume_cmd::ResumeArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,8 +129,11 @@ fn main() -> ExitCode {
     if let Command::Repair(args) = &cli.command {
         return repair_cmd::main(args);
     }
+    if let Command::Resume(args) = &cli.command {
+        return resume_cmd::main(args);
+    }
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", next_core::error::chain(&error));
             ExitCode::FAILURE
@@ -133,11 +141,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<(), CliError> {
+fn run(command: Command) -> Result<ExitCode, CliError> {
     match command {
         Command::Roles { json } => {
             roles(json);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Run {
             config,
@@ -149,29 +157,18 @@ fn run(command: Command) -> Result<(), CliError> {
             let train = config::read_tasks(&train)?;
             let dev = config::read_tasks(&dev)?;
             let looped = config.build()?;
-            let summary = runtime()?
-                .block_on(looped.run(&out, &train, &dev, &Bars::new()))
-                .map_err(|error| explain(error, &out, &config))?;
-            print_summary(&summary);
-            Ok(())
-        }
-        Command::Resume { dir, config } => {
-            let config = RunConfig::read(&config)?;
-            let looped = config.build()?;
-            let summary = runtime()?
-                .block_on(looped.resume(&dir, &Bars::new()))
-                .map_err(|error| explain(error, &dir, &config))?;
-            print_summary(&summary);
-            Ok(())
+            let result = runtime()?.block_on(looped.run(&out, &train, &dev, &Bars::new()));
+            resume_cmd::finish(result, &out, &config)
         }
         // Have exit statuses of their own; `main` runs them.
         Command::Verify(_)
         | Command::Trace(_)
         | Command::Fetch(_)
         | Command::Model(_)
-        | Command::Repair(_) => Ok(()),
+        | Command::Repair(_)
+        | Command::Resume(_) => Ok(ExitCode::SUCCESS),
         #[cfg(feature = "docker")]
-        Command::Docker(_) => Ok(()),
+        Command::Docker(_) => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -105,6 +105,7 @@
 pub mod artifact;
 pub mod checkpoint;
 pub mod error;
+pub mod export;
 pub mod retry;
 
 #[cfg(any(feature = "openai", feature = "gemini"))]
