@@ -4,6 +4,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use next_core::observe::{Observer, Progress};
+use next_core::train::TrainUpdate;
 
 /// An observer that draws one bar per phase on stderr (hidden when stderr is not a
 /// terminal) and prints one line per finished phase, failure and training.
@@ -23,6 +24,28 @@ impl Bars {
         match &*self.lock() {
             Some(bar) => bar.println(text),
             None => eprintln!("{text}"),
+        }
+    }
+
+    /// The line of a finished training.
+    fn trained(&self, event: &Progress<'_>) {
+        if let Progress::Trained {
+            iteration,
+            checkpoint,
+            examples,
+        } = event
+        {
+            if *examples == 0 {
+                self.line(&format!(
+                    "iter-{iteration}: no passing samples to train on; keeping {}",
+                    checkpoint.name
+                ));
+            } else {
+                self.line(&format!(
+                    "iter-{iteration}: trained {} on {examples} examples",
+                    checkpoint.name
+                ));
+            }
         }
     }
 
@@ -71,22 +94,44 @@ impl Observer for Bars {
             } => self.line(&format!("{phase}: {stage} failed on {task}: {message}")),
             // The loop trains only when some sample passed; otherwise the iteration's
             // checkpoint is the one it would have trained from.
-            Progress::Trained {
+            Progress::Training {
                 iteration,
-                checkpoint,
-                examples: 0,
-            } => self.line(&format!(
-                "iter-{iteration}: no passing samples to train on; keeping {}",
-                checkpoint.name
-            )),
-            Progress::Trained {
+                update:
+                    TrainUpdate::Step {
+                        step,
+                        steps,
+                        loss,
+                        tokens_per_sec,
+                        ..
+                    },
+            } => {
+                let mut bar = self.lock();
+                let bar = bar.get_or_insert_with(|| {
+                    let bar = ProgressBar::new(*steps);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix:>8} [{bar:30}] {pos}/{len} steps {elapsed} {msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    bar.set_prefix(format!("train-{iteration}"));
+                    bar
+                });
+                bar.set_length(*steps);
+                bar.set_position(*step);
+                bar.set_message(format!("loss {loss:.4}, {tokens_per_sec:.0} tokens/s"));
+            }
+            Progress::Training {
                 iteration,
-                checkpoint,
-                examples,
-            } => self.line(&format!(
-                "iter-{iteration}: trained {} on {examples} examples",
-                checkpoint.name
-            )),
+                update: TrainUpdate::Status { message },
+            } => self.line(&format!("iter-{iteration}: {message}")),
+            Progress::Trained { .. } => {
+                if let Some(bar) = self.lock().take() {
+                    bar.finish_and_clear();
+                }
+                self.trained(event);
+            }
             Progress::Prepared { prompts, failures } => {
                 if let Some(bar) = self.lock().take() {
                     bar.finish_and_clear();

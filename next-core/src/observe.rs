@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::Counts;
 use crate::run::{PhaseMetrics, Summary};
 use crate::task::TaskId;
-use crate::train::Checkpoint;
+use crate::train::{Checkpoint, TrainUpdate};
 
 /// A phase of a run. Each has its own directory in the run directory, named by
 /// [`Phase`]'s `Display`.
@@ -146,6 +146,13 @@ pub enum Progress<'a> {
         task: &'a TaskId,
         /// Samples drawn and passed.
         counts: Counts,
+    },
+    /// A trainer reported how its training goes.
+    Training {
+        /// The iteration being trained (0 outside the loop).
+        iteration: u32,
+        /// What it reported.
+        update: &'a TrainUpdate,
     },
     /// Training produced (or, resumed, reloaded) a checkpoint.
     Trained {

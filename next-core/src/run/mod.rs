@@ -9,7 +9,10 @@
 //!   eval-0/                the base model on D_dev: samples, verdicts, failures, metrics.json
 //!   filter/                the base model on D: samples, verdicts, failures, metrics.json
 //!   iter-1/                samples, verdicts, failures, train.jsonl (B_1),
-//!                          checkpoint/ (the trainer's files), checkpoint.json, metrics.json
+//!                          checkpoint/ (the trainer's files), train-state/ (what a
+//!                          trainer keeps across a resume: a hosted job's id),
+//!                          checkpoint.json, metrics.json; deferred.json while the
+//!                          training is left to another trainer
 //!   eval-1/                P_1 on D_dev
 //!   ...
 //!   summary.json           metrics per iteration and the chosen checkpoint
@@ -34,6 +37,28 @@ use crate::error::InvalidInput;
 use crate::jsonl::{self, JsonlError};
 use crate::observe::Phase;
 use crate::task::RepairTask;
+use crate::train::Checkpoint;
+
+/// The record of an iteration's training: `iter-N/checkpoint.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CheckpointRecord {
+    pub checkpoint: Checkpoint,
+    /// Whether a training made it (false: the iteration kept nothing, and the
+    /// checkpoint is the one it started from).
+    pub trained: bool,
+}
+
+/// The file that marks an iteration whose training was left to another trainer.
+pub(crate) const DEFERRED: &str = "deferred.json";
+
+/// The record of a deferred training: `iter-N/deferred.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DeferredRecord {
+    /// The iteration.
+    pub iteration: u32,
+    /// What the trainer said to do.
+    pub instructions: String,
+}
 
 /// Why a run could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +100,25 @@ pub enum RunError {
         /// The trainer's error, one line.
         message: String,
     },
+    /// The trainer left the training of an iteration to another trainer (its examples
+    /// were exported). The run stops; it continues once it is given the trained model
+    /// ([`RunDir::supply_checkpoint`], `next resume DIR --checkpoint iter-N=MODEL`), or
+    /// is resumed with a trainer that trains.
+    #[error("iteration {iteration} is to be trained outside this run:\n{instructions}")]
+    TrainingDeferred {
+        /// The iteration.
+        iteration: u32,
+        /// What the trainer wrote where, and how to go on.
+        instructions: String,
+    },
+    /// A checkpoint was supplied for an iteration that is not waiting for one.
+    #[error("cannot take a checkpoint for iteration {iteration}: {reason}")]
+    NotAwaitingCheckpoint {
+        /// The iteration.
+        iteration: u32,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A run directory (see the module documentation for its layout).
@@ -86,6 +130,18 @@ pub struct RunDir {
 }
 
 pub(crate) const CONFIG: &str = "config.json";
+/// An iteration's training record.
+pub(crate) const CHECKPOINT_RECORD: &str = "checkpoint.json";
+
+/// Writes a JSON document atomically, pretty-printed, with a final newline.
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| JsonlError::Serialize {
+        path: path.to_owned(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    Ok(jsonl::write_atomic(path, &bytes)?)
+}
 
 impl RunDir {
     /// Makes a new run directory at `path` (created if missing) and writes the
@@ -157,6 +213,70 @@ impl RunDir {
         let train = jsonl::read_lines(&dir.join("train.jsonl"))?.records;
         let dev = jsonl::read_lines(&dir.join("dev.jsonl"))?.records;
         Ok((train, dev))
+    }
+
+    /// Gives a deferred iteration the model that was trained outside the run: the next
+    /// [`resume`](crate::self_training::SelfTraining::resume) samples from it, as if
+    /// the run's own trainer had made it.
+    ///
+    /// # Errors
+    /// [`RunError::NotAwaitingCheckpoint`] when iteration `iteration` did not stop for
+    /// a training done elsewhere (no `iter-N/deferred.json`), or already has its
+    /// checkpoint; I/O errors.
+    pub fn supply_checkpoint(
+        &self,
+        iteration: u32,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), RunError> {
+        let dir = self.root.join(Phase::Iteration(iteration).to_string());
+        let refuse = |reason: String| RunError::NotAwaitingCheckpoint { iteration, reason };
+        if dir.join(CHECKPOINT_RECORD).exists() {
+            return Err(refuse(format!(
+                "{} already names its checkpoint",
+                dir.join(CHECKPOINT_RECORD).display()
+            )));
+        }
+        if !dir.join(DEFERRED).is_file() {
+            return Err(refuse(format!(
+                "its training was not left to another trainer (no {})",
+                dir.join(DEFERRED).display()
+            )));
+        }
+        let record = CheckpointRecord {
+            checkpoint: checkpoint.clone(),
+            trained: true,
+        };
+        write_json(&dir.join(CHECKPOINT_RECORD), &record)
+    }
+
+    /// The iterations whose training was left to another trainer and that wait for
+    /// the model, in order.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn deferred_iterations(&self) -> Result<Vec<u32>, RunError> {
+        let entries = std::fs::read_dir(&self.root).map_err(|source| RunError::Io {
+            action: "listing",
+            path: self.root.clone(),
+            source,
+        })?;
+        let mut waiting = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(n) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("iter-"))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let dir = entry.path();
+            if dir.join(DEFERRED).is_file() && !dir.join(CHECKPOINT_RECORD).exists() {
+                waiting.push(n);
+            }
+        }
+        waiting.sort_unstable();
+        Ok(waiting)
     }
 
     /// The directory of a phase, created if missing.

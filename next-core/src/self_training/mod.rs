@@ -28,7 +28,10 @@ mod phase;
 mod prepare;
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+
+use futures::FutureExt as _;
 
 pub use config::{Concurrency, Evaluation, HardFilter, LoopConfig, TrainFrom};
 
@@ -38,11 +41,14 @@ use crate::metrics;
 use crate::observe::{Observer, Phase, Progress};
 use crate::prompt::FewShot;
 use crate::render::TraceRenderer;
-use crate::run::{Best, IterationReport, PhaseMetrics, RunDir, RunError, Summary, CONFIG};
+use crate::run::{
+    Best, CheckpointRecord, DeferredRecord, IterationReport, PhaseMetrics, RunDir, RunError,
+    Summary, CHECKPOINT_RECORD, CONFIG, DEFERRED,
+};
 use crate::sample::RationaleSampler;
 use crate::task::RepairTask;
 use crate::trace::Tracer;
-use crate::train::{Checkpoint, TrainExample, Trainer};
+use crate::train::{Checkpoint, TrainContext, TrainError, TrainExample, Trainer};
 use crate::verify::Verifier;
 
 use phase::{write_json, Plan};
@@ -74,12 +80,6 @@ pub struct SelfTraining<T, R, S, V, Tn> {
     trainer: Tn,
     config: LoopConfig,
     shots: Vec<FewShot>,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct CheckpointRecord {
-    checkpoint: Checkpoint,
-    trained: bool,
 }
 
 impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
@@ -228,7 +228,9 @@ where
                 TrainFrom::Base => &base,
                 TrainFrom::Previous => &latest,
             };
-            let (checkpoint, trained) = self.train_step(run, iteration, start, &kept).await?;
+            let (checkpoint, trained) = self
+                .train_step(run, iteration, start, &kept, observer)
+                .await?;
             observer.observe(&Progress::Trained {
                 iteration,
                 checkpoint: &checkpoint,
@@ -335,9 +337,10 @@ where
         iteration: u32,
         start: &Checkpoint,
         examples: &[TrainExample],
+        observer: &dyn Observer,
     ) -> Result<(Checkpoint, bool), RunError> {
         let dir = run.phase_dir(Phase::Iteration(iteration))?;
-        let record_path = dir.join("checkpoint.json");
+        let record_path = dir.join(CHECKPOINT_RECORD);
         if record_path.is_file() {
             let bytes = std::fs::read(&record_path).map_err(|source| RunError::Io {
                 action: "reading",
@@ -367,14 +370,46 @@ where
                     source,
                 })?;
             }
-            std::fs::create_dir_all(&out).map_err(|source| RunError::Io {
-                action: "creating",
-                path: out.clone(),
-                source,
-            })?;
-            let checkpoint = guard::guarded(self.trainer.train(start, examples, &out))
-                .await
-                .map_err(|message| RunError::Train { iteration, message })?;
+            // The state directory outlives a killed training: a hosted trainer notes there
+            // the job it started, to find it again.
+            let state = dir.join("train-state");
+            for path in [&out, &state] {
+                std::fs::create_dir_all(path).map_err(|source| RunError::Io {
+                    action: "creating",
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            let cx = TrainContext::for_iteration(&out, &state, iteration, observer);
+            let trained = self.trainer.train(start, examples, &cx);
+            let checkpoint = match AssertUnwindSafe(trained).catch_unwind().await {
+                Ok(Ok(checkpoint)) => checkpoint,
+                Ok(Err(TrainError::Deferred { instructions })) => {
+                    write_json(
+                        &dir.join(DEFERRED),
+                        &DeferredRecord {
+                            iteration,
+                            instructions: instructions.clone(),
+                        },
+                    )?;
+                    return Err(RunError::TrainingDeferred {
+                        iteration,
+                        instructions,
+                    });
+                }
+                Ok(Err(err)) => {
+                    return Err(RunError::Train {
+                        iteration,
+                        message: crate::error::chain(&err),
+                    })
+                }
+                Err(payload) => {
+                    return Err(RunError::Train {
+                        iteration,
+                        message: guard::panic_message(payload.as_ref()),
+                    })
+                }
+            };
             CheckpointRecord {
                 checkpoint,
                 trained: true,

@@ -495,13 +495,4 @@ fn measure(plan: &Plan<'_>, results: &[TaskResult]) -> Result<PhaseMetrics, RunE
     })
 }
 
-/// Writes a JSON document atomically, pretty-printed, with a final newline.
-pub(super) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
-    let mut bytes =
-        serde_json::to_vec_pretty(value).map_err(|source| jsonl::JsonlError::Serialize {
-            path: path.to_owned(),
-            source,
-        })?;
-    bytes.push(b'\n');
-    Ok(jsonl::write_atomic(path, &bytes)?)
-}
+pub(super) use crate::run::write_json;

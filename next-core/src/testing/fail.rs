@@ -1,7 +1,6 @@
 //! [`FailOn`]: makes any role fail, or panic, on the inputs a test picks.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use crate::sample::{RationaleSampler, Sample, SampleError, SamplingParams};
 use crate::sandbox::{Execution, Job, Sandbox, SandboxError};
 use crate::task::{Program, TestCase};
 use crate::trace::{Trace, TraceError, Tracer};
-use crate::train::{Checkpoint, TrainError, TrainExample, Trainer};
+use crate::train::{Checkpoint, TrainContext, TrainError, TrainExample, Trainer};
 use crate::verify::{Verdict, Verifier, VerifyError};
 
 /// What [`FailOn`] does to a call it picks.
@@ -295,11 +294,11 @@ impl<R: Trainer> Trainer for FailOn<R> {
         &self,
         base: &Checkpoint,
         examples: &[TrainExample],
-        out: &Path,
+        cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         self.check(&RoleInput::Train { base, examples })
             .map_err(|fault| TrainError::Backend(Box::new(fault)))?;
-        self.inner.train(base, examples, out).await
+        self.inner.train(base, examples, cx).await
     }
 }
 
@@ -390,20 +389,42 @@ mod tests {
             completion: "answer".into(),
         };
         let examples = [example];
-        assert!(block_on(trainer.train(&Checkpoint::base(), &examples, dir.path())).is_ok());
+        assert!(block_on(trainer.train(
+            &Checkpoint::base(),
+            &examples,
+            &TrainContext::new(dir.path())
+        ))
+        .is_ok());
         assert!(matches!(
-            block_on(trainer.train(&Checkpoint::base(), &examples, dir.path())),
+            block_on(trainer.train(
+                &Checkpoint::base(),
+                &examples,
+                &TrainContext::new(dir.path())
+            )),
             Err(TrainError::Backend(_))
         ));
-        assert!(block_on(trainer.train(&Checkpoint::base(), &examples, dir.path())).is_ok());
+        assert!(block_on(trainer.train(
+            &Checkpoint::base(),
+            &examples,
+            &TrainContext::new(dir.path())
+        ))
+        .is_ok());
         assert_eq!(trainer.inner().calls(), 2);
 
         let by_text = FailOn::new(MockTrainer::new(), |input| {
             (input.role() == "trainer" && input.text().contains("answer"))
                 .then(|| Fault::Error("seen".into()))
         });
-        assert!(block_on(by_text.train(&Checkpoint::base(), &examples, dir.path())).is_err());
-        assert!(block_on(by_text.train(&Checkpoint::base(), &[], dir.path())).is_ok());
+        assert!(block_on(by_text.train(
+            &Checkpoint::base(),
+            &examples,
+            &TrainContext::new(dir.path())
+        ))
+        .is_err());
+        assert!(
+            block_on(by_text.train(&Checkpoint::base(), &[], &TrainContext::new(dir.path())))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! use next_core::sample::{RationaleSampler, SamplingParams};
 //! use next_core::task::{Program, RepairTask, TaskId, TestCase};
 //! use next_core::testing::{task_tag, MockSampler, MockTrainer, MockVerifier, Skill};
-//! use next_core::train::{Checkpoint, TrainExample, Trainer};
+//! use next_core::train::{Checkpoint, TrainContext, TrainExample, Trainer};
 //! use next_core::verify::Verifier;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,7 +68,7 @@
 //!     assert!(!kept.is_empty());
 //!
 //!     let out = tempfile::tempdir()?;
-//!     let trained = MockTrainer::new().train(&base, &kept, out.path()).await?;
+//!     let trained = MockTrainer::new().train(&base, &kept, &TrainContext::new(out.path())).await?;
 //!     assert!(out.path().join("checkpoint.json").exists());
 //!     assert!(sampler.pass_probability(&trained, &prompt)? > sampler.pass_probability(&base, &prompt)?);
 //!     Ok::<(), Box<dyn std::error::Error>>(())

@@ -163,7 +163,7 @@ mod tests {
     use crate::task::{Program, TestCase};
     use crate::testing::mock_checkpoint;
     use crate::testing::trainer::EXAMPLES_KEY;
-    use crate::train::{Checkpoint, TrainExample};
+    use crate::train::{Checkpoint, TrainContext, TrainExample};
 
     fn table(text: &str) -> toml::Table {
         toml::from_str(text).unwrap()
@@ -280,12 +280,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
 
         let fresh: Box<dyn Trainer> = from_table(&table("kind = 'mock'"), &cx).unwrap();
-        let trained = block_on(fresh.train(&start, &[example()], dir.path())).unwrap();
+        let trained =
+            block_on(fresh.train(&start, &[example()], &TrainContext::new(dir.path()))).unwrap();
         assert_eq!(trained.data[EXAMPLES_KEY], 1);
 
         let continuing: Box<dyn Trainer> =
             from_table(&table("kind = 'mock'\ncontinuing = true"), &cx).unwrap();
-        let trained = block_on(continuing.train(&start, &[example()], dir.path())).unwrap();
+        let trained =
+            block_on(continuing.train(&start, &[example()], &TrainContext::new(dir.path())))
+                .unwrap();
         assert_eq!(trained.data[EXAMPLES_KEY], 6);
 
         let err = registry::trainer(NAME, &table("continue = true"), &cx)

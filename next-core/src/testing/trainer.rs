@@ -12,14 +12,13 @@
 //! also be `null`, as in [`Checkpoint::base`], which means `N = 0`. Anything else is not
 //! a mock checkpoint, and the mock sampler and trainer refuse it.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::rng::Fnv;
-use crate::train::{Checkpoint, TrainError, TrainExample, Trainer};
+use crate::train::{Checkpoint, TrainContext, TrainError, TrainExample, Trainer};
 
 /// The key of `Checkpoint::data` holding the number of training examples, `N`.
 pub const EXAMPLES_KEY: &str = "mock_examples";
@@ -140,11 +139,11 @@ impl Trainer for MockTrainer {
         &self,
         base: &Checkpoint,
         examples: &[TrainExample],
-        out: &Path,
+        cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let checkpoint = self.checkpoint_for(base, examples)?;
-        let path = out.join(CHECKPOINT_FILE);
+        let path = cx.out().join(CHECKPOINT_FILE);
         let mut json = serde_json::to_string_pretty(&checkpoint)
             .map_err(|e| TrainError::Backend(Box::new(e)))?;
         json.push('\n');
@@ -209,8 +208,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let trainer = MockTrainer::new();
         let counter = trainer.call_counter();
-        let checkpoint =
-            block_on(trainer.train(&Checkpoint::base(), &[example("t", "x")], dir.path())).unwrap();
+        let checkpoint = block_on(trainer.train(
+            &Checkpoint::base(),
+            &[example("t", "x")],
+            &TrainContext::new(dir.path()),
+        ))
+        .unwrap();
         let written = std::fs::read_to_string(dir.path().join(CHECKPOINT_FILE)).unwrap();
         assert_eq!(
             serde_json::from_str::<Checkpoint>(&written).unwrap(),
@@ -220,10 +223,12 @@ mod tests {
             name: "hosted".into(),
             data: serde_json::json!({"model": "gpt"}),
         };
-        let err = block_on(trainer.train(&foreign, &[], dir.path())).unwrap_err();
+        let err =
+            block_on(trainer.train(&foreign, &[], &TrainContext::new(dir.path()))).unwrap_err();
         assert!(matches!(err, TrainError::Checkpoint { .. }), "{err}");
         let missing = dir.path().join("missing");
-        let err = block_on(trainer.train(&Checkpoint::base(), &[], &missing)).unwrap_err();
+        let err = block_on(trainer.train(&Checkpoint::base(), &[], &TrainContext::new(&missing)))
+            .unwrap_err();
         assert!(matches!(err, TrainError::Io { .. }), "{err}");
         assert_eq!(counter.load(Ordering::SeqCst), 3);
     }
