@@ -13,7 +13,7 @@ use super::gguf::WeightFormat;
 /// [sampler]
 /// kind = "candle"
 /// model = "/models/SmolLM2-135M-Instruct.Q4_1.gguf"  # default: the cached default model
-/// weights = "q8_0"          # what Q4_1/Q5_0/Q5_1 weights become at load: q8_0, f32, as_stored
+/// weights = "q8_0"          # what Q4_1/Q5_0/Q5_1 weights become at load: q8_0, as_stored, or f32 (every weight, exact)
 /// context_length = 4096     # the most positions of a prompt and a sample together
 /// max_batch = 16            # samples decoded at once; more run in further batches
 /// ```

@@ -81,6 +81,17 @@ pub enum CandleError {
         /// candle's message.
         message: String,
     },
+    /// An option is out of range.
+    #[error("invalid candle configuration: {0}")]
+    Config(String),
+    /// A LoRA adapter directory cannot be read, or does not fit the model.
+    #[error("{path} is not a usable adapter: {message}")]
+    Adapter {
+        /// The directory (or the model it was to apply to).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The model's thread is gone (it panicked, or could not be started).
     #[error("the local model's worker thread stopped: {0}")]
     Worker(String),

@@ -14,6 +14,7 @@ use super::model::{Llama, PromptCache};
 use super::sampling::TokenSampler;
 use super::template::ChatTemplate;
 use super::tokenizer::GgufTokenizer;
+use super::train::Adapter;
 
 /// Why a sample ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,19 @@ impl std::fmt::Debug for LocalModel {
 /// The chat template used when a GGUF has none: `ChatML`.
 const CHATML: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
 
+/// The tokenizer and the chat template of a GGUF (`ChatML` when it has none).
+///
+/// # Errors
+/// [`CandleError`] when the tokenizer or the template cannot be built.
+pub(crate) fn chat_of(file: &GgufFile) -> Result<(GgufTokenizer, ChatTemplate), CandleError> {
+    let tokenizer = GgufTokenizer::from_gguf(file)?;
+    let source = file
+        .string("tokenizer.chat_template")
+        .map_or_else(|_| CHATML.to_owned(), str::to_owned);
+    let template = ChatTemplate::new(&source, tokenizer.bos_text(), tokenizer.eos_text())?;
+    Ok((tokenizer, template))
+}
+
 impl LocalModel {
     /// Loads the GGUF at `path`, converting weights as `weights` says, with a context
     /// window of at most `context` positions (and at most the model's own).
@@ -91,13 +105,26 @@ impl LocalModel {
     /// [`CandleError`] when the file cannot be read or holds a model this backend
     /// does not run.
     pub fn load(path: &Path, weights: WeightFormat, context: usize) -> Result<Self, CandleError> {
+        Self::load_with_adapter(path, None, weights, context)
+    }
+
+    /// Loads the GGUF at `path` with the update of a LoRA `adapter` merged into its
+    /// weights once (see [`Adapter`]), so that it runs as fast as the base model. Merged
+    /// weights become `Q8_0` (or `f32`, as `weights` says; with `as_stored`, the stored
+    /// type, where an update finer than its step is lost).
+    ///
+    /// # Errors
+    /// As [`LocalModel::load`]; [`CandleError::Adapter`] when the adapter does not fit
+    /// the model.
+    pub fn load_with_adapter(
+        path: &Path,
+        adapter: Option<&Adapter>,
+        weights: WeightFormat,
+        context: usize,
+    ) -> Result<Self, CandleError> {
         let mut file = GgufFile::open(path)?;
-        let tokenizer = GgufTokenizer::from_gguf(&file)?;
-        let source = file
-            .string("tokenizer.chat_template")
-            .map_or_else(|_| CHATML.to_owned(), str::to_owned);
-        let template = ChatTemplate::new(&source, tokenizer.bos_text(), tokenizer.eos_text())?;
-        let llama = Llama::load(&mut file, weights, context)?;
+        let (tokenizer, template) = chat_of(&file)?;
+        let llama = Llama::load(&mut file, adapter, weights, context)?;
         if tokenizer.vocab_size() > llama.vocab {
             return Err(file.unsupported(format!(
                 "the tokenizer has {} tokens but the embedding only {}",

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::error::CandleError;
 
 /// What a weight whose type has no fast CPU kernel (`Q4_1`, `Q5_0`, `Q5_1`) becomes at
-/// load. Weights of other types are used as stored.
+/// load. Weights of other types are used as stored, except with [`WeightFormat::F32`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightFormat {
@@ -29,8 +29,10 @@ pub enum WeightFormat {
     /// fastest measured (see `benches/decode.rs`).
     #[default]
     Q8_0,
-    /// Dequantized to `f32` (exact), multiplied by the `gemm` crate: four times the
-    /// memory traffic of `Q8_0` in decoding, where that traffic is what costs.
+    /// Every quantized weight (not only the slow types) dequantized to `f32` and
+    /// multiplied by the `gemm` crate without quantizing the activations: the exact
+    /// forward pass, which the trainer's is checked against. Four times the memory
+    /// traffic of `Q8_0` in decoding, where that traffic is what costs.
     F32,
     /// Kept as stored (scalar kernels): for checking the conversions, not for speed.
     AsStored,
@@ -193,13 +195,13 @@ pub(crate) fn to_matmul(tensor: QTensor, format: WeightFormat) -> candle_core::R
         tensor.dtype(),
         GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1
     );
-    if !slow || format == WeightFormat::AsStored {
-        return QMatMul::from_arc(Arc::new(tensor));
-    }
-    let dense = tensor.dequantize(&Device::Cpu)?;
     match format {
-        WeightFormat::F32 => Ok(QMatMul::Tensor(dense)),
-        _ => QMatMul::from_qtensor(QTensor::quantize(&dense, GgmlDType::Q8_0)?),
+        WeightFormat::F32 => Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?)),
+        WeightFormat::Q8_0 if slow => QMatMul::from_qtensor(QTensor::quantize(
+            &tensor.dequantize(&Device::Cpu)?,
+            GgmlDType::Q8_0,
+        )?),
+        _ => QMatMul::from_arc(Arc::new(tensor)),
     }
 }
 

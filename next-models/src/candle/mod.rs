@@ -55,9 +55,17 @@
 //!
 //! [`Checkpoint::base()`] is the configured GGUF (`model`, or the default model). A
 //! checkpoint whose data names another GGUF, `{"gguf": "/path/to/tuned.gguf"}`
-//! ([`gguf_checkpoint`]), is that file, loaded when first asked for (the sampler keeps
-//! one model loaded at a time). Any other checkpoint (a hosted model id, an adapter) is
-//! refused with [`SampleError::Checkpoint`].
+//! ([`gguf_checkpoint`]), is that file; one whose data names a LoRA adapter directory,
+//! `{"adapter": "/runs/a/iter-1/checkpoint"}` (what [`CandleLoraTrainer`] returns), is
+//! the base GGUF (or the one its `gguf` names) with the adapter's update merged into
+//! its weights at load. Either is loaded when first asked for (the sampler keeps one
+//! model loaded at a time). Any other checkpoint (a hosted model id) is refused with
+//! [`SampleError::Checkpoint`].
+//!
+//! # Training
+//!
+//! [`CandleLoraTrainer`] (factory `candle-lora`) fine-tunes LoRA adapters of the same
+//! model on the CPU; see [`train`].
 //!
 //! ```no_run
 //! use next_core::prompt::{Message, Prompt, Role};
@@ -86,6 +94,7 @@ mod model;
 mod sampling;
 mod template;
 mod tokenizer;
+pub mod train;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -104,6 +113,7 @@ pub use self::generate::{Completion, Finish, Generation, LocalModel};
 pub use self::gguf::WeightFormat;
 pub use self::template::ChatTemplate;
 pub use self::tokenizer::GgufTokenizer;
+pub use self::train::{Adapter, CandleLoraTrainer, LoraConfig};
 use crate::artifact::SMOLLM2;
 
 /// The name of the backend in messages, and of its factory.
@@ -111,6 +121,19 @@ const NAME: &str = "candle";
 
 /// The key of a checkpoint's data that names a GGUF file.
 pub const GGUF_KEY: &str = "gguf";
+
+/// The key of a checkpoint's data that names a LoRA adapter directory (see
+/// [`Adapter`]).
+pub const ADAPTER_KEY: &str = "adapter";
+
+/// What a checkpoint stands for: a GGUF, and an adapter to merge into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFiles {
+    /// The GGUF.
+    pub gguf: PathBuf,
+    /// The adapter directory, if any.
+    pub adapter: Option<PathBuf>,
+}
 
 /// A checkpoint named `name` that stands for the GGUF at `path`, in the form the candle
 /// sampler reads.
@@ -147,7 +170,7 @@ pub fn default_model() -> Result<PathBuf, CandleError> {
 
 /// One call of the sampler, as the worker thread gets it.
 struct Job {
-    gguf: PathBuf,
+    files: ModelFiles,
     checkpoint: String,
     prompt: Prompt,
     n: usize,
@@ -212,26 +235,41 @@ impl CandleSampler {
         &self.base
     }
 
-    /// The GGUF a checkpoint stands for (see the [module documentation](self)).
+    /// The files a checkpoint stands for (see the [module documentation](self)).
     ///
     /// # Errors
-    /// [`SampleError::Checkpoint`] for a checkpoint that names no GGUF.
-    pub fn model_of(&self, checkpoint: &Checkpoint) -> Result<PathBuf, SampleError> {
+    /// [`SampleError::Checkpoint`] for a checkpoint that names neither a GGUF nor an
+    /// adapter.
+    pub fn model_of(&self, checkpoint: &Checkpoint) -> Result<ModelFiles, SampleError> {
         if checkpoint.is_base() {
-            return Ok(self.base.clone());
+            return Ok(ModelFiles {
+                gguf: self.base.clone(),
+                adapter: None,
+            });
         }
-        match checkpoint.data.get(GGUF_KEY) {
+        let refuse = || SampleError::Checkpoint {
+            name: checkpoint.name.clone(),
+            reason: format!(
+                "the candle sampler needs the base checkpoint or one whose data is \
+                 {{\"{GGUF_KEY}\": \"<path of a GGUF file>\"}} or \
+                 {{\"{ADAPTER_KEY}\": \"<adapter directory>\"}} (or both)"
+            ),
+        };
+        let path = |key: &str| match checkpoint.data.get(key) {
+            None => Ok(None),
             Some(serde_json::Value::String(path)) if !path.trim().is_empty() => {
-                Ok(PathBuf::from(path))
+                Ok(Some(PathBuf::from(path)))
             }
-            _ => Err(SampleError::Checkpoint {
-                name: checkpoint.name.clone(),
-                reason: format!(
-                    "the candle sampler needs the base checkpoint or one whose data is \
-                     {{\"{GGUF_KEY}\": \"<path of a GGUF file>\"}}"
-                ),
-            }),
+            Some(_) => Err(refuse()),
+        };
+        let (gguf, adapter) = (path(GGUF_KEY)?, path(ADAPTER_KEY)?);
+        if gguf.is_none() && adapter.is_none() {
+            return Err(refuse());
         }
+        Ok(ModelFiles {
+            gguf: gguf.unwrap_or_else(|| self.base.clone()),
+            adapter,
+        })
     }
 }
 
@@ -259,13 +297,13 @@ impl RationaleSampler for CandleSampler {
         params
             .validate()
             .map_err(|err| SampleError::Rejected(err.message().to_owned()))?;
-        let gguf = self.model_of(model)?;
+        let files = self.model_of(model)?;
         if n == 0 {
             return Ok(Vec::new());
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            gguf,
+            files,
             checkpoint: model.name.clone(),
             prompt: prompt.clone(),
             n,
@@ -284,13 +322,31 @@ impl RationaleSampler for CandleSampler {
 
 /// The worker thread: answers jobs in order until the queue closes.
 fn serve(mut model: LocalModel, config: &CandleConfig, queue: &mpsc::Receiver<Job>) {
+    let mut adapter: Option<PathBuf> = None;
     while let Ok(job) = queue.recv() {
         if job.reply.is_canceled() {
             continue;
         }
-        if model.path() != job.gguf {
-            match LocalModel::load(&job.gguf, config.weights, config.context_length) {
-                Ok(loaded) => model = loaded,
+        if model.path() != job.files.gguf || adapter != job.files.adapter {
+            let loaded = job
+                .files
+                .adapter
+                .as_deref()
+                .map(Adapter::load)
+                .transpose()
+                .and_then(|a| {
+                    LocalModel::load_with_adapter(
+                        &job.files.gguf,
+                        a.as_ref(),
+                        config.weights,
+                        config.context_length,
+                    )
+                });
+            match loaded {
+                Ok(loaded) => {
+                    model = loaded;
+                    adapter.clone_from(&job.files.adapter);
+                }
                 Err(err) => {
                     let _ = job.reply.send(Err(SampleError::Checkpoint {
                         name: job.checkpoint.clone(),

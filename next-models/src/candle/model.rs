@@ -25,13 +25,14 @@
     clippy::cast_precision_loss
 )]
 
-use candle_core::quantized::QTensor;
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 
 use super::error::CandleError;
 use super::gguf::{GgufFile, Hparams, WeightFormat};
 use super::kernels::{self, tensor, with_data};
 use super::linear::{tiled_kernel_available, Fused, Linear};
+use super::train::{Adapter, Target};
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
@@ -86,19 +87,19 @@ impl Llama {
     /// forward pass does not implement.
     pub fn load(
         file: &mut GgufFile,
+        adapter: Option<&Adapter>,
         format: WeightFormat,
         context: usize,
     ) -> std::result::Result<Self, CandleError> {
         let hp = Hparams::read(file)?;
-        if let Ok(kind) = file.string("llama.rope.scaling.type") {
-            if kind != "none" {
-                return Err(file.unsupported(format!("rope scaling `{kind}` is not supported")));
-            }
-        }
-        if file.has_tensor("rope_freqs.weight") {
-            return Err(
-                file.unsupported("per-frequency rope factors (rope_freqs) are not supported")
-            );
+        check_rope(file)?;
+        if let Some(adapter) = adapter {
+            adapter
+                .check_base(hp.n_layer, hp.n_embd)
+                .map_err(|message| CandleError::Adapter {
+                    path: file.path.clone(),
+                    message,
+                })?;
         }
         let pad = format == WeightFormat::Q8_0 && tiled_kernel_available();
         let path = file.path.clone();
@@ -117,23 +118,29 @@ impl Llama {
                 .first()
                 .copied()
                 .unwrap_or(0);
-            let mut mat = |part: &str,
+            let mut mat = |target: Target,
                            rows: usize,
                            cols: usize|
              -> std::result::Result<QTensor, CandleError> {
-                let name = format!("blk.{i}.{part}.weight");
+                let name = format!("blk.{i}.{}.weight", target.gguf_name());
                 let tensor = file.tensor(&name)?;
                 file.check_dims(&name, &tensor, &[rows, cols])?;
-                Ok(tensor)
+                match adapter.map(|a| a.delta(i, target)).transpose() {
+                    Ok(Some(Some(delta))) => {
+                        merge(&tensor, &delta, format).map_err(|err| wrap(&name, err))
+                    }
+                    Ok(_) => Ok(tensor),
+                    Err(err) => Err(wrap(&name, err)),
+                }
             };
             let qkv = vec![
-                mat("attn_q", embd, embd)?,
-                mat("attn_k", kv, embd)?,
-                mat("attn_v", kv, embd)?,
+                mat(Target::Q, embd, embd)?,
+                mat(Target::K, kv, embd)?,
+                mat(Target::V, kv, embd)?,
             ];
-            let wo = mat("attn_output", embd, embd)?;
-            let gate_up = vec![mat("ffn_gate", ff, embd)?, mat("ffn_up", ff, embd)?];
-            let down = mat("ffn_down", embd, ff)?;
+            let wo = mat(Target::O, embd, embd)?;
+            let gate_up = vec![mat(Target::Gate, ff, embd)?, mat(Target::Up, ff, embd)?];
+            let down = mat(Target::Down, embd, ff)?;
             let name = |part: &str| format!("blk.{i}.{part}");
             layers.push(Layer {
                 attn_norm: file.floats(&format!("blk.{i}.attn_norm.weight"), embd)?,
@@ -270,9 +277,38 @@ impl Llama {
     }
 }
 
+/// Refuses the rotary-embedding variants this forward pass does not implement.
+///
+/// # Errors
+/// [`CandleError::Unsupported`] for rope scaling or per-frequency factors.
+pub(crate) fn check_rope(file: &GgufFile) -> std::result::Result<(), CandleError> {
+    if let Ok(kind) = file.string("llama.rope.scaling.type") {
+        if kind != "none" {
+            return Err(file.unsupported(format!("rope scaling `{kind}` is not supported")));
+        }
+    }
+    if file.has_tensor("rope_freqs.weight") {
+        return Err(file.unsupported("per-frequency rope factors (rope_freqs) are not supported"));
+    }
+    Ok(())
+}
+
+/// `tensor` plus `delta`, in the type `format` makes of merged weights: `Q8_0` (a
+/// step 17 times finer than `Q4_1`'s, so that a small update survives), `f32`, or the
+/// stored type.
+fn merge(tensor: &QTensor, delta: &Tensor, format: WeightFormat) -> Result<QTensor> {
+    let merged = (tensor.dequantize(&Device::Cpu)? + delta)?;
+    let dtype = match format {
+        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+        WeightFormat::F32 => GgmlDType::F32,
+        WeightFormat::AsStored => tensor.dtype(),
+    };
+    QTensor::quantize(&merged, dtype)
+}
+
 /// `(chunk, past + chunk)`: 0 where query `i` (at position `past + i`) may see key `j`,
 /// minus infinity where `j` lies in its future.
-fn causal_mask(chunk: usize, past: usize) -> Result<Tensor> {
+pub(crate) fn causal_mask(chunk: usize, past: usize) -> Result<Tensor> {
     let total = past + chunk;
     let mask: Vec<f32> = (0..chunk)
         .flat_map(|i| (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 }))
@@ -281,7 +317,7 @@ fn causal_mask(chunk: usize, past: usize) -> Result<Tensor> {
 }
 
 /// The `RoPE` tables `(context, head_dim / 2)`: angle `pos * base^(-2i/head_dim)`.
-fn rope_tables(hp: &Hparams, context: usize) -> Result<(Tensor, Tensor)> {
+pub(crate) fn rope_tables(hp: &Hparams, context: usize) -> Result<(Tensor, Tensor)> {
     let half = hp.head_dim / 2;
     let inv: Vec<f32> = (0..half)
         .map(|i| 1.0 / hp.rope_freq_base.powf((2 * i) as f32 / hp.head_dim as f32))

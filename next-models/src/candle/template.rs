@@ -62,18 +62,37 @@ impl ChatTemplate {
     /// [`CandleError::Template`] when rendering fails (the template raised an exception
     /// for these messages, say).
     pub fn render(&self, prompt: &Prompt) -> Result<String, CandleError> {
-        let messages: Vec<Value> = prompt
+        self.render_messages(prompt, None)
+    }
+
+    /// The prompt followed by `answer` as the assistant's closed turn, without a
+    /// generation prompt: the text a trainer teaches (the part after
+    /// [`ChatTemplate::render`]'s text, when it begins with it, is the answer's).
+    ///
+    /// # Errors
+    /// As [`ChatTemplate::render`].
+    pub fn render_answer(&self, prompt: &Prompt, answer: &str) -> Result<String, CandleError> {
+        self.render_messages(prompt, Some(answer))
+    }
+
+    fn render_messages(
+        &self,
+        prompt: &Prompt,
+        answer: Option<&str>,
+    ) -> Result<String, CandleError> {
+        let role_name = |role: Role| match role {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        let mut messages: Vec<Value> = prompt
             .messages
             .iter()
-            .map(|m| {
-                let role = match m.role {
-                    Role::System => "system",
-                    Role::User => "user",
-                    Role::Assistant => "assistant",
-                };
-                minijinja::context! { role => role, content => m.content.as_str() }
-            })
+            .map(|m| minijinja::context! { role => role_name(m.role), content => m.content.as_str() })
             .collect();
+        if let Some(answer) = answer {
+            messages.push(minijinja::context! { role => "assistant", content => answer });
+        }
         let template = self
             .env
             .get_template(NAME)
@@ -81,7 +100,7 @@ impl ChatTemplate {
         template
             .render(minijinja::context! {
                 messages => messages,
-                add_generation_prompt => true,
+                add_generation_prompt => answer.is_none(),
                 bos_token => self.bos.as_str(),
                 eos_token => self.eos.as_str(),
             })
@@ -121,6 +140,10 @@ mod tests {
         assert_eq!(
             template.render(&prompt).unwrap(),
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+        );
+        assert_eq!(
+            template.render_answer(&prompt, "Hello").unwrap(),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n"
         );
         let no_system = Prompt {
             messages: vec![Message::new(Role::User, "Hi")],

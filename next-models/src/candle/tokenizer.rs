@@ -221,6 +221,11 @@ impl GgufTokenizer {
         self.end_of_generation.contains(&id)
     }
 
+    /// The EOS token, if the file names one.
+    pub fn eos(&self) -> Option<u32> {
+        self.eos
+    }
+
     /// The text of the BOS token, for chat templates.
     pub fn bos_text(&self) -> &str {
         self.bos

@@ -1,0 +1,168 @@
+//! One training: the epochs, micro-batches and optimizer steps over encoded examples,
+//! reported step by step, stoppable between micro-batches.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use next_core::train::TrainUpdate;
+use serde::Serialize;
+
+use super::config::LoraConfig;
+use super::data::{epoch_batches, Batch, Encoded};
+use super::net::{Dropout, Frozen, Lora};
+use super::ops;
+use super::optim::{learning_rate, warmup_steps, AdamW};
+
+/// Why a training ended without adapters.
+#[derive(Debug)]
+pub(crate) enum FitError {
+    /// A tensor operation failed.
+    Candle(candle_core::Error),
+    /// The caller asked it to stop.
+    Stopped,
+}
+
+impl From<candle_core::Error> for FitError {
+    fn from(err: candle_core::Error) -> Self {
+        FitError::Candle(err)
+    }
+}
+
+/// What a training measured, written into the adapter's settings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Stats {
+    /// Examples trained on.
+    pub examples: usize,
+    /// Optimizer steps taken.
+    pub steps: usize,
+    /// Tokens read, over every epoch.
+    pub tokens: usize,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// The loss of the first step.
+    pub first_loss: f64,
+    /// The loss of the last step.
+    pub last_loss: f64,
+}
+
+/// The micro-batches of every epoch, in order, grouped into optimizer steps.
+pub(crate) fn plan(
+    examples: &[Encoded],
+    config: &LoraConfig,
+    rng: &mut fastrand::Rng,
+) -> Vec<Vec<Vec<usize>>> {
+    let mut steps = Vec::new();
+    for _ in 0..config.epochs {
+        let batches = epoch_batches(examples, config.batch_size, rng);
+        steps.extend(
+            batches
+                .chunks(config.grad_accumulation)
+                .map(<[Vec<usize>]>::to_vec),
+        );
+    }
+    steps
+}
+
+/// Trains fresh adapters on `examples`; see the trainer's documentation.
+///
+/// # Errors
+/// [`FitError::Stopped`] when `stop` says so between micro-batches;
+/// [`FitError::Candle`] when a tensor operation fails.
+// Token counts are far below 2^52.
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn fit(
+    model: &Frozen,
+    examples: &[Encoded],
+    config: &LoraConfig,
+    report: &mut dyn FnMut(TrainUpdate),
+    stop: &dyn Fn() -> bool,
+) -> Result<(Lora, Stats), FitError> {
+    let started = Instant::now();
+    let mut rng = fastrand::Rng::with_seed(config.seed);
+    let lora = Lora::new(
+        model,
+        &config.targets,
+        config.rank,
+        config.scale(),
+        &mut rng,
+    )?;
+    let mut dropout_rng = fastrand::Rng::with_seed(config.seed ^ 0x5eed_d40f);
+    let vars = lora.vars();
+    let sizes: Vec<usize> = vars.iter().map(|v| v.elem_count()).collect();
+    let mut opt = AdamW::new(&sizes);
+    let steps = plan(examples, config, &mut rng);
+    let total = steps.len();
+    let warmup = warmup_steps(config, total);
+    let mut stats = Stats {
+        examples: examples.len(),
+        ..Stats::default()
+    };
+    #[allow(clippy::cast_possible_truncation)]
+    let p = config.dropout as f32;
+    for (step, micro_batches) in steps.iter().enumerate() {
+        let step_started = Instant::now();
+        let targets: usize = micro_batches
+            .iter()
+            .flatten()
+            .map(|&i| examples[i].targets())
+            .sum();
+        let mut loss_sum = 0.0;
+        let mut tokens = 0;
+        for indices in micro_batches {
+            if stop() {
+                return Err(FitError::Stopped);
+            }
+            let batch = Batch::new(examples, indices);
+            tokens += batch.tokens;
+            let mut dropout = Some(Dropout {
+                p,
+                rng: &mut dropout_rng,
+            });
+            let nll = batch_nll(model, &lora, &batch, &mut dropout)?;
+            let loss = (&nll / targets as f64)?;
+            opt.accumulate(&vars, &loss.backward()?)?;
+            loss_sum += f64::from(nll.to_scalar::<f32>()?);
+        }
+        let lr = learning_rate(config, step, total, warmup);
+        opt.step(&vars, config, lr)?;
+        let loss = loss_sum / targets.max(1) as f64;
+        if step == 0 {
+            stats.first_loss = loss;
+        }
+        stats.last_loss = loss;
+        stats.steps = step + 1;
+        stats.tokens += tokens;
+        let seconds = step_started.elapsed().as_secs_f64().max(1e-9);
+        report(TrainUpdate::Step {
+            step: (step + 1) as u64,
+            steps: total as u64,
+            loss,
+            learning_rate: lr,
+            tokens: tokens as u64,
+            tokens_per_sec: tokens as f64 / seconds,
+        });
+    }
+    stats.seconds = started.elapsed().as_secs_f64();
+    Ok((lora, stats))
+}
+
+/// The summed negative log-likelihood of a batch's targets under the model with
+/// `lora`.
+pub(crate) fn batch_nll(
+    model: &Frozen,
+    lora: &Lora,
+    batch: &Batch,
+    dropout: &mut Option<Dropout<'_>>,
+) -> candle_core::Result<Tensor> {
+    let ids = Tensor::from_slice(&batch.ids, (batch.rows, batch.width), &Device::Cpu)?;
+    let hidden = model.hidden(&ids, Some(lora), dropout)?;
+    let positions = Tensor::from_slice(&batch.positions, batch.positions.len(), &Device::Cpu)?;
+    // Only the positions that predict a target go through the output head: the prompt
+    // takes no loss, so its logits are never needed.
+    let logits = model.logits(&hidden.index_select(&positions, 0)?)?;
+    let targets = Tensor::from_slice(&batch.targets, (batch.targets.len(), 1), &Device::Cpu)?;
+    ops::log_softmax(&logits)?
+        .gather(&targets, 1)?
+        .sum_all()?
+        .neg()
+}

@@ -1,0 +1,280 @@
+//! The differentiable pieces of the training forward pass.
+//!
+//! candle-nn's fused `rms_norm`, `softmax_last_dim` and `rope` have no backward pass,
+//! so the training forward builds each from candle operations that have one
+//! ([`rms_norm`], [`softmax`], [`rope_interleaved`], [`log_softmax`]); the inference
+//! forward keeps the fused ones, and the tests hold the two to the same logits.
+//!
+//! The one custom operation is [`frozen_linear`]: a product by a base matrix, which
+//! training never changes. candle's backward pass of `matmul` computes the gradient of
+//! both operands, so a product by a constant matrix would cost a second, wasted matrix
+//! product per layer and per step (the weight's gradient, as large as the forward
+//! product itself); [`FrozenLinear`]'s backward computes only the input's gradient.
+
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor, D};
+
+type Result<T> = std::result::Result<T, candle_core::Error>;
+
+/// `x W^T` for a constant `W`, `(n, k)`: see the [module documentation](self).
+///
+/// Invariant: `w` is a contiguous `f32` matrix on the CPU.
+pub(crate) struct FrozenLinear {
+    w: Tensor,
+}
+
+impl FrozenLinear {
+    /// Wraps `w`, `(n, k)`.
+    pub fn new(w: &Tensor) -> Result<Self> {
+        w.dims2()?;
+        Ok(Self {
+            w: w.to_dtype(DType::F32)?.contiguous()?,
+        })
+    }
+
+    /// Its matrix.
+    #[cfg(test)]
+    pub fn weight(&self) -> &Tensor {
+        &self.w
+    }
+}
+
+impl CustomOp1 for FrozenLinear {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, k) = layout.shape().dims2()?;
+        let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+            candle_core::Error::Msg("frozen-linear takes a contiguous input".into())
+        })?;
+        let x = Tensor::from_slice(
+            &storage.as_slice::<f32>()?[start..end],
+            (rows, k),
+            &Device::Cpu,
+        )?;
+        let y = x.matmul(&self.w.t()?)?;
+        let n = y.dim(1)?;
+        Ok((
+            CpuStorage::F32(y.flatten_all()?.to_vec1()?),
+            Shape::from((rows, n)),
+        ))
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad_res.matmul(&self.w)?))
+    }
+}
+
+/// `x W^T` for `x`, `(rows, k)`, through a [`FrozenLinear`] (shared, not copied).
+pub(crate) fn frozen_linear(x: &Tensor, w: &std::sync::Arc<FrozenLinear>) -> Result<Tensor> {
+    x.contiguous()?
+        .apply_op1_arc(std::sync::Arc::new(Box::new(Shared(w.clone()))))
+}
+
+/// A [`FrozenLinear`] shared between the steps of a training.
+struct Shared(std::sync::Arc<FrozenLinear>);
+
+impl CustomOp1 for Shared {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.0.cpu_fwd(storage, layout)
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        self.0.bwd(arg, res, grad_res)
+    }
+}
+
+/// The rows of `x`, `(rows, width)`, divided by their root mean square and scaled by
+/// `weight`, `(width,)`: as the inference forward's kernel computes it.
+pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
+    let rms = (x.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?;
+    x.broadcast_div(&rms)?.broadcast_mul(weight)
+}
+
+/// The softmax of `x` over its last dimension. The maximum subtracted for stability is
+/// a constant to the gradient (the softmax does not depend on it), so it is detached.
+pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let e = x.broadcast_sub(&max)?.exp()?;
+    let sum = e.sum_keepdim(D::Minus1)?;
+    e.broadcast_div(&sum)
+}
+
+/// The logarithm of the softmax of `x` over its last dimension.
+pub(crate) fn log_softmax(x: &Tensor) -> Result<Tensor> {
+    let max = x.max_keepdim(D::Minus1)?.detach();
+    let shifted = x.broadcast_sub(&max)?;
+    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
+    shifted.broadcast_sub(&lse)
+}
+
+/// The interleaved rotary embedding of `x`, `(batch, heads, positions, head_dim)`:
+/// each pair `(x[2i], x[2i+1])` rotated by the angle of `cos`/`sin`, `(positions,
+/// head_dim / 2)`; what candle-nn's `rope_i` computes.
+#[allow(clippy::many_single_char_names)]
+pub(crate) fn rope_interleaved(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let (b, h, t, d) = x.dims4()?;
+    let pairs = x.reshape((b, h, t, d / 2, 2))?;
+    let x0 = pairs.narrow(4, 0, 1)?;
+    let x1 = pairs.narrow(4, 1, 1)?;
+    let cos = cos.reshape((1, 1, t, d / 2, 1))?;
+    let sin = sin.reshape((1, 1, t, d / 2, 1))?;
+    let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
+    let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
+    Tensor::cat(&[r0, r1], 4)?.reshape((b, h, t, d))
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::cast_precision_loss,
+    clippy::many_single_char_names,
+    clippy::type_complexity
+)]
+mod tests {
+    use std::sync::Arc;
+
+    use candle_core::Var;
+
+    use super::*;
+
+    fn data(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 37 + seed * 101) % 89) as f32 / 89.0 - 0.5)
+            .collect()
+    }
+
+    fn close(a: &Tensor, b: &Tensor, tol: f32) {
+        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} != {y}");
+        }
+    }
+
+    #[test]
+    fn frozen_linear_gives_the_product_and_the_input_gradient_only() {
+        let w = Tensor::from_vec(data(6 * 4, 1), (6, 4), &Device::Cpu).unwrap();
+        let x = Var::from_vec(data(3 * 4, 2), (3, 4), &Device::Cpu).unwrap();
+        let op = Arc::new(FrozenLinear::new(&w).unwrap());
+        let y = frozen_linear(x.as_tensor(), &op).unwrap();
+        let want = x.as_tensor().matmul(&w.t().unwrap()).unwrap();
+        close(&y, &want, 1e-6);
+        // The gradient of sum(y * c) with respect to x is c W.
+        let c = Tensor::from_vec(data(3 * 6, 3), (3, 6), &Device::Cpu).unwrap();
+        let grads = (y * &c).unwrap().sum_all().unwrap().backward().unwrap();
+        close(
+            grads.get(x.as_tensor()).unwrap(),
+            &c.matmul(&w).unwrap(),
+            1e-6,
+        );
+        // The weight is no variable and gets no gradient.
+        assert!(grads.get(op.weight()).is_none());
+    }
+
+    #[test]
+    fn compositions_match_candles_fused_kernels() {
+        let x = Tensor::from_vec(data(2 * 3 * 5 * 8, 4), (2, 3, 5, 8), &Device::Cpu).unwrap();
+        close(
+            &softmax(&x).unwrap(),
+            &candle_nn::ops::softmax_last_dim(&x).unwrap(),
+            1e-6,
+        );
+        close(
+            &log_softmax(&x).unwrap(),
+            &candle_nn::ops::softmax_last_dim(&x).unwrap().log().unwrap(),
+            1e-5,
+        );
+        let cos = Tensor::from_vec(data(5 * 4, 5), (5, 4), &Device::Cpu)
+            .unwrap()
+            .cos()
+            .unwrap();
+        let sin = Tensor::from_vec(data(5 * 4, 5), (5, 4), &Device::Cpu)
+            .unwrap()
+            .sin()
+            .unwrap();
+        close(
+            &rope_interleaved(&x, &cos, &sin).unwrap(),
+            &candle_nn::rotary_emb::rope_i(&x, &cos, &sin).unwrap(),
+            1e-6,
+        );
+        let rows = Tensor::from_vec(data(4 * 8, 6), (4, 8), &Device::Cpu).unwrap();
+        let w = Tensor::from_vec(data(8, 7), 8, &Device::Cpu).unwrap();
+        close(
+            &rms_norm(&rows, &w, 1e-5).unwrap(),
+            &candle_nn::ops::rms_norm(&rows, &w, 1e-5).unwrap(),
+            1e-5,
+        );
+    }
+
+    #[test]
+    fn compositions_have_the_gradients_of_finite_differences() {
+        // d/dx of sum(f(x) * c), by central differences, against backward.
+        let shape = (1, 2, 3, 4);
+        let n = 2 * 3 * 4;
+        let c = Tensor::from_vec(data(n, 9), shape, &Device::Cpu).unwrap();
+        let cos = Tensor::from_vec(data(3 * 2, 5), (3, 2), &Device::Cpu)
+            .unwrap()
+            .cos()
+            .unwrap();
+        let sin = Tensor::from_vec(data(3 * 2, 5), (3, 2), &Device::Cpu)
+            .unwrap()
+            .sin()
+            .unwrap();
+        let w = Tensor::from_vec(data(4, 8), 4, &Device::Cpu).unwrap();
+        let fs: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
+            ("softmax", Box::new(|x: &Tensor| softmax(x).unwrap())),
+            (
+                "log_softmax",
+                Box::new(|x: &Tensor| log_softmax(x).unwrap()),
+            ),
+            (
+                "rope",
+                Box::new(|x: &Tensor| rope_interleaved(x, &cos, &sin).unwrap()),
+            ),
+            (
+                "rms_norm",
+                Box::new(|x: &Tensor| {
+                    rms_norm(&x.reshape((6, 4)).unwrap(), &w, 1e-5)
+                        .unwrap()
+                        .reshape(shape)
+                        .unwrap()
+                }),
+            ),
+        ];
+        for (name, f) in &fs {
+            let x0 = data(n, 11);
+            let x = Var::from_vec(x0.clone(), shape, &Device::Cpu).unwrap();
+            let loss = |t: &Tensor| (f(t) * &c).unwrap().sum_all().unwrap();
+            let grads = loss(x.as_tensor()).backward().unwrap();
+            let grad = grads
+                .get(x.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let eps = 1e-2f32;
+            for i in 0..n {
+                let at = |d: f32| {
+                    let mut v = x0.clone();
+                    v[i] += d;
+                    let t = Tensor::from_vec(v, shape, &Device::Cpu).unwrap();
+                    loss(&t).to_scalar::<f32>().unwrap()
+                };
+                let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+                assert!(
+                    (numeric - grad[i]).abs() < 2e-3,
+                    "{name}: d/dx[{i}] = {} by backward, {numeric} by differences",
+                    grad[i]
+                );
+            }
+        }
+    }
+}
