@@ -23,8 +23,7 @@
 # reports no device with cudaErrorNoDevice, so torch.cuda.is_available() is a plain
 # False). They go into torch/lib/, which is on torch's libraries' RPATH ($ORIGIN), and
 # torch/lib/CUDA_STUBS lists them. Nothing on the CPU path calls them: the CPU kernels
-# are libtorch_cpu.so's (MKL, oneDNN, OpenMP), the same code as in PyTorch's CPU-only
-# build. Result: a 1.6 GB venv (torch 1.2 GB of it), no CUDA download, about 1.5 minutes
+# are libtorch_cpu.so's (MKL, oneDNN, OpenMP), as shipped in the wheel. Result: a 1.6 GB venv (torch 1.2 GB of it), no CUDA download, about 1.5 minutes
 # from nothing on 2 cores.
 #
 # Versions: every package is pinned, and installed with --no-deps from the list below,
