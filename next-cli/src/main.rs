@@ -32,6 +32,11 @@ mod progress;
 mod repair_cmd;
 mod resume_cmd;
 mod stdout;
+
+/// The allocator of `next`: see the comment in Cargo.toml. The sandboxes' children make
+/// no allocation between `clone3` and `execve`, so its lack of fork handlers is moot.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod trace_cmd;
 mod verify_cmd;
 

@@ -27,22 +27,11 @@ use std::time::Instant;
 use next_core::prompt;
 use next_core::sample::SamplingParams;
 use next_core::task::{Program, RepairTask, TaskId, TestCase};
-use next_models::artifact::SMOLLM2;
 use next_models::candle::{LocalModel, WeightFormat};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{candle_threads, env_usize, workspace};
 
 fn repair_prompt() -> prompt::Prompt {
     let task = RepairTask::new(
@@ -90,31 +79,8 @@ fn llama_cpp(python: &Path, model: &Path, tokens: &[u32], n: usize, threads: usi
     )
 }
 
-/// The threads of candle's pool: `CANDLE_NUM_THREADS`, then `RAYON_NUM_THREADS`, then
-/// the cores.
-fn candle_threads() -> usize {
-    ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
-        .iter()
-        .find_map(|var| {
-            std::env::var(var)
-                .ok()?
-                .parse()
-                .ok()
-                .filter(|&n: &usize| n > 0)
-        })
-        .unwrap_or_else(candle_core::utils::get_num_threads)
-}
-
 fn main() {
-    let model_path = std::env::var_os("NEXT_CANDLE_MODEL").map_or_else(
-        || {
-            SMOLLM2
-                .locate_in(&workspace().join(".cache"))
-                .or_else(|_| SMOLLM2.locate())
-                .expect("the model: run next-models/scripts/llama-server-setup.sh")
-        },
-        PathBuf::from,
-    );
+    let model_path = common::model_path();
     let python = std::env::var_os("NEXT_LLAMA_PYTHON")
         .map_or_else(|| workspace().join(".cache/venv/bin/python"), PathBuf::from);
     let weights = match std::env::var("NEXT_BENCH_WEIGHTS").as_deref() {

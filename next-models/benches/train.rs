@@ -19,39 +19,23 @@
 //! or the venv that `train-bench-setup.sh` makes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use next_models::artifact::SMOLLM2;
 use next_models::candle::train::{time_steps, Target};
 use next_models::candle::LoraConfig;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{candle_threads, env_usize, workspace};
 
-fn candle_threads() -> usize {
-    ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"]
-        .iter()
-        .find_map(|var| {
-            std::env::var(var)
-                .ok()?
-                .parse()
-                .ok()
-                .filter(|&n: &usize| n > 0)
-        })
-        .unwrap_or_else(candle_core::utils::get_num_threads)
-}
+/// An allocator that keeps freed memory for the next tensor: the system allocator
+/// returns every large tensor to the kernel when it is dropped and takes it back page
+/// by page, and on a training step's thousands of tensors those page faults (and the
+/// TLB shootdowns of unmapping) cost a sixth of the time (measured: 4.58 s a step with
+/// the system allocator, 3.85 s with this one). `next` uses the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// This process's peak resident memory, from `/proc/self/status`.
 fn peak_rss_bytes() -> Option<u64> {
@@ -79,15 +63,7 @@ fn mib(bytes: f64) -> f64 {
 }
 
 fn main() {
-    let model = std::env::var_os("NEXT_CANDLE_MODEL").map_or_else(
-        || {
-            SMOLLM2
-                .locate_in(&workspace().join(".cache"))
-                .or_else(|_| SMOLLM2.locate())
-                .expect("the model: run next-models/scripts/llama-server-setup.sh")
-        },
-        PathBuf::from,
-    );
+    let model = common::model_path();
     let rank = env_usize("NEXT_BENCH_RANK", 8);
     let batch = env_usize("NEXT_BENCH_BATCH", 1);
     let seq = env_usize("NEXT_BENCH_SEQ", 512);

@@ -21,7 +21,7 @@ prompt, and the loss is on the second half only. --warmup steps run untimed, the
 stdout gets exactly one JSON line:
   {"impl": "pytorch+peft", "torch", "peft", "threads", "batch", "seq_len", "rank",
    "steps", "sec_per_step" (median of the timed steps), "sec_per_step_all",
-   "tokens_per_sec" (batch * seq_len / sec_per_step), "peak_rss_bytes" (ru_maxrss),
+   "tokens_per_sec" (batch * seq_len / sec_per_step), "peak_rss_bytes" (VmHWM of /proc/self/status, else ru_maxrss),
    "loss_first" (the very first step's loss, before any update), "loss_last" (the last
    timed step's), "trainable_params", and for the record "transformers", "alpha",
    "dropout", "lr", "warmup", "gradient_checkpointing", "attn_implementation", "seed",
@@ -87,6 +87,20 @@ def parse_args(argv):
 
 def log(*msg):
     print(*msg, file=sys.stderr, flush=True)
+
+
+def peak_rss_bytes():
+    """This process's peak resident memory. ru_maxrss is not it when a parent started
+    this script: Linux keeps the parent's peak at the fork in the child's ru_maxrss
+    across exec, while VmHWM belongs to this process's own address space."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main(argv):
@@ -185,7 +199,7 @@ def main(argv):
         "sec_per_step": median,
         "sec_per_step_all": times,
         "tokens_per_sec": args.batch * args.seq_len / median,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "loss_first": losses[0],
         "loss_last": losses[-1],
         "trainable_params": trainable_params,

@@ -1,5 +1,6 @@
 //! NExT models: the [`RationaleSampler`](next_core::sample::RationaleSampler) backends
-//! that talk to language models.
+//! that talk to language models, and the [`Trainer`](next_core::train::Trainer)s that
+//! fine-tune them on the rationales the loop keeps.
 //!
 //! Users swap models: a hosted API in production, a local model on a laptop, a mock in
 //! tests (`next_core::testing`). This crate holds the real ones, each behind its cargo
@@ -11,6 +12,14 @@
 //! | `openai` | `openai` | `openai` | `POST {base_url}/chat/completions`: hosted services, vLLM, llama.cpp's server, Ollama |
 //! | `gemini` | `gemini` | `gemini` | `POST {base_url}/v1beta/models/{model}:generateContent` |
 //! | `candle` | `candle` | `candle` | a llama-family GGUF on the CPU, in-process (default: SmolLM2-135M-Instruct, fetched by `next model fetch`) |
+//!
+//! and each sampler's trainer, `[trainer] kind = "..."`:
+//!
+//! | feature | module | factory | trains |
+//! |---|---|---|---|
+//! | `candle` | `candle::train` | `candle-lora` | LoRA adapters of the local model on the CPU, which the `candle` sampler merges at load |
+//! | `openai` | `openai::finetune` | `openai-ft` | a hosted fine-tuning job (files and fine-tuning API), whose model id the `openai` sampler uses |
+//! | (none) | `export` | `export` | nothing here: writes the training set as OpenAI, Gemini and TRL JSONL and stops the run until it is given the model trained elsewhere |
 //!
 //! # Design
 //!

@@ -91,16 +91,7 @@ impl Llama {
         format: WeightFormat,
         context: usize,
     ) -> std::result::Result<Self, CandleError> {
-        let hp = Hparams::read(file)?;
-        check_rope(file)?;
-        if let Some(adapter) = adapter {
-            adapter
-                .check_base(hp.n_layer, hp.n_embd)
-                .map_err(|message| CandleError::Adapter {
-                    path: file.path.clone(),
-                    message,
-                })?;
-        }
+        let hp = model_hparams(file, adapter)?;
         let pad = format == WeightFormat::Q8_0 && tiled_kernel_available();
         let path = file.path.clone();
         let wrap = |name: &str, err: candle_core::Error| CandleError::Gguf {
@@ -277,11 +268,31 @@ impl Llama {
     }
 }
 
-/// Refuses the rotary-embedding variants this forward pass does not implement.
+/// The hyper-parameters of the model of `file`, checked to be a model these forward
+/// passes run and, when given, one that `adapter` fits.
 ///
 /// # Errors
-/// [`CandleError::Unsupported`] for rope scaling or per-frequency factors.
-pub(crate) fn check_rope(file: &GgufFile) -> std::result::Result<(), CandleError> {
+/// As [`Hparams::read`]; [`CandleError::Unsupported`] for rope scaling or
+/// per-frequency factors; [`CandleError::Adapter`] for an adapter of another model.
+pub(crate) fn model_hparams(
+    file: &GgufFile,
+    adapter: Option<&Adapter>,
+) -> std::result::Result<Hparams, CandleError> {
+    let hp = Hparams::read(file)?;
+    check_rope(file)?;
+    if let Some(adapter) = adapter {
+        adapter
+            .check_base(hp.n_layer, hp.n_embd)
+            .map_err(|message| CandleError::Adapter {
+                path: file.path.clone(),
+                message,
+            })?;
+    }
+    Ok(hp)
+}
+
+/// Refuses the rotary-embedding variants this forward pass does not implement.
+fn check_rope(file: &GgufFile) -> std::result::Result<(), CandleError> {
     if let Ok(kind) = file.string("llama.rope.scaling.type") {
         if kind != "none" {
             return Err(file.unsupported(format!("rope scaling `{kind}` is not supported")));

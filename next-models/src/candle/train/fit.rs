@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::config::LoraConfig;
 use super::data::{epoch_batches, Batch, Encoded};
-use super::net::{Dropout, Frozen, Lora};
-use super::ops;
+use super::lora::{Dropout, Lora};
+use super::net::Frozen;
 use super::optim::{learning_rate, warmup_steps, AdamW};
 
 /// Why a training ended without adapters.
@@ -159,10 +159,5 @@ pub(crate) fn batch_nll(
     let positions = Tensor::from_slice(&batch.positions, batch.positions.len(), &Device::Cpu)?;
     // Only the positions that predict a target go through the output head: the prompt
     // takes no loss, so its logits are never needed.
-    let logits = model.logits(&hidden.index_select(&positions, 0)?)?;
-    let targets = Tensor::from_slice(&batch.targets, (batch.targets.len(), 1), &Device::Cpu)?;
-    ops::log_softmax(&logits)?
-        .gather(&targets, 1)?
-        .sum_all()?
-        .neg()
+    model.head_loss(&hidden.index_select(&positions, 0)?, batch.targets.clone())
 }

@@ -10,12 +10,20 @@
 //!   generation. The loss is on the answer's tokens only.
 //! - **The base weights are dequantized to `f32` and frozen**; LoRA pairs (`A`
 //!   Kaiming-uniform, `B` zero) sit beside the adapted projections, scaled by
-//!   `alpha / rank`. The forward pass is built from differentiable candle operations
-//!   (candle-nn's fused kernels have no backward pass), and a product by a frozen matrix
-//!   computes no weight gradient (see `ops.rs`). The tests hold this forward to the
-//!   inference forward's logits.
+//!   `alpha / rank`. candle-nn's fused kernels have no backward pass, and candle's
+//!   autograd allocates a tensor (and a zero-filled gradient) per operation, which on a
+//!   CPU costs as much as the matrix products. So the training forward is candle's
+//!   autograd over a few operations of its own, each with a hand-written backward pass:
+//!   a layer's stacked product with its adapters as one node, which computes no
+//!   gradient for the frozen matrix (`adapted.rs`), the RMS norm, the rotary
+//!   embedding, the attention's causal softmax, and the output head with the loss
+//!   (`fused.rs`). The differentiable compositions of candle operations they replace
+//!   are kept as their reference (`ops.rs`): the tests hold each fused operation to its
+//!   composition and to finite differences, forward and backward, and the whole
+//!   forward to the inference forward's logits.
 //! - **Only the positions that predict an answer token reach the output head**, whose
-//!   `vocab x width` product is the largest of the model: a prompt takes no loss.
+//!   `vocab x width` product is the largest of the model (a prompt takes no loss), in
+//!   chunks of rows, so that the logits of a batch are never held at once.
 //! - **AdamW, warm-up then cosine (or linear) decay, global-norm clipping, gradient
 //!   accumulation, batches bucketed by length**, all deterministic under `seed` on one
 //!   machine and thread count.
@@ -29,15 +37,29 @@
 //!   stops it before its next micro-batch. The `f32` base weights are kept between
 //!   trainings of the same base.
 //!
+//! # Speed
+//!
+//! Measured by `benches/train.rs` on a 2-core AVX-512 machine, one step of rank-8
+//! adapters on the seven projections of SmolLM2-135M, one sequence of 512 tokens:
+//! about 3.9 s against PyTorch + PEFT's 2.0 s (0.5x), at a lower peak memory (2.3 GiB
+//! against 2.5 GiB). The matrix products take about a third of the step; the rest is
+//! the allocations and element-wise passes of candle's autograd, and the page faults
+//! of its large tensors: an application that trains should use an allocator that keeps
+//! freed memory (`next` uses mimalloc: 3.85 s a step, against 4.58 s with the system
+//! allocator).
+//!
 //! The adapter's directory format is [`Adapter`]'s. Its checkpoint is
 //! `{"adapter": "<directory>"}` (plus `"gguf"` when the trainer's `model` is set), which
 //! [`CandleSampler`](super::CandleSampler) loads by merging the update into its weights
 //! once, so that sampling from a tuned checkpoint is as fast as from the base.
 
+mod adapted;
 mod adapter;
 mod config;
 mod data;
 mod fit;
+mod fused;
+mod lora;
 mod net;
 mod ops;
 mod optim;

@@ -16,25 +16,26 @@
     clippy::cast_precision_loss
 )]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{Device, Tensor};
 
-use super::adapter::{Adapter, AdapterSettings, BaseModel, Pair, FORMAT};
+use super::adapter::Adapter;
+use super::fused::{CausalSoftmax, HeadCrossEntropy, RmsNorm, Rope};
+use super::lora::{Dropout, Lora, Stack};
 use super::ops::{self, FrozenLinear};
 use super::target::Target;
 use crate::candle::error::CandleError;
 use crate::candle::gguf::{GgufFile, Hparams};
-use crate::candle::model::{causal_mask, check_rope, rope_tables};
+use crate::candle::model::{model_hparams, rope_tables};
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
 struct FrozenLayer {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
     qkv: Arc<FrozenLinear>,
     wo: Arc<FrozenLinear>,
-    ffn_norm: Tensor,
+    ffn_norm: Vec<f32>,
     gate_up: Arc<FrozenLinear>,
     down: Arc<FrozenLinear>,
     ff: usize,
@@ -50,7 +51,7 @@ pub(crate) struct Frozen {
     pub file: String,
     embed: Tensor,
     layers: Vec<FrozenLayer>,
-    norm: Tensor,
+    norm: Vec<f32>,
     output: Arc<FrozenLinear>,
     cos: Tensor,
     sin: Tensor,
@@ -68,16 +69,7 @@ impl Frozen {
         start: Option<&Adapter>,
         context: usize,
     ) -> std::result::Result<Self, CandleError> {
-        let hp = Hparams::read(file)?;
-        check_rope(file)?;
-        if let Some(adapter) = start {
-            adapter
-                .check_base(hp.n_layer, hp.n_embd)
-                .map_err(|message| CandleError::Adapter {
-                    path: file.path.clone(),
-                    message,
-                })?;
-        }
+        let hp = model_hparams(file, start)?;
         let path = file.path.clone();
         let wrap = |name: &str| {
             let path = path.clone();
@@ -129,18 +121,16 @@ impl Frozen {
                 Ok(Arc::new(FrozenLinear::new(&w).map_err(wrap(&name))?))
             };
             layers.push(FrozenLayer {
-                attn_norm: vector(file.floats(&format!("blk.{i}.attn_norm.weight"), embd)?)
-                    .map_err(wrap(&name))?,
+                attn_norm: file.floats(&format!("blk.{i}.attn_norm.weight"), embd)?,
                 qkv: stack(&[q, k, v])?,
                 wo: stack(&[o])?,
-                ffn_norm: vector(file.floats(&format!("blk.{i}.ffn_norm.weight"), embd)?)
-                    .map_err(wrap(&name))?,
+                ffn_norm: file.floats(&format!("blk.{i}.ffn_norm.weight"), embd)?,
                 gate_up: stack(&[gate, up])?,
                 down: stack(&[down])?,
                 ff,
             });
         }
-        let norm = vector(file.floats("output_norm.weight", embd)?).map_err(wrap("output_norm"))?;
+        let norm = file.floats("output_norm.weight", embd)?;
         let output = if file.has_tensor("output.weight") {
             let q = file.tensor("output.weight")?;
             file.check_dims("output.weight", &q, &[vocab, embd])?;
@@ -182,6 +172,18 @@ impl Frozen {
         }
     }
 
+    /// The first output column of `target` in its stacked product.
+    pub fn offset_of(&self, target: Target, layer: usize) -> usize {
+        let hp = &self.hp;
+        let ff = self.layers.get(layer).map_or(0, |l| l.ff);
+        match target {
+            Target::Q | Target::O | Target::Gate | Target::Down => 0,
+            Target::K => hp.n_embd,
+            Target::V => hp.n_embd + hp.n_head_kv * hp.head_dim,
+            Target::Up => ff,
+        }
+    }
+
     /// The hidden states after the final norm, `(batch * positions, width)`, of the
     /// token ids `ids`, `(batch, positions)`, with the adapters of `lora` (none: the
     /// base model). `dropout` draws the adapters' input masks during training.
@@ -203,204 +205,75 @@ impl Frozen {
         let groups = nh / nkv;
         let rows = b * t;
         let mut x = self.embed.embedding(&ids.flatten_all()?)?;
-        let cos = self.cos.narrow(0, 0, t)?;
-        let sin = self.sin.narrow(0, 0, t)?;
-        let mask = causal_mask(t, 0)?;
-        let scale = 1.0 / (hd as f64).sqrt();
+        let cos = self.cos.narrow(0, 0, t)?.flatten_all()?.to_vec1::<f32>()?;
+        let sin = self.sin.narrow(0, 0, t)?.flatten_all()?.to_vec1::<f32>()?;
+        let scale = 1.0 / (hd as f32).sqrt();
+        let rope = |m: Tensor, n: usize| -> Result<Tensor> {
+            m.reshape((b, t, n, hd))?
+                .transpose(1, 2)?
+                .contiguous()?
+                .apply_op1(Rope {
+                    cos: cos.clone(),
+                    sin: sin.clone(),
+                    positions: t,
+                })
+        };
         for (l, layer) in self.layers.iter().enumerate() {
-            let h = ops::rms_norm(&x, &layer.attn_norm, f64::from(hp.rms_eps))?;
-            let qkv = ops::frozen_linear(&h, &layer.qkv)?;
-            let adapt = |out, target, input: &Tensor, dropout: &mut Option<Dropout<'_>>| {
-                Lora::add_to(lora, l, target, out, input, dropout)
+            let mut project = |x: &Tensor, w: &Arc<FrozenLinear>, stack: Stack| match lora {
+                Some(lora) => lora.project(x, w, l, stack, dropout),
+                None => ops::frozen_linear(x, w),
             };
-            let q = adapt(qkv.narrow(1, 0, nh * hd)?, Target::Q, &h, dropout)?;
-            let k = adapt(qkv.narrow(1, nh * hd, nkv * hd)?, Target::K, &h, dropout)?;
-            let v = adapt(
-                qkv.narrow(1, (nh + nkv) * hd, nkv * hd)?,
-                Target::V,
-                &h,
-                dropout,
-            )?;
-            let heads = |m: Tensor, n: usize| -> Result<Tensor> {
-                m.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()
-            };
-            let q = ops::rope_interleaved(&heads(q, nh)?, &cos, &sin)?;
-            let k = ops::rope_interleaved(&heads(k, nkv)?, &cos, &sin)?;
-            let v = heads(v, nkv)?;
+            let h = self.rms_norm(&x, &layer.attn_norm)?;
+            let qkv = project(&h, &layer.qkv, Stack::Qkv)?;
+            let q = rope(qkv.narrow(1, 0, nh * hd)?, nh)?;
+            let k = rope(qkv.narrow(1, nh * hd, nkv * hd)?, nkv)?;
+            let v = qkv
+                .narrow(1, (nh + nkv) * hd, nkv * hd)?
+                .reshape((b, t, nkv, hd))?
+                .transpose(1, 2)?
+                .contiguous()?;
             // Heads h = kv * groups + j share key/value head kv.
             let q = q.reshape((b, nkv, groups * t, hd))?;
-            let scores = (q.matmul(&k.t()?)? * scale)?
-                .reshape((b, nkv, groups, t, t))?
-                .broadcast_add(&mask)?;
-            let probs = ops::softmax(&scores)?.reshape((b, nkv, groups * t, t))?;
+            let probs = q.matmul(&k.t()?)?.apply_op1(CausalSoftmax {
+                positions: t,
+                scale,
+            })?;
             let attn = probs
                 .matmul(&v)?
                 .reshape((b, nh, t, hd))?
                 .transpose(1, 2)?
                 .reshape((rows, nh * hd))?;
-            let o = adapt(
-                ops::frozen_linear(&attn, &layer.wo)?,
-                Target::O,
-                &attn,
-                dropout,
-            )?;
-            x = (x + o)?;
-            let h = ops::rms_norm(&x, &layer.ffn_norm, f64::from(hp.rms_eps))?;
-            let gate_up = ops::frozen_linear(&h, &layer.gate_up)?;
-            let gate = adapt(gate_up.narrow(1, 0, layer.ff)?, Target::Gate, &h, dropout)?;
-            let up = adapt(
-                gate_up.narrow(1, layer.ff, layer.ff)?,
-                Target::Up,
-                &h,
-                dropout,
-            )?;
-            let act = (gate.silu()? * up)?;
-            let down = adapt(
-                ops::frozen_linear(&act, &layer.down)?,
-                Target::Down,
-                &act,
-                dropout,
-            )?;
-            x = (x + down)?;
+            x = (x + project(&attn, &layer.wo, Stack::O)?)?;
+            let h = self.rms_norm(&x, &layer.ffn_norm)?;
+            let gate_up = project(&h, &layer.gate_up, Stack::GateUp)?;
+            let act = (gate_up.narrow(1, 0, layer.ff)?.silu()?
+                * gate_up.narrow(1, layer.ff, layer.ff)?)?;
+            x = (x + project(&act, &layer.down, Stack::Down)?)?;
         }
-        ops::rms_norm(&x, &self.norm, f64::from(hp.rms_eps))
+        self.rms_norm(&x, &self.norm)
     }
 
-    /// The logits `(rows, vocab)` of hidden states `(rows, width)`.
-    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        ops::frozen_linear(hidden, &self.output)
-    }
-}
-
-/// Draws the dropout masks of the adapters' inputs.
-pub(crate) struct Dropout<'a> {
-    /// The probability of zeroing an input.
-    pub p: f32,
-    /// The generator, seeded by the trainer.
-    pub rng: &'a mut fastrand::Rng,
-}
-
-impl Dropout<'_> {
-    /// `x` with each element zeroed with probability `p` and the others scaled by
-    /// `1 / (1 - p)`.
-    fn apply(&mut self, x: &Tensor) -> Result<Tensor> {
-        let keep = 1.0 - self.p;
-        let scale = 1.0 / keep;
-        let n = x.elem_count();
-        let mask: Vec<f32> = (0..n)
-            .map(|_| if self.rng.f32() < keep { scale } else { 0.0 })
-            .collect();
-        x * Tensor::from_vec(mask, x.shape(), &Device::Cpu)?
-    }
-}
-
-/// The trained LoRA pairs.
-///
-/// Invariant: every layer has a pair for every target, `a` `(rank, in)` and `b`
-/// `(out, rank)` of the projection's widths.
-pub(crate) struct Lora {
-    pub rank: usize,
-    pub scale: f64,
-    pub targets: Vec<Target>,
-    pairs: HashMap<(usize, Target), (Var, Var)>,
-}
-
-impl Lora {
-    /// Fresh pairs for `targets` of every layer of `model`: `A` uniform in
-    /// `±1/sqrt(in)` (PEFT's Kaiming-uniform default), `B` zero, so that a fresh
-    /// adapter leaves the model as it is.
-    pub fn new(
-        model: &Frozen,
-        targets: &[Target],
-        rank: usize,
-        scale: f64,
-        rng: &mut fastrand::Rng,
-    ) -> Result<Self> {
-        let mut pairs = HashMap::new();
-        for layer in 0..model.hp.n_layer {
-            for &target in targets {
-                let (out, inp) = model.shape_of(target, layer);
-                let bound = 1.0 / (inp as f32).sqrt();
-                let a: Vec<f32> = (0..rank * inp)
-                    .map(|_| (rng.f32() * 2.0 - 1.0) * bound)
-                    .collect();
-                let a = Var::from_vec(a, (rank, inp), &Device::Cpu)?;
-                let b = Var::zeros((out, rank), DType::F32, &Device::Cpu)?;
-                pairs.insert((layer, target), (a, b));
-            }
-        }
-        Ok(Self {
-            rank,
-            scale,
-            targets: targets.to_vec(),
-            pairs,
+    /// The rows of `x` normalized and scaled by `weight` (the fused operation).
+    fn rms_norm(&self, x: &Tensor, weight: &[f32]) -> Result<Tensor> {
+        x.apply_op1(RmsNorm {
+            weight: weight.to_vec(),
+            eps: self.hp.rms_eps,
         })
     }
 
-    /// Every trained variable, in a fixed order (layer, target, `A` then `B`).
-    pub fn vars(&self) -> Vec<&Var> {
-        let mut keys: Vec<_> = self.pairs.keys().copied().collect();
-        keys.sort_unstable();
-        keys.iter()
-            .filter_map(|k| self.pairs.get(k))
-            .flat_map(|(a, b)| [a, b])
-            .collect()
+    /// The summed negative log-likelihood of `targets` after hidden states
+    /// `(rows, width)`, through the output head (fused, in chunks of rows).
+    pub fn head_loss(&self, hidden: &Tensor, targets: Vec<u32>) -> Result<Tensor> {
+        hidden.contiguous()?.apply_op1(HeadCrossEntropy {
+            w: self.output.weight().clone(),
+            targets,
+        })
     }
 
-    /// `out` plus the update of `target`'s pair in `layer` for `input`, when `lora`
-    /// has one.
-    fn add_to(
-        lora: Option<&Self>,
-        layer: usize,
-        target: Target,
-        out: Tensor,
-        input: &Tensor,
-        dropout: &mut Option<Dropout<'_>>,
-    ) -> Result<Tensor> {
-        let Some((lora, (a, b))) = lora.and_then(|l| Some((l, l.pairs.get(&(layer, target))?)))
-        else {
-            return Ok(out);
-        };
-        let input = match dropout {
-            Some(d) if d.p > 0.0 => d.apply(input)?,
-            _ => input.clone(),
-        };
-        let update = input
-            .matmul(&a.as_tensor().t()?)?
-            .matmul(&b.as_tensor().t()?)?;
-        out + (update * lora.scale)?
-    }
-
-    /// The pairs as an [`Adapter`] of `model`, with the settings' `training` note.
-    pub fn to_adapter(
-        &self,
-        model: &Frozen,
-        training: serde_json::Value,
-    ) -> std::result::Result<Adapter, String> {
-        let mut pairs = HashMap::new();
-        for (key, (a, b)) in &self.pairs {
-            let copy = |v: &Var| v.as_tensor().copy().map(|t| t.detach());
-            pairs.insert(
-                *key,
-                Pair {
-                    a: copy(a).map_err(|e| e.to_string())?,
-                    b: copy(b).map_err(|e| e.to_string())?,
-                },
-            );
-        }
-        let settings = AdapterSettings {
-            format: FORMAT.into(),
-            rank: self.rank,
-            scale: self.scale,
-            targets: self.targets.clone(),
-            base: BaseModel {
-                file: model.file.clone(),
-                layers: model.hp.n_layer,
-                embedding: model.hp.n_embd,
-            },
-            training,
-        };
-        Adapter::new(settings, pairs)
+    /// The logits `(rows, vocab)` of hidden states `(rows, width)`.
+    #[cfg(test)]
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        ops::frozen_linear(hidden, &self.output)
     }
 }
 
@@ -410,9 +283,4 @@ fn file_name(path: &std::path::Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-fn vector(v: Vec<f32>) -> Result<Tensor> {
-    let n = v.len();
-    Tensor::from_vec(v, n, &Device::Cpu)
 }

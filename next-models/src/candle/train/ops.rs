@@ -1,9 +1,13 @@
 //! The differentiable pieces of the training forward pass.
 //!
-//! candle-nn's fused `rms_norm`, `softmax_last_dim` and `rope` have no backward pass,
-//! so the training forward builds each from candle operations that have one
-//! ([`rms_norm`], [`softmax`], [`rope_interleaved`], [`log_softmax`]); the inference
-//! forward keeps the fused ones, and the tests hold the two to the same logits.
+//! candle-nn's fused `rms_norm`, `softmax_last_dim` and `rope` have no backward pass.
+//! This module writes each as a composition of candle operations that have one
+//! (`rms_norm`, `softmax`, `log_softmax`, `rope_interleaved`): the definitions, which
+//! the tests check against candle-nn's kernels and against finite differences. The
+//! training forward runs their fused equivalents with a backward pass of their own
+//! ([`super::fused`]), which the tests hold to these compositions, forward and
+//! backward; the inference forward keeps candle-nn's kernels, and the tests hold the
+//! two forwards to the same logits.
 //!
 //! The one custom operation is [`frozen_linear`]: a product by a base matrix, which
 //! training never changes. candle's backward pass of `matmul` computes the gradient of
@@ -11,7 +15,9 @@
 //! product per layer and per step (the weight's gradient, as large as the forward
 //! product itself); [`FrozenLinear`]'s backward computes only the input's gradient.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor, D};
+#[cfg(test)]
+use candle_core::D;
+use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
@@ -32,7 +38,6 @@ impl FrozenLinear {
     }
 
     /// Its matrix.
-    #[cfg(test)]
     pub fn weight(&self) -> &Tensor {
         &self.w
     }
@@ -91,6 +96,7 @@ impl CustomOp1 for Shared {
 
 /// The rows of `x`, `(rows, width)`, divided by their root mean square and scaled by
 /// `weight`, `(width,)`: as the inference forward's kernel computes it.
+#[cfg(test)]
 pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     let rms = (x.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?;
     x.broadcast_div(&rms)?.broadcast_mul(weight)
@@ -98,6 +104,7 @@ pub(crate) fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> 
 
 /// The softmax of `x` over its last dimension. The maximum subtracted for stability is
 /// a constant to the gradient (the softmax does not depend on it), so it is detached.
+#[cfg(test)]
 pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let e = x.broadcast_sub(&max)?.exp()?;
@@ -106,6 +113,7 @@ pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
 }
 
 /// The logarithm of the softmax of `x` over its last dimension.
+#[cfg(test)]
 pub(crate) fn log_softmax(x: &Tensor) -> Result<Tensor> {
     let max = x.max_keepdim(D::Minus1)?.detach();
     let shifted = x.broadcast_sub(&max)?;
@@ -116,6 +124,7 @@ pub(crate) fn log_softmax(x: &Tensor) -> Result<Tensor> {
 /// The interleaved rotary embedding of `x`, `(batch, heads, positions, head_dim)`:
 /// each pair `(x[2i], x[2i+1])` rotated by the angle of `cos`/`sin`, `(positions,
 /// head_dim / 2)`; what candle-nn's `rope_i` computes.
+#[cfg(test)]
 #[allow(clippy::many_single_char_names)]
 pub(crate) fn rope_interleaved(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
     let (b, h, t, d) = x.dims4()?;

@@ -1,0 +1,210 @@
+//! [`Lora`]: the trained adapters of a training, as candle variables, one pair of
+//! stacked variables per stacked product of a layer (see [`super::adapted`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor, Var};
+
+use super::adapted::AdaptedLinear;
+use super::adapter::{Adapter, AdapterSettings, BaseModel, Pair, FORMAT};
+use super::net::Frozen;
+use super::ops::{self, FrozenLinear};
+use super::target::Target;
+
+type Result<T> = std::result::Result<T, candle_core::Error>;
+
+/// A stacked product of a layer: the matrices that read the same input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Stack {
+    /// Query, key and value.
+    Qkv,
+    /// The attention's output.
+    O,
+    /// Gate and up.
+    GateUp,
+    /// Down.
+    Down,
+}
+
+impl Stack {
+    const ALL: [Stack; 4] = [Stack::Qkv, Stack::O, Stack::GateUp, Stack::Down];
+
+    /// Its projections, in the order of its outputs.
+    fn targets(self) -> &'static [Target] {
+        match self {
+            Stack::Qkv => &[Target::Q, Target::K, Target::V],
+            Stack::O => &[Target::O],
+            Stack::GateUp => &[Target::Gate, Target::Up],
+            Stack::Down => &[Target::Down],
+        }
+    }
+}
+
+/// The adapters of one stacked product: the adapted parts' `A` matrices stacked,
+/// `(parts x rank, in)`, and their `B` matrices stacked, `(sum of widths, rank)`.
+struct Stacked {
+    a: Var,
+    b: Var,
+    /// Each adapted part: its projection, first output column and width.
+    parts: Vec<(Target, usize, usize)>,
+}
+
+/// Draws the dropout masks of the adapters' inputs.
+pub(crate) struct Dropout<'a> {
+    /// The probability of zeroing an input.
+    pub p: f32,
+    /// The generator, seeded by the trainer.
+    pub rng: &'a mut fastrand::Rng,
+}
+
+impl Dropout<'_> {
+    /// A mask of `shape`: each element 0 with probability `p`, else `1 / (1 - p)`.
+    fn mask(&mut self, shape: &[usize]) -> Result<Tensor> {
+        let keep = 1.0 - self.p;
+        let scale = 1.0 / keep;
+        let n = shape.iter().product();
+        let mask: Vec<f32> = (0..n)
+            .map(|_| if self.rng.f32() < keep { scale } else { 0.0 })
+            .collect();
+        Tensor::from_vec(mask, shape, &Device::Cpu)
+    }
+}
+
+/// The trained LoRA pairs.
+///
+/// Invariant: every layer has the stacked variables of every product one of
+/// `targets` belongs to, each adapted part of rank `rank`.
+pub(crate) struct Lora {
+    pub rank: usize,
+    pub scale: f64,
+    pub targets: Vec<Target>,
+    stacks: HashMap<(usize, Stack), Stacked>,
+}
+
+impl Lora {
+    /// Fresh pairs for `targets` of every layer of `model`: `A` uniform in
+    /// `±1/sqrt(in)` (PEFT's Kaiming-uniform default), `B` zero, so that a fresh
+    /// adapter leaves the model as it is.
+    pub fn new(
+        model: &Frozen,
+        targets: &[Target],
+        rank: usize,
+        scale: f64,
+        rng: &mut fastrand::Rng,
+    ) -> Result<Self> {
+        let mut stacks = HashMap::new();
+        for layer in 0..model.hp.n_layer {
+            for stack in Stack::ALL {
+                let parts: Vec<(Target, usize, usize)> = stack
+                    .targets()
+                    .iter()
+                    .filter(|t| targets.contains(t))
+                    .map(|&t| (t, model.offset_of(t, layer), model.shape_of(t, layer).0))
+                    .collect();
+                let Some(&(first, _, _)) = parts.first() else {
+                    continue;
+                };
+                let inp = model.shape_of(first, layer).1;
+                #[allow(clippy::cast_precision_loss)]
+                let bound = 1.0 / (inp as f32).sqrt();
+                let a: Vec<f32> = (0..parts.len() * rank * inp)
+                    .map(|_| (rng.f32() * 2.0 - 1.0) * bound)
+                    .collect();
+                let a = Var::from_vec(a, (parts.len() * rank, inp), &Device::Cpu)?;
+                let rows = parts.iter().map(|p| p.2).sum::<usize>();
+                let b = Var::zeros((rows, rank), DType::F32, &Device::Cpu)?;
+                stacks.insert((layer, stack), Stacked { a, b, parts });
+            }
+        }
+        Ok(Self {
+            rank,
+            scale,
+            targets: targets.to_vec(),
+            stacks,
+        })
+    }
+
+    /// Every trained variable, in a fixed order (layer, product, `A` then `B`).
+    pub fn vars(&self) -> Vec<&Var> {
+        let mut keys: Vec<_> = self.stacks.keys().copied().collect();
+        keys.sort_unstable();
+        keys.iter()
+            .filter_map(|k| self.stacks.get(k))
+            .flat_map(|s| [&s.a, &s.b])
+            .collect()
+    }
+
+    /// The product of `x` by the frozen matrix `w` of `stack` in `layer`, with its
+    /// adapters (one fused operation) when it has some.
+    pub fn project(
+        &self,
+        x: &Tensor,
+        w: &Arc<FrozenLinear>,
+        layer: usize,
+        stack: Stack,
+        dropout: &mut Option<Dropout<'_>>,
+    ) -> Result<Tensor> {
+        let Some(stacked) = self.stacks.get(&(layer, stack)) else {
+            return ops::frozen_linear(x, w);
+        };
+        let mask = match dropout {
+            Some(d) if d.p > 0.0 => Some(d.mask(x.dims())?),
+            _ => None,
+        };
+        let op = AdaptedLinear {
+            w: w.weight().clone(),
+            parts: stacked
+                .parts
+                .iter()
+                .map(|&(_, at, width)| (at, width))
+                .collect(),
+            rank: self.rank,
+            scale: self.scale,
+            mask,
+        };
+        x.contiguous()?
+            .apply_op3(stacked.a.as_tensor(), stacked.b.as_tensor(), op)
+    }
+
+    /// The pairs as an [`Adapter`] of `model`, with the settings' `training` note.
+    pub fn to_adapter(
+        &self,
+        model: &Frozen,
+        training: serde_json::Value,
+    ) -> std::result::Result<Adapter, String> {
+        let failed = |e: candle_core::Error| e.to_string();
+        let mut pairs = HashMap::new();
+        for (&(layer, _), stacked) in &self.stacks {
+            let mut b_at = 0;
+            for (i, &(target, _, width)) in stacked.parts.iter().enumerate() {
+                let a = stacked.a.as_tensor().narrow(0, i * self.rank, self.rank);
+                let b = stacked.b.as_tensor().narrow(0, b_at, width);
+                let copy = |t: candle_core::Result<Tensor>| {
+                    t.and_then(|t| t.contiguous()?.copy()).map(|t| t.detach())
+                };
+                pairs.insert(
+                    (layer, target),
+                    Pair {
+                        a: copy(a).map_err(failed)?,
+                        b: copy(b).map_err(failed)?,
+                    },
+                );
+                b_at += width;
+            }
+        }
+        let settings = AdapterSettings {
+            format: FORMAT.into(),
+            rank: self.rank,
+            scale: self.scale,
+            targets: self.targets.clone(),
+            base: BaseModel {
+                file: model.file.clone(),
+                layers: model.hp.n_layer,
+                embedding: model.hp.n_embd,
+            },
+            training,
+        };
+        Adapter::new(settings, pairs)
+    }
+}
