@@ -40,9 +40,9 @@
 //! # Speed
 //!
 //! Measured by `benches/train.rs` on a 2-core AVX-512 machine, one step of rank-8
-//! adapters on the seven projections of SmolLM2-135M, one sequence of 512 tokens:
-//! about 3.9 s against PyTorch + PEFT's 2.0 s (0.5x), at a lower peak memory (2.3 GiB
-//! against 2.5 GiB). The matrix products take about a third of the step; the rest is
+//! adapters on the seven projections of SmolLM2-135M, one sequence of 512 tokens: a
+//! median of 3.6 to 4.7 s over runs against PyTorch + PEFT's 1.96 to 2.0 s (0.42x to
+//! 0.53x), at a lower peak memory (2.2 GiB against 2.5 GiB). The matrix products take about a third of the step; the rest is
 //! the allocations and element-wise passes of candle's autograd, and the page faults
 //! of its large tensors: an application that trains should use an allocator that keeps
 //! freed memory (`next` uses mimalloc: 3.85 s a step, against 4.58 s with the system
