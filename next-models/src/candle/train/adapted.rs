@@ -10,9 +10,13 @@
 //! reads rank block `i` of `x A^T` and writes its own columns of the output.
 
 // The usual one-letter names of the product: x, A, B, W, u, g.
-#![allow(clippy::many_single_char_names)]
+#![allow(clippy::many_single_char_names, clippy::similar_names)]
 
-use candle_core::{CpuStorage, CustomOp3, Device, Layout, Shape, Tensor};
+use candle_core::backend::BackendStorage as _;
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+
+use super::ops::{frozen_product, slice};
+use crate::candle::kernels::with_data;
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
@@ -30,18 +34,6 @@ pub(crate) struct AdaptedLinear {
     pub scale: f64,
     /// The dropout mask of the adapters' input, already scaled by `1 / (1 - p)`.
     pub mask: Option<Tensor>,
-}
-
-/// A tensor of a contiguous CPU storage (copied).
-fn to_tensor(storage: &CpuStorage, layout: &Layout) -> Result<Tensor> {
-    let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
-        candle_core::Error::Msg("an adapted product takes contiguous inputs".into())
-    })?;
-    Tensor::from_slice(
-        &storage.as_slice::<f32>()?[start..end],
-        layout.shape(),
-        &Device::Cpu,
-    )
 }
 
 impl AdaptedLinear {
@@ -68,22 +60,43 @@ impl CustomOp3 for AdaptedLinear {
         b: &CpuStorage,
         b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = to_tensor(x, x_layout)?;
-        let (a, b) = (to_tensor(a, a_layout)?, to_tensor(b, b_layout)?);
-        let rows = x.dim(0)?;
+        let (rows, k) = x_layout.shape().dims2()?;
+        let r = self.rank;
+        let mut y = frozen_product(x, x_layout, &self.w)?;
         let n = self.w.dim(0)?;
-        let mut y = x.matmul(&self.w.t()?)?.flatten_all()?.to_vec1::<f32>()?;
-        let u = self.dropped(&x)?.matmul(&a.t()?)?;
+        // The adapters' input, masked: a copy only when there is a mask.
+        let masked;
+        let (xd, xd_layout) = match &self.mask {
+            None => (x, x_layout),
+            Some(mask) => {
+                let x = slice(x, x_layout)?;
+                let data = with_data(mask, |m| x.iter().zip(m).map(|(x, m)| x * m).collect())?;
+                masked = CpuStorage::F32(data);
+                (&masked, &Layout::contiguous((rows, k)))
+            }
+        };
+        let parts = self.parts.len();
+        let u = xd.matmul(
+            a,
+            (1, rows, parts * r, k),
+            xd_layout,
+            &a_layout.transpose(0, 1)?,
+        )?;
+        let u_layout = Layout::contiguous((rows, parts * r));
+        #[allow(clippy::cast_possible_truncation)]
+        let scale = self.scale as f32;
         let mut b_at = 0;
         for (i, &(at, width)) in self.parts.iter().enumerate() {
-            let ui = u.narrow(1, i * self.rank, self.rank)?;
-            let bi = b.narrow(0, b_at, width)?;
-            let delta = (ui.matmul(&bi.t()?)? * self.scale)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
+            let delta = u.matmul(
+                b,
+                (1, rows, width, r),
+                &u_layout.narrow(1, i * r, r)?,
+                &b_layout.narrow(0, b_at, width)?.transpose(0, 1)?,
+            )?;
+            let delta = delta.as_slice::<f32>()?;
             for (dst, src) in y.chunks_exact_mut(n).zip(delta.chunks_exact(width)) {
                 for (d, s) in dst[at..at + width].iter_mut().zip(src) {
-                    *d += s;
+                    *d += scale * s;
                 }
             }
             b_at += width;
@@ -106,7 +119,7 @@ impl CustomOp3 for AdaptedLinear {
         let mut db = Vec::with_capacity(self.parts.len());
         let mut b_at = 0;
         for (i, &(at, width)) in self.parts.iter().enumerate() {
-            let gi = g.narrow(1, at, width)?.contiguous()?;
+            let gi = g.narrow(1, at, width)?;
             let bi = b.narrow(0, b_at, width)?;
             let ui = u.narrow(1, i * self.rank, self.rank)?;
             du.push((gi.matmul(&bi)? * self.scale)?);
@@ -124,7 +137,7 @@ impl CustomOp3 for AdaptedLinear {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 mod tests {
-    use candle_core::Var;
+    use candle_core::{Device, Var};
 
     use super::*;
 

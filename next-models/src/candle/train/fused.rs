@@ -21,13 +21,7 @@ type Result<T> = std::result::Result<T, candle_core::Error>;
 /// Rows handed to one rayon task.
 const ROWS_PER_TASK: usize = 16;
 
-/// The contiguous `f32` numbers of a CPU storage.
-fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
-        candle_core::Error::Msg("a fused operation takes a contiguous input".into())
-    })?;
-    Ok(&storage.as_slice::<f32>()?[start..end])
-}
+use super::ops::slice;
 
 /// `softmax(scale * s)` over each row of scores `s`, whose last dimension is the
 /// `positions` keys and whose rows are queries at positions `row % positions`, keys

@@ -15,9 +15,10 @@
 //! product per layer and per step (the weight's gradient, as large as the forward
 //! product itself); [`FrozenLinear`]'s backward computes only the input's gradient.
 
+use candle_core::backend::BackendStorage as _;
 #[cfg(test)]
 use candle_core::D;
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Storage, Tensor};
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
@@ -49,25 +50,42 @@ impl CustomOp1 for FrozenLinear {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (rows, k) = layout.shape().dims2()?;
-        let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
-            candle_core::Error::Msg("frozen-linear takes a contiguous input".into())
-        })?;
-        let x = Tensor::from_slice(
-            &storage.as_slice::<f32>()?[start..end],
-            (rows, k),
-            &Device::Cpu,
-        )?;
-        let y = x.matmul(&self.w.t()?)?;
-        let n = y.dim(1)?;
-        Ok((
-            CpuStorage::F32(y.flatten_all()?.to_vec1()?),
-            Shape::from((rows, n)),
-        ))
+        let rows = layout.shape().dims2()?.0;
+        let y = frozen_product(storage, layout, &self.w)?;
+        Ok((CpuStorage::F32(y), Shape::from((rows, self.w.dim(0)?))))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(grad_res.matmul(&self.w)?))
+    }
+}
+
+/// The contiguous `f32` numbers of a CPU storage.
+pub(crate) fn slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+    let (start, end) = layout.contiguous_offsets().ok_or_else(|| {
+        candle_core::Error::Msg("a fused operation takes a contiguous input".into())
+    })?;
+    Ok(&storage.as_slice::<f32>()?[start..end])
+}
+
+/// `x W^T`, `(rows, n)`, for `x`, `(rows, k)`, as stored, and `w`, `(n, k)`: the product
+/// written straight into the vector returned, without copying `x` into a tensor or the
+/// product out of one.
+#[allow(clippy::many_single_char_names)]
+pub(crate) fn frozen_product(x: &CpuStorage, layout: &Layout, w: &Tensor) -> Result<Vec<f32>> {
+    let (rows, k) = layout.shape().dims2()?;
+    let n = w.dim(0)?;
+    let (storage, w_layout) = w.storage_and_layout();
+    let Storage::Cpu(w_cpu) = &*storage else {
+        return Err(candle_core::Error::Msg(
+            "frozen weights live on the CPU".into(),
+        ));
+    };
+    match x.matmul(w_cpu, (1, rows, n, k), layout, &w_layout.transpose(0, 1)?)? {
+        CpuStorage::F32(y) => Ok(y),
+        _ => Err(candle_core::Error::Msg(
+            "an f32 product that is not f32".into(),
+        )),
     }
 }
 
@@ -148,7 +166,7 @@ pub(crate) fn rope_interleaved(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result
 mod tests {
     use std::sync::Arc;
 
-    use candle_core::Var;
+    use candle_core::{Device, Var};
 
     use super::*;
 
