@@ -1,6 +1,6 @@
 //! Fused operations of the training forward, each with its own backward pass: the
-//! attention's causal softmax, the RMS norm, the rotary embedding and the output head
-//! with the cross-entropy loss.
+//! attention's causal softmax, the RMS norm, the rotary embedding, the feed-forward's
+//! activation and the output head with the cross-entropy loss.
 //!
 //! Built from candle operations (see [`super::ops`]), each of these takes six to ten
 //! passes over its tensor forward and as many backward, each pass allocating a tensor
@@ -319,6 +319,73 @@ impl CustomOp1 for HeadCrossEntropy {
     }
 }
 
+/// `silu(gate) * up` for rows holding `[gate | up]`, each `width` wide: the
+/// feed-forward's activation on the stacked gate/up product, whose backward pass gives
+/// the gradient of the whole row at once (two slices of it would each come back as a
+/// zero-padded tensor of the row's size).
+pub(crate) struct SwiGlu {
+    pub width: usize,
+}
+
+impl CustomOp1 for SwiGlu {
+    fn name(&self) -> &'static str {
+        "swiglu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, cols) = layout.shape().dims2()?;
+        let w = self.width;
+        if cols != 2 * w {
+            return Err(candle_core::Error::Msg(format!(
+                "rows of {cols} for a gate and an up of {w}"
+            )));
+        }
+        let x = slice(storage, layout)?;
+        let mut out = vec![0.0f32; rows * w];
+        out.par_chunks_mut(w * ROWS_PER_TASK)
+            .zip(x.par_chunks(2 * w * ROWS_PER_TASK))
+            .for_each(|(dst, src)| {
+                for (d, row) in dst.chunks_exact_mut(w).zip(src.chunks_exact(2 * w)) {
+                    let (gate, up) = row.split_at(w);
+                    for ((d, g), u) in d.iter_mut().zip(gate).zip(up) {
+                        *d = g / (1.0 + (-g).exp()) * u;
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((rows, w))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let w = self.width;
+        let grad = with_data(arg, |x| {
+            with_data(grad_res, |g| {
+                let mut out = vec![0.0f32; x.len()];
+                out.par_chunks_mut(2 * w * ROWS_PER_TASK)
+                    .zip(
+                        x.par_chunks(2 * w * ROWS_PER_TASK)
+                            .zip(g.par_chunks(w * ROWS_PER_TASK)),
+                    )
+                    .for_each(|(dst, (x, g))| {
+                        let rows = dst
+                            .chunks_exact_mut(2 * w)
+                            .zip(x.chunks_exact(2 * w).zip(g.chunks_exact(w)));
+                        for (d, (row, g)) in rows {
+                            let (gate, up) = row.split_at(w);
+                            let (d_gate, d_up) = d.split_at_mut(w);
+                            for i in 0..w {
+                                let s = 1.0 / (1.0 + (-gate[i]).exp());
+                                d_up[i] = g[i] * gate[i] * s;
+                                d_gate[i] = g[i] * up[i] * s * (1.0 + gate[i] * (1.0 - s));
+                            }
+                        }
+                    });
+                out
+            })
+        })??;
+        Ok(Some(tensor(grad, arg.dims())?))
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::cast_precision_loss)]
 mod tests {
@@ -457,6 +524,21 @@ mod tests {
                 targets: vec![13; rows],
             });
         assert!(outside.is_err(), "a target outside the vocabulary");
+    }
+
+    #[test]
+    fn swiglu_is_the_composition_forward_and_backward() {
+        let (rows, w) = (37, 5);
+        let x = data(rows * 2 * w, 12);
+        let c = Tensor::from_vec(data(rows * w, 13), (rows, w), &Device::Cpu).unwrap();
+        let composed = |x: &Tensor| {
+            (x.narrow(1, 0, w).unwrap().silu().unwrap() * x.narrow(1, w, w).unwrap()).unwrap()
+        };
+        let fused = |x: &Tensor| x.apply_op1(SwiGlu { width: w }).unwrap();
+        let (y0, g0) = value_and_grad(&x, &[rows, 2 * w], &c, &composed);
+        let (y1, g1) = value_and_grad(&x, &[rows, 2 * w], &c, &fused);
+        close(&y1, &y0, 1e-6);
+        close(&g1, &g0, 1e-5);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 
 use super::adapter::Adapter;
-use super::fused::{CausalSoftmax, HeadCrossEntropy, RmsNorm, Rope};
+use super::fused::{CausalSoftmax, HeadCrossEntropy, RmsNorm, Rope, SwiGlu};
 use super::lora::{Dropout, Lora, Stack};
 use super::ops::{self, FrozenLinear};
 use super::target::Target;
@@ -246,8 +246,7 @@ impl Frozen {
             x = (x + project(&attn, &layer.wo, Stack::O)?)?;
             let h = self.rms_norm(&x, &layer.ffn_norm)?;
             let gate_up = project(&h, &layer.gate_up, Stack::GateUp)?;
-            let act = (gate_up.narrow(1, 0, layer.ff)?.silu()?
-                * gate_up.narrow(1, layer.ff, layer.ff)?)?;
+            let act = gate_up.apply_op1(SwiGlu { width: layer.ff })?;
             x = (x + project(&act, &layer.down, Stack::Down)?)?;
         }
         self.rms_norm(&x, &self.norm)
