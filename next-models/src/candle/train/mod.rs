@@ -40,16 +40,16 @@
 //! # Speed
 //!
 //! Measured by `benches/train.rs` on a 2-core AVX-512 machine, one step of rank-8
-//! adapters on the seven projections of SmolLM2-135M, one sequence of 512 tokens: a
-//! median of 3.6 to 4.7 s over runs against PyTorch + PEFT's 1.96 to 2.0 s (0.42x to
-//! 0.53x), at a lower peak memory (2.2 GiB against 2.5 GiB). The matrix products take about a third of the step; the rest is
-//! the allocations and element-wise passes of candle's autograd, and the page faults
-//! of its large tensors: an application that trains should use an allocator that keeps
-//! freed memory (`next` uses mimalloc: 3.85 s a step, against 4.58 s with the system
-//! allocator). mimalloc still hands memory unused for a second back to the kernel,
-//! which a training step (longer than that) then faults in again: with
-//! `MIMALLOC_PURGE_DELAY=-1` in the environment the step takes 3.4 to 3.8 s, steadily,
-//! for 2% more peak memory.
+//! adapters on the seven projections of SmolLM2-135M, one sequence of 512 tokens:
+//! 3.3 s against PyTorch + PEFT's 2.0 s (0.60x), at a lower peak memory (2.1 GiB
+//! against 2.5 GiB). The matrix products take about a third of the step; the rest is
+//! the allocations, copies and element-wise passes of candle's autograd, and the page
+//! faults of its large tensors. An application that trains should use an allocator
+//! that keeps freed memory (`next` uses mimalloc, which measured 3.85 s a step against
+//! 4.58 s with the system allocator, before the later fusions); mimalloc still hands
+//! memory unused for a second back to the kernel, which the next step faults in again:
+//! with `MIMALLOC_PURGE_DELAY=-1` in the environment the step takes 3.1 s (0.67x), for
+//! 1% more peak memory.
 //!
 //! The adapter's directory format is [`Adapter`]'s. Its checkpoint is
 //! `{"adapter": "<directory>"}` (plus `"gguf"` when the trainer's `model` is set), which
