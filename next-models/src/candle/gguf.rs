@@ -18,6 +18,7 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use super::error::CandleError;
+use super::train::Target;
 
 /// What a weight whose type has no fast CPU kernel (`Q4_1`, `Q5_0`, `Q5_1`) becomes at
 /// load. Weights of other types are used as stored, except with [`WeightFormat::F32`].
@@ -172,6 +173,42 @@ impl GgufFile {
             .dequantize(&Device::Cpu)
             .and_then(|t| t.to_vec1())
             .map_err(|err| self.malformed(format!("tensor `{name}`: {err}")))
+    }
+
+    /// The weight of `target` in layer `layer`, checked to be `(rows, cols)`.
+    ///
+    /// # Errors
+    /// As [`GgufFile::tensor`]; [`CandleError::Gguf`] for another shape.
+    pub fn layer_matrix(
+        &mut self,
+        layer: usize,
+        target: Target,
+        rows: usize,
+        cols: usize,
+    ) -> Result<QTensor, CandleError> {
+        let name = format!("blk.{layer}.{}.weight", target.gguf_name());
+        let tensor = self.tensor(&name)?;
+        self.check_dims(&name, &tensor, &[rows, cols])?;
+        Ok(tensor)
+    }
+
+    /// The token embedding, `(vocab, width)`, checked to be `width` wide.
+    ///
+    /// # Errors
+    /// As [`GgufFile::tensor`]; [`CandleError::Gguf`] for another width.
+    pub fn embedding(&mut self, width: usize) -> Result<QTensor, CandleError> {
+        let embed = self.tensor("token_embd.weight")?;
+        let vocab = embed.shape().dims().first().copied().unwrap_or(0);
+        self.check_dims("token_embd.weight", &embed, &[vocab, width])?;
+        Ok(embed)
+    }
+
+    /// The width of layer `layer`'s feed-forward hidden layer (0 when it has none).
+    pub fn ffn_width(&self, layer: usize) -> usize {
+        self.dims(&format!("blk.{layer}.ffn_up.weight"))
+            .first()
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn check_dims(

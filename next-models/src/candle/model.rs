@@ -99,23 +99,17 @@ impl Llama {
             message: format!("converting `{name}`: {err}"),
         };
         let (embd, kv) = (hp.n_embd, hp.n_head_kv * hp.head_dim);
-        let embed = file.tensor("token_embd.weight")?;
+        let embed = file.embedding(embd)?;
         let vocab = embed.shape().dims().first().copied().unwrap_or(0);
-        file.check_dims("token_embd.weight", &embed, &[vocab, embd])?;
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {
-            let ff = file
-                .dims(&format!("blk.{i}.ffn_up.weight"))
-                .first()
-                .copied()
-                .unwrap_or(0);
+            let ff = file.ffn_width(i);
             let mut mat = |target: Target,
                            rows: usize,
                            cols: usize|
              -> std::result::Result<QTensor, CandleError> {
                 let name = format!("blk.{i}.{}.weight", target.gguf_name());
-                let tensor = file.tensor(&name)?;
-                file.check_dims(&name, &tensor, &[rows, cols])?;
+                let tensor = file.layer_matrix(i, target, rows, cols)?;
                 match adapter.map(|a| a.delta(i, target)).transpose() {
                     Ok(Some(Some(delta))) => {
                         merge(&tensor, &delta, format).map_err(|err| wrap(&name, err))

@@ -80,24 +80,19 @@ impl Frozen {
             }
         };
         let (embd, kv) = (hp.n_embd, hp.n_head_kv * hp.head_dim);
-        let embed_q = file.tensor("token_embd.weight")?;
-        let vocab = embed_q.shape().dims().first().copied().unwrap_or(0);
-        file.check_dims("token_embd.weight", &embed_q, &[vocab, embd])?;
-        let embed = embed_q
+        let embed = file
+            .embedding(embd)?
             .dequantize(&Device::Cpu)
             .map_err(wrap("token_embd.weight"))?;
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {
-            let ff = file
-                .dims(&format!("blk.{i}.ffn_up.weight"))
-                .first()
-                .copied()
-                .unwrap_or(0);
+            let ff = file.ffn_width(i);
             let mut mat = |target: Target, rows: usize, cols: usize| {
                 let name = format!("blk.{i}.{}.weight", target.gguf_name());
-                let q = file.tensor(&name)?;
-                file.check_dims(&name, &q, &[rows, cols])?;
-                let mut w = q.dequantize(&Device::Cpu).map_err(wrap(&name))?;
+                let mut w = file
+                    .layer_matrix(i, target, rows, cols)?
+                    .dequantize(&Device::Cpu)
+                    .map_err(wrap(&name))?;
                 if let Some(delta) = start
                     .map(|a| a.delta(i, target))
                     .transpose()
@@ -133,6 +128,7 @@ impl Frozen {
         let norm = file.floats("output_norm.weight", embd)?;
         let output = if file.has_tensor("output.weight") {
             let q = file.tensor("output.weight")?;
+            let vocab = embed.dims().first().copied().unwrap_or(0);
             file.check_dims("output.weight", &q, &[vocab, embd])?;
             q.dequantize(&Device::Cpu).map_err(wrap("output.weight"))?
         } else {
