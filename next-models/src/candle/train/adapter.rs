@@ -246,37 +246,24 @@ impl Adapter {
         let failed = |e: candle_core::Error| e.to_string();
         for layer in 0..self.settings.base.layers {
             for &target in &targets {
-                let parts = [(self, &self.settings), (next, &next.settings)];
                 let mut a = Vec::new();
                 let mut b = Vec::new();
-                for (adapter, settings) in parts {
+                for (adapter, other) in [(self, next), (next, self)] {
+                    let r = adapter.settings.rank;
                     if let Some(pair) = adapter.pairs.get(&(layer, target)) {
                         a.push(pair.a.clone());
-                        b.push((&pair.b * settings.scale).map_err(failed)?);
+                        b.push((&pair.b * adapter.settings.scale).map_err(failed)?);
                     } else {
-                        {
-                            // A projection only one of them adapts: zeros of its rank.
-                            let other = if std::ptr::eq(adapter, self) {
-                                next
-                            } else {
-                                self
-                            };
-                            let pair = other
-                                .pairs
-                                .get(&(layer, target))
-                                .ok_or("a projection neither adapter adapts")?;
-                            let (_, cols) = pair.a.dims2().map_err(failed)?;
-                            let (rows, _) = pair.b.dims2().map_err(failed)?;
-                            let r = settings.rank;
-                            a.push(
-                                Tensor::zeros((r, cols), DType::F32, &Device::Cpu)
-                                    .map_err(failed)?,
-                            );
-                            b.push(
-                                Tensor::zeros((rows, r), DType::F32, &Device::Cpu)
-                                    .map_err(failed)?,
-                            );
-                        }
+                        // A projection only the other adapts: zeros of this one's rank.
+                        let pair = other
+                            .pairs
+                            .get(&(layer, target))
+                            .ok_or("a projection neither adapter adapts")?;
+                        let (_, cols) = pair.a.dims2().map_err(failed)?;
+                        let (rows, _) = pair.b.dims2().map_err(failed)?;
+                        let zeros = |shape| Tensor::zeros(shape, DType::F32, &Device::Cpu);
+                        a.push(zeros((r, cols)).map_err(failed)?);
+                        b.push(zeros((rows, r)).map_err(failed)?);
                     }
                 }
                 let pair = Pair {

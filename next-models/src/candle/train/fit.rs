@@ -12,6 +12,7 @@ use super::data::{epoch_batches, Batch, Encoded};
 use super::lora::{Dropout, Lora};
 use super::net::Frozen;
 use super::optim::{learning_rate, warmup_steps, AdamW};
+use crate::candle::error::CandleError;
 
 /// Why a training ended without adapters.
 #[derive(Debug)]
@@ -25,6 +26,15 @@ pub(crate) enum FitError {
 impl From<candle_core::Error> for FitError {
     fn from(err: candle_core::Error) -> Self {
         FitError::Candle(err)
+    }
+}
+
+impl From<FitError> for CandleError {
+    fn from(err: FitError) -> Self {
+        match err {
+            FitError::Stopped => CandleError::Worker("the training was stopped".into()),
+            FitError::Candle(err) => CandleError::inference("training")(err),
+        }
     }
 }
 

@@ -84,7 +84,7 @@ use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, Train
 pub use self::adapter::{Adapter, AdapterSettings, BaseModel, SETTINGS_FILE, TENSORS_FILE};
 pub use self::config::{LoraConfig, Schedule};
 use self::data::Encoded;
-use self::fit::{FitError, Stats};
+use self::fit::Stats;
 use self::net::Frozen;
 pub use self::target::Target;
 pub use self::timing::{time_steps, StepTimes};
@@ -290,15 +290,8 @@ fn run(
             job.examples.len()
         ))));
     }
-    let (lora, stats) = match fit::fit(&model, &encoded, &job.config, report, stop) {
-        Ok(done) => done,
-        Err(FitError::Stopped) => {
-            return Err(backend(CandleError::Worker(
-                "the training was stopped".into(),
-            )))
-        }
-        Err(FitError::Candle(err)) => return Err(backend(CandleError::inference("training")(err))),
-    };
+    let (lora, stats) =
+        fit::fit(&model, &encoded, &job.config, report, stop).map_err(|err| backend(err.into()))?;
     let note = training_note(&job.config, &stats, skipped);
     let trained = lora
         .to_adapter(&model, note)

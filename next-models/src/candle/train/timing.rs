@@ -7,7 +7,7 @@ use next_core::train::TrainUpdate;
 
 use super::config::LoraConfig;
 use super::data::Encoded;
-use super::fit::{self, FitError};
+use super::fit;
 use super::net::Frozen;
 use crate::candle::error::CandleError;
 use crate::candle::gguf::GgufFile;
@@ -90,9 +90,6 @@ pub fn time_steps(
             }
         }
     };
-    match fit::fit(&model, &examples, &config, &mut report, &|| false) {
-        Ok(_) => Ok(times),
-        Err(FitError::Stopped) => Err(CandleError::Worker("the training was stopped".into())),
-        Err(FitError::Candle(err)) => Err(CandleError::inference("training")(err)),
-    }
+    fit::fit(&model, &examples, &config, &mut report, &|| false)?;
+    Ok(times)
 }
