@@ -124,7 +124,8 @@ pub(crate) fn fit(
             }
             let batch = Batch::new(examples, indices);
             tokens += batch.tokens;
-            let mut dropout = Some(Dropout {
+            // No dropout, no masks to draw.
+            let mut dropout = (p > 0.0).then_some(Dropout {
                 p,
                 rng: &mut dropout_rng,
             });

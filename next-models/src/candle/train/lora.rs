@@ -50,7 +50,7 @@ struct Stacked {
     parts: Vec<(Target, usize, usize)>,
 }
 
-/// Draws the dropout masks of the adapters' inputs.
+/// Draws the dropout masks of the adapters' inputs (made only when `p > 0`).
 pub(crate) struct Dropout<'a> {
     /// The probability of zeroing an input.
     pub p: f32,
@@ -148,10 +148,7 @@ impl Lora {
         let Some(stacked) = self.stacks.get(&(layer, stack)) else {
             return ops::frozen_linear(x, w);
         };
-        let mask = match dropout {
-            Some(d) if d.p > 0.0 => Some(d.mask(x.dims())?),
-            _ => None,
-        };
+        let mask = dropout.as_mut().map(|d| d.mask(x.dims())).transpose()?;
         let op = AdaptedLinear {
             w: w.weight().clone(),
             parts: stacked
