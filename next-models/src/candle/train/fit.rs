@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
 use next_core::train::TrainUpdate;
 use serde::Serialize;
 
@@ -12,6 +11,7 @@ use super::data::{epoch_batches, Batch, Encoded};
 use super::lora::{Dropout, Lora};
 use super::net::Frozen;
 use super::optim::{learning_rate, warmup_steps, AdamW};
+use super::step::{self, StepError, Workspace};
 use crate::candle::error::CandleError;
 
 /// Why a training ended without adapters.
@@ -19,6 +19,8 @@ use crate::candle::error::CandleError;
 pub(crate) enum FitError {
     /// A tensor operation failed.
     Candle(candle_core::Error),
+    /// A micro-batch did not fit the model.
+    Step(StepError),
     /// The caller asked it to stop.
     Stopped,
 }
@@ -29,11 +31,20 @@ impl From<candle_core::Error> for FitError {
     }
 }
 
+impl From<StepError> for FitError {
+    fn from(err: StepError) -> Self {
+        FitError::Step(err)
+    }
+}
+
 impl From<FitError> for CandleError {
     fn from(err: FitError) -> Self {
         match err {
             FitError::Stopped => CandleError::Worker("the training was stopped".into()),
             FitError::Candle(err) => CandleError::inference("training")(err),
+            FitError::Step(err) => {
+                CandleError::inference("training")(candle_core::Error::Msg(err.to_string()))
+            }
         }
     }
 }
@@ -109,6 +120,7 @@ pub(crate) fn fit(
     };
     #[allow(clippy::cast_possible_truncation)]
     let p = config.dropout as f32;
+    let mut workspace = Workspace::default();
     for (step, micro_batches) in steps.iter().enumerate() {
         let step_started = Instant::now();
         let targets: usize = micro_batches
@@ -118,6 +130,9 @@ pub(crate) fn fit(
             .sum();
         let mut loss_sum = 0.0;
         let mut tokens = 0;
+        let adapters = lora.snapshot(model.hp.n_layer)?;
+        #[allow(clippy::cast_possible_truncation)]
+        let scale = (1.0 / targets.max(1) as f64) as f32;
         for indices in micro_batches {
             if stop() {
                 return Err(FitError::Stopped);
@@ -129,10 +144,9 @@ pub(crate) fn fit(
                 p,
                 rng: &mut dropout_rng,
             });
-            let nll = batch_nll(model, &lora, &batch, &mut dropout)?;
-            let loss = (&nll / targets as f64)?;
-            opt.accumulate(&vars, &loss.backward()?)?;
-            loss_sum += f64::from(nll.to_scalar::<f32>()?);
+            let grads = opt.grads_mut();
+            let nll = step::run(model, &adapters, &batch, &mut dropout, scale, &mut workspace, grads)?;
+            loss_sum += f64::from(nll);
         }
         let lr = learning_rate(config, step, total, warmup);
         opt.step(&vars, config, lr)?;
@@ -155,20 +169,4 @@ pub(crate) fn fit(
     }
     stats.seconds = started.elapsed().as_secs_f64();
     Ok((lora, stats))
-}
-
-/// The summed negative log-likelihood of a batch's targets under the model with
-/// `lora`.
-pub(crate) fn batch_nll(
-    model: &Frozen,
-    lora: &Lora,
-    batch: &Batch,
-    dropout: &mut Option<Dropout<'_>>,
-) -> candle_core::Result<Tensor> {
-    let ids = Tensor::from_slice(&batch.ids, (batch.rows, batch.width), &Device::Cpu)?;
-    let hidden = model.hidden(&ids, Some(lora), dropout)?;
-    let positions = Tensor::from_slice(&batch.positions, batch.positions.len(), &Device::Cpu)?;
-    // Only the positions that predict a target go through the output head: the prompt
-    // takes no loss, so its logits are never needed.
-    model.head_loss(&hidden.index_select(&positions, 0)?, batch.targets.clone())
 }

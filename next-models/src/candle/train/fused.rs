@@ -1,31 +1,19 @@
-//! Fused operations of the training forward, each with its own backward pass: the
-//! attention's causal softmax, the RMS norm, the rotary embedding, the feed-forward's
-//! activation and the output head with the cross-entropy loss.
-//!
-//! Built from candle operations (see [`super::ops`]), each of these takes six to ten
-//! passes over its tensor forward and as many backward, each pass allocating a tensor
-//! of its size: for the attention's `heads x positions^2` scores and the loss's
-//! `targets x vocab` logits, most of a training step's time outside the matrix
-//! products went to those passes and to the page faults of their allocations. Here
-//! each is one pass forward and one backward, rows in parallel on rayon's pool. The
-//! compositions stay as their reference: the tests hold each fused operation to its
-//! composition, forward and backward, and to finite differences.
+//! The tests' fused operations: the per-row steps of [`super::rows`] as candle
+//! operations with their own backward pass, so that candle's autograd can run the
+//! reference forward ([`super::reference`]). The tests hold each to its composition of
+//! candle operations ([`super::ops`]), forward and backward, and thereby the kernels
+//! the training pass runs.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::ops::slice;
+use super::rows;
 use crate::candle::kernels::{tensor, with_data};
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
-/// Rows handed to one rayon task.
-const ROWS_PER_TASK: usize = 16;
-
-use super::ops::slice;
-
-/// `softmax(scale * s)` over each row of scores `s`, whose last dimension is the
-/// `positions` keys and whose rows are queries at positions `row % positions`, keys
-/// after the query masked out (their probability is 0): the attention's weights.
+/// [`rows::causal_softmax`] over scores whose last dimension is the `positions` keys.
 pub(crate) struct CausalSoftmax {
     pub positions: usize,
     pub scale: f32,
@@ -37,78 +25,24 @@ impl CustomOp1 for CausalSoftmax {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let s = slice(storage, layout)?;
-        let t = self.positions;
-        let mut out = vec![0.0f32; s.len()];
-        out.par_chunks_mut(t * ROWS_PER_TASK)
-            .zip(s.par_chunks(t * ROWS_PER_TASK))
-            .enumerate()
-            .for_each(|(task, (dst, src))| {
-                for (k, (d, x)) in dst.chunks_exact_mut(t).zip(src.chunks_exact(t)).enumerate() {
-                    let seen = (task * ROWS_PER_TASK + k) % t + 1;
-                    let (d, x) = (&mut d[..seen], &x[..seen]);
-                    let max = x.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) * self.scale;
-                    let mut sum = 0.0;
-                    for (d, x) in d.iter_mut().zip(x) {
-                        *d = (x * self.scale - max).exp();
-                        sum += *d;
-                    }
-                    let inv = 1.0 / sum;
-                    for d in d.iter_mut() {
-                        *d *= inv;
-                    }
-                }
-            });
+        let mut out = slice(storage, layout)?.to_vec();
+        rows::causal_softmax(&mut out, self.positions, self.scale);
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let t = self.positions;
-        let grad = with_data(res, |p| {
-            with_data(grad_res, |g| {
-                let mut out = vec![0.0f32; p.len()];
-                out.par_chunks_mut(t * ROWS_PER_TASK)
-                    .zip(
-                        p.par_chunks(t * ROWS_PER_TASK)
-                            .zip(g.par_chunks(t * ROWS_PER_TASK)),
-                    )
-                    .enumerate()
-                    .for_each(|(task, (dst, (p, g)))| {
-                        let rows = dst
-                            .chunks_exact_mut(t)
-                            .zip(p.chunks_exact(t).zip(g.chunks_exact(t)));
-                        for (k, (d, (p, g))) in rows.enumerate() {
-                            let seen = (task * ROWS_PER_TASK + k) % t + 1;
-                            let dot: f32 =
-                                p[..seen].iter().zip(&g[..seen]).map(|(p, g)| p * g).sum();
-                            for ((d, p), g) in d[..seen].iter_mut().zip(&p[..seen]).zip(&g[..seen])
-                            {
-                                *d = self.scale * p * (g - dot);
-                            }
-                        }
-                    });
-                out
-            })
-        })??;
-        Ok(Some(tensor(grad, res.dims())?))
+        let mut g = grad_res.flatten_all()?.to_vec1::<f32>()?;
+        with_data(res, |p| {
+            rows::causal_softmax_back(p, &mut g, self.positions, self.scale);
+        })?;
+        Ok(Some(tensor(g, res.dims())?))
     }
 }
 
-/// The rows of `x`, `(rows, width)`, divided by their root mean square and scaled by
-/// `weight`; the weight is a constant and takes no gradient.
+/// [`rows::rms_norm`] of rows `(rows, width)`; the weight is a constant.
 pub(crate) struct RmsNorm {
     pub weight: Vec<f32>,
     pub eps: f32,
-}
-
-impl RmsNorm {
-    /// `1 / rms` of a row.
-    // A row's width is far below 2^23.
-    #[allow(clippy::cast_precision_loss)]
-    fn inv_rms(&self, row: &[f32]) -> f32 {
-        let sum: f32 = row.iter().map(|v| v * v).sum();
-        1.0 / (sum / row.len() as f32 + self.eps).sqrt()
-    }
 }
 
 impl CustomOp1 for RmsNorm {
@@ -118,52 +52,16 @@ impl CustomOp1 for RmsNorm {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(storage, layout)?;
-        let w = self.weight.len();
         let mut out = vec![0.0f32; x.len()];
-        out.par_chunks_mut(w * ROWS_PER_TASK)
-            .zip(x.par_chunks(w * ROWS_PER_TASK))
-            .for_each(|(dst, src)| {
-                for (d, x) in dst.chunks_exact_mut(w).zip(src.chunks_exact(w)) {
-                    let inv = self.inv_rms(x);
-                    for ((d, x), w) in d.iter_mut().zip(x).zip(&self.weight) {
-                        *d = x * inv * w;
-                    }
-                }
-            });
+        rows::rms_norm(x, &self.weight, self.eps, &mut out);
         Ok((CpuStorage::F32(out), layout.shape().clone()))
     }
 
-    // A row's width is far below 2^23.
-    #[allow(clippy::cast_precision_loss)]
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let w = self.weight.len();
         let grad = with_data(arg, |x| {
             with_data(grad_res, |g| {
                 let mut out = vec![0.0f32; x.len()];
-                out.par_chunks_mut(w * ROWS_PER_TASK)
-                    .zip(
-                        x.par_chunks(w * ROWS_PER_TASK)
-                            .zip(g.par_chunks(w * ROWS_PER_TASK)),
-                    )
-                    .for_each(|(dst, (x, g))| {
-                        let rows = dst
-                            .chunks_exact_mut(w)
-                            .zip(x.chunks_exact(w).zip(g.chunks_exact(w)));
-                        for (d, (x, g)) in rows {
-                            // y = x r w with r = 1 / rms(x): dx = r (g w - x r mean(g w x r)).
-                            let r = self.inv_rms(x);
-                            let dot: f32 = g
-                                .iter()
-                                .zip(x)
-                                .zip(&self.weight)
-                                .map(|((g, x), w)| g * w * x * r)
-                                .sum::<f32>()
-                                / w as f32;
-                            for (((d, x), g), wt) in d.iter_mut().zip(x).zip(g).zip(&self.weight) {
-                                *d = r * (g * wt - x * r * dot);
-                            }
-                        }
-                    });
+                rows::rms_norm_back(x, &self.weight, self.eps, g, &mut out, false);
                 out
             })
         })??;
@@ -171,17 +69,7 @@ impl CustomOp1 for RmsNorm {
     }
 }
 
-/// `log(sum(exp(row)))`, stably.
-fn log_sum_exp(row: &[f32]) -> f32 {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
-    let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
-    max + sum.ln()
-}
-
-/// The interleaved rotary embedding of `x`, `(batch, heads, positions, head_dim)`,
-/// contiguous: each pair `(x[2i], x[2i+1])` of a row at position `p` rotated by the
-/// angle whose cosine and sine are `cos[p][i]` and `sin[p][i]`. Its backward pass
-/// rotates the gradient back.
+/// [`rows::rope`] of `x`, `(batch, heads, positions, head_dim)`, contiguous.
 pub(crate) struct Rope {
     /// `(positions, head_dim / 2)`, row-major.
     pub cos: Vec<f32>,
@@ -191,29 +79,19 @@ pub(crate) struct Rope {
 }
 
 impl Rope {
-    /// Rotates every row of `x` (rows of `2 * half`) by `sign` times its angles.
     fn rotate(&self, x: &[f32], sign: f32) -> Vec<f32> {
         let half = self.cos.len() / self.positions.max(1);
-        let width = 2 * half;
-        let mut out = vec![0.0f32; x.len()];
-        out.par_chunks_mut(width * ROWS_PER_TASK)
-            .zip(x.par_chunks(width * ROWS_PER_TASK))
-            .enumerate()
-            .for_each(|(task, (dst, src))| {
-                let rows = dst.chunks_exact_mut(width).zip(src.chunks_exact(width));
-                for (k, (d, x)) in rows.enumerate() {
-                    let p = (task * ROWS_PER_TASK + k) % self.positions;
-                    let angles = self.cos[p * half..][..half]
-                        .iter()
-                        .zip(&self.sin[p * half..][..half]);
-                    for ((d, x), (c, s)) in d.chunks_exact_mut(2).zip(x.chunks_exact(2)).zip(angles)
-                    {
-                        let s = sign * s;
-                        d[0] = x[0] * c - x[1] * s;
-                        d[1] = x[0] * s + x[1] * c;
-                    }
-                }
-            });
+        let mut out = x.to_vec();
+        rows::rope(
+            &mut out,
+            2 * half,
+            2 * half,
+            self.positions,
+            &self.cos,
+            &self.sin,
+            half,
+            sign,
+        );
         out
     }
 }
@@ -243,8 +121,8 @@ impl CustomOp1 for Rope {
 
 /// The summed negative log-likelihood of `targets` under the output head: the hidden
 /// states `(rows, width)` times the head `W`, `(vocab, width)`, then a softmax over the
-/// vocabulary, in chunks of [`HEAD_CHUNK`] rows, so that the `rows x vocab` logits are
-/// never held at once (the backward pass computes its chunk's logits again).
+/// vocabulary, in chunks of [`HEAD_CHUNK`] rows (the backward pass computes its
+/// chunk's logits again).
 pub(crate) struct HeadCrossEntropy {
     /// The head `(vocab, width)`, contiguous.
     pub w: Tensor,
@@ -286,7 +164,7 @@ impl CustomOp1 for HeadCrossEntropy {
             let per_row: Vec<f32> = logits
                 .par_chunks(vocab)
                 .zip(targets.par_iter())
-                .map(|(row, &t)| log_sum_exp(row) - row[t as usize])
+                .map(|(row, &t)| rows::log_sum_exp(row) - row[t as usize])
                 .collect();
             nll += per_row.iter().sum::<f32>();
         }
@@ -302,15 +180,7 @@ impl CustomOp1 for HeadCrossEntropy {
         for (i, targets) in self.targets.chunks(HEAD_CHUNK).enumerate() {
             let h = hidden.narrow(0, i * HEAD_CHUNK, targets.len())?;
             let mut d = self.logits(&h)?;
-            d.par_chunks_mut(vocab)
-                .zip(targets.par_iter())
-                .for_each(|(row, &t)| {
-                    let lse = log_sum_exp(row);
-                    for x in row.iter_mut() {
-                        *x = scale * (*x - lse).exp();
-                    }
-                    row[t as usize] -= scale;
-                });
+            rows::cross_entropy_back(&mut d, vocab, targets, scale);
             grads.push(tensor(d, &[targets.len(), vocab])?.matmul(&self.w)?);
         }
         let grad = Tensor::cat(&grads, 0)?;
@@ -319,10 +189,7 @@ impl CustomOp1 for HeadCrossEntropy {
     }
 }
 
-/// `silu(gate) * up` for rows holding `[gate | up]`, each `width` wide: the
-/// feed-forward's activation on the stacked gate/up product, whose backward pass gives
-/// the gradient of the whole row at once (two slices of it would each come back as a
-/// zero-padded tensor of the row's size).
+/// [`rows::swiglu`] for rows holding `[gate | up]`, each `width` wide.
 pub(crate) struct SwiGlu {
     pub width: usize,
 }
@@ -333,7 +200,7 @@ impl CustomOp1 for SwiGlu {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (rows, cols) = layout.shape().dims2()?;
+        let (n, cols) = layout.shape().dims2()?;
         let w = self.width;
         if cols != 2 * w {
             return Err(candle_core::Error::Msg(format!(
@@ -341,44 +208,16 @@ impl CustomOp1 for SwiGlu {
             )));
         }
         let x = slice(storage, layout)?;
-        let mut out = vec![0.0f32; rows * w];
-        out.par_chunks_mut(w * ROWS_PER_TASK)
-            .zip(x.par_chunks(2 * w * ROWS_PER_TASK))
-            .for_each(|(dst, src)| {
-                for (d, row) in dst.chunks_exact_mut(w).zip(src.chunks_exact(2 * w)) {
-                    let (gate, up) = row.split_at(w);
-                    for ((d, g), u) in d.iter_mut().zip(gate).zip(up) {
-                        *d = g / (1.0 + (-g).exp()) * u;
-                    }
-                }
-            });
-        Ok((CpuStorage::F32(out), Shape::from((rows, w))))
+        let mut out = vec![0.0f32; n * w];
+        rows::swiglu(x, w, &mut out);
+        Ok((CpuStorage::F32(out), Shape::from((n, w))))
     }
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let w = self.width;
         let grad = with_data(arg, |x| {
             with_data(grad_res, |g| {
                 let mut out = vec![0.0f32; x.len()];
-                out.par_chunks_mut(2 * w * ROWS_PER_TASK)
-                    .zip(
-                        x.par_chunks(2 * w * ROWS_PER_TASK)
-                            .zip(g.par_chunks(w * ROWS_PER_TASK)),
-                    )
-                    .for_each(|(dst, (x, g))| {
-                        let rows = dst
-                            .chunks_exact_mut(2 * w)
-                            .zip(x.chunks_exact(2 * w).zip(g.chunks_exact(w)));
-                        for (d, (row, g)) in rows {
-                            let (gate, up) = row.split_at(w);
-                            let (d_gate, d_up) = d.split_at_mut(w);
-                            for i in 0..w {
-                                let s = 1.0 / (1.0 + (-gate[i]).exp());
-                                d_up[i] = g[i] * gate[i] * s;
-                                d_gate[i] = g[i] * up[i] * s * (1.0 + gate[i] * (1.0 - s));
-                            }
-                        }
-                    });
+                rows::swiglu_back(x, self.width, g, &mut out);
                 out
             })
         })??;

@@ -2,15 +2,14 @@
 //! stacked variables per stacked product of a layer (see [`super::adapted`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use super::adapted::AdaptedLinear;
 use super::adapter::{Adapter, AdapterSettings, BaseModel, Pair, FORMAT};
 use super::net::Frozen;
-use super::ops::{self, FrozenLinear};
+use super::step::{Adapted, Adapters, Keep};
 use super::target::Target;
+use crate::candle::kernels::with_data;
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
@@ -59,13 +58,35 @@ pub(crate) struct Dropout<'a> {
 }
 
 impl Dropout<'_> {
-    /// A mask of `shape`: each element 0 with probability `p`, else `1 / (1 - p)`.
-    fn mask(&mut self, shape: &[usize]) -> Result<Tensor> {
+    /// The inputs kept of `len`: each dropped with probability `p`, the kept ones
+    /// scaled by `1 / (1 - p)`.
+    pub fn keep(&mut self, len: usize) -> Keep {
         let keep = 1.0 - self.p;
-        let scale = 1.0 / keep;
+        let mut bits = vec![0u64; len.div_ceil(64)];
+        for i in 0..len {
+            if self.rng.f32() < keep {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Keep {
+            bits,
+            scale: 1.0 / keep,
+        }
+    }
+
+    /// The mask of [`Dropout::keep`] as a tensor of `shape`: the same draws.
+    #[cfg(test)]
+    fn mask(&mut self, shape: &[usize]) -> Result<Tensor> {
         let n = shape.iter().product();
+        let keep = self.keep(n);
         let mask: Vec<f32> = (0..n)
-            .map(|_| if self.rng.f32() < keep { scale } else { 0.0 })
+            .map(|i| {
+                if keep.bits[i / 64] >> (i % 64) & 1 == 1 {
+                    keep.scale
+                } else {
+                    0.0
+                }
+            })
             .collect();
         Tensor::from_vec(mask, shape, &Device::Cpu)
     }
@@ -135,21 +156,52 @@ impl Lora {
             .collect()
     }
 
+    /// The adapters as the training pass reads them: a copy of their values, each
+    /// pointing at its gradients' place in the order of [`Lora::vars`].
+    ///
+    /// # Errors
+    /// When a variable's values cannot be read.
+    // The scale is narrowed to the f32 the pass computes in.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn snapshot(&self, layers: usize) -> Result<Adapters> {
+        let mut out: Adapters = (0..layers).map(|_| Default::default()).collect();
+        let mut keys: Vec<_> = self.stacks.keys().copied().collect();
+        keys.sort_unstable();
+        for (i, key) in keys.iter().enumerate() {
+            let (Some(stacked), Some(slot)) = (self.stacks.get(key), out.get_mut(key.0)) else {
+                continue;
+            };
+            let a = with_data(stacked.a.as_tensor(), <[f32]>::to_vec)?;
+            let b = with_data(stacked.b.as_tensor(), <[f32]>::to_vec)?;
+            slot[key.1 as usize] = Some(Adapted {
+                a,
+                b,
+                parts: stacked.parts.iter().map(|&(_, at, w)| (at, w)).collect(),
+                rank: self.rank,
+                inp: stacked.a.dim(1)?,
+                scale: self.scale as f32,
+                grad: 2 * i,
+            });
+        }
+        Ok(out)
+    }
+
     /// The product of `x` by the frozen matrix `w` of `stack` in `layer`, with its
-    /// adapters (one fused operation) when it has some.
+    /// adapters (one fused operation) when it has some: the reference forward's.
+    #[cfg(test)]
     pub fn project(
         &self,
         x: &Tensor,
-        w: &Arc<FrozenLinear>,
+        w: &std::sync::Arc<super::ops::FrozenLinear>,
         layer: usize,
         stack: Stack,
         dropout: &mut Option<Dropout<'_>>,
     ) -> Result<Tensor> {
         let Some(stacked) = self.stacks.get(&(layer, stack)) else {
-            return ops::frozen_linear(x, w);
+            return super::ops::frozen_linear(x, w);
         };
         let mask = dropout.as_mut().map(|d| d.mask(x.dims())).transpose()?;
-        let op = AdaptedLinear {
+        let op = super::adapted::AdaptedLinear {
             w: w.weight().clone(),
             parts: stacked
                 .parts
@@ -162,6 +214,20 @@ impl Lora {
         };
         x.contiguous()?
             .apply_op3(stacked.a.as_tensor(), stacked.b.as_tensor(), op)
+    }
+
+    /// Sets every `B` to small values drawn from `rng`, so that the adapters change the
+    /// model and every gradient is non-zero.
+    #[cfg(test)]
+    pub fn perturb(&self, rng: &mut fastrand::Rng) -> Result<()> {
+        for stacked in self.stacks.values() {
+            let n = stacked.b.elem_count();
+            let b: Vec<f32> = (0..n).map(|_| (rng.f32() - 0.5) * 0.02).collect();
+            stacked
+                .b
+                .set(&Tensor::from_vec(b, stacked.b.shape(), &Device::Cpu)?)?;
+        }
+        Ok(())
     }
 
     /// The pairs as an [`Adapter`] of `model`, with the settings' `training` note.

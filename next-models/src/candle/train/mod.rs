@@ -56,16 +56,24 @@
 //! [`CandleSampler`](super::CandleSampler) loads by merging the update into its weights
 //! once, so that sampling from a tuned checkpoint is as fast as from the base.
 
+#[cfg(test)]
 mod adapted;
 mod adapter;
 mod config;
 mod data;
 mod fit;
+#[cfg(test)]
 mod fused;
 mod lora;
+mod mat;
 mod net;
+#[cfg(test)]
 mod ops;
 mod optim;
+#[cfg(test)]
+mod reference;
+mod rows;
+mod step;
 mod target;
 #[cfg(test)]
 mod tests;

@@ -61,6 +61,7 @@ impl AdamW {
 
     /// Adds the gradients of `vars` (in the order of [`AdamW::new`]) to the step's sum;
     /// a variable without a gradient adds nothing.
+    #[cfg(test)]
     pub fn accumulate(
         &mut self,
         vars: &[&Var],
@@ -74,6 +75,12 @@ impl AdamW {
             }
         }
         Ok(())
+    }
+
+    /// The step's summed gradients, in the order of [`AdamW::new`], for a pass that
+    /// adds to them.
+    pub fn grads_mut(&mut self) -> &mut [Vec<f32>] {
+        &mut self.grads
     }
 
     /// The global norm of the summed gradients.

@@ -11,8 +11,11 @@ use super::adapter::Adapter;
 use super::config::LoraConfig;
 use super::data::{Batch, Encoded};
 use super::fit;
-use super::lora::Lora;
+use super::lora::{Dropout, Lora};
 use super::net::Frozen;
+use super::optim::AdamW;
+use super::reference::batch_nll;
+use super::step::{self, Workspace};
 use super::target::Target;
 use crate::artifact::SMOLLM2;
 use crate::candle::gguf::{GgufFile, WeightFormat};
@@ -271,4 +274,96 @@ fn training_is_deterministic_under_a_seed_and_the_loss_falls() {
     // A batch's loss is the mean over its targets.
     let batch = Batch::new(&examples, &[0, 1]);
     assert_eq!(batch.targets.len(), 8 + 8);
+}
+
+/// The norm of `a - b` over the norm of `b`.
+fn relative_error(a: &[f32], b: &[f32]) -> f64 {
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x - y).powi(2))
+        .sum();
+    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
+    (diff / norm.max(1e-30)).sqrt()
+}
+
+#[test]
+fn the_hand_written_pass_gives_the_autograd_loss_and_gradients() {
+    let Some(path) = model_path("the_hand_written_pass_gives_the_autograd_loss_and_gradients")
+    else {
+        return;
+    };
+    let model = frozen(&path, None);
+    let mut rng = fastrand::Rng::with_seed(11);
+    let lora = Lora::new(&model, &Target::ALL, 4, 2.0, &mut rng).unwrap();
+    lora.perturb(&mut rng).unwrap();
+    let examples = vec![
+        Encoded {
+            tokens: tokens(21, 7),
+            prompt: 9,
+        },
+        Encoded {
+            tokens: tokens(13, 8),
+            prompt: 5,
+        },
+    ];
+    let vars = lora.vars();
+    let sizes: Vec<usize> = vars.iter().map(|v| v.elem_count()).collect();
+    let mut workspace = Workspace::default();
+    // Two sequences padded to one width, then one alone in the same buffers; without
+    // and with dropout.
+    for (indices, p) in [(&[0, 1][..], 0.0), (&[1][..], 0.0), (&[0, 1][..], 0.25)] {
+        let batch = Batch::new(&examples, indices);
+        #[allow(clippy::cast_precision_loss)]
+        let scale = 1.0 / batch.targets.len() as f32;
+        let dropout = |rng| (p > 0.0).then_some(Dropout { p, rng });
+
+        let mut want = AdamW::new(&sizes);
+        let mut rng_ref = fastrand::Rng::with_seed(5);
+        let nll_ref = batch_nll(&model, &lora, &batch, &mut dropout(&mut rng_ref)).unwrap();
+        let loss = (&nll_ref * f64::from(scale)).unwrap();
+        want.accumulate(&vars, &loss.backward().unwrap()).unwrap();
+
+        let mut got = AdamW::new(&sizes);
+        let mut rng_step = fastrand::Rng::with_seed(5);
+        let adapters = lora.snapshot(model.hp.n_layer).unwrap();
+        let nll = step::run(
+            &model,
+            &adapters,
+            &batch,
+            &mut dropout(&mut rng_step),
+            scale,
+            &mut workspace,
+            got.grads_mut(),
+        )
+        .unwrap();
+
+        let nll_ref = nll_ref.to_scalar::<f32>().unwrap();
+        assert!(
+            (nll - nll_ref).abs() <= 1e-4 * nll_ref.abs(),
+            "{indices:?}, p {p}: loss {nll} against {nll_ref}"
+        );
+        for (i, (g, w)) in got.grads_mut().iter().zip(want.grads_mut()).enumerate() {
+            let err = relative_error(g, w);
+            assert!(
+                w.iter().any(|x| *x != 0.0) && err < 1e-3,
+                "{indices:?}, p {p}: gradient {i} off by {err:e}"
+            );
+        }
+    }
+    // A batch that does not fit is refused, not indexed out of bounds.
+    let mut long = Batch::new(&examples, &[0]);
+    long.targets[0] = u32::MAX;
+    let adapters = lora.snapshot(model.hp.n_layer).unwrap();
+    let mut grads = AdamW::new(&sizes);
+    let refused = step::run(
+        &model,
+        &adapters,
+        &long,
+        &mut None,
+        1.0,
+        &mut workspace,
+        grads.grads_mut(),
+    );
+    assert!(refused.is_err());
 }
