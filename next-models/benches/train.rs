@@ -17,8 +17,7 @@
 //! slower than PyTorch). PyTorch runs as a subprocess (`scripts/peft_train_step.py`)
 //! after candle, so that each peak is its own; its Python is `NEXT_TRAIN_BENCH_PYTHON`,
 //! or the venv that `train-bench-setup.sh` makes. The candle side runs on mimalloc, as
-//! `next` does; `MIMALLOC_PURGE_DELAY=-1` keeps it from handing memory back between
-//! steps (see `next_models::candle::train`).
+//! `next` does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 use std::path::PathBuf;

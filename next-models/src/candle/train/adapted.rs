@@ -1,5 +1,6 @@
 //! [`AdaptedLinear`]: a frozen base product and the LoRA pairs of its parts, as one
-//! operation with its own backward pass.
+//! operation with its own backward pass, for the tests' reference forward
+//! ([`super::reference`]).
 //!
 //! A layer's stacked products (query/key/value, gate/up) each carry up to three
 //! adapters. Built from candle operations, each adapter takes two small products, a

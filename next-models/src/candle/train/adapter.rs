@@ -26,7 +26,7 @@ pub const FORMAT: &str = "next-lora/1";
 /// What an adapter is for: the base model it was trained on and its shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterSettings {
-    /// Always [`FORMAT`].
+    /// Always `next-lora/1`, the format this crate writes and reads.
     pub format: String,
     /// The rank of every matrix pair.
     pub rank: usize,

@@ -145,7 +145,15 @@ pub(crate) fn fit(
                 rng: &mut dropout_rng,
             });
             let grads = opt.grads_mut();
-            let nll = step::run(model, &adapters, &batch, &mut dropout, scale, &mut workspace, grads)?;
+            let nll = step::run(
+                model,
+                &adapters,
+                &batch,
+                &mut dropout,
+                scale,
+                &mut workspace,
+                grads,
+            )?;
             loss_sum += f64::from(nll);
         }
         let lr = learning_rate(config, step, total, warmup);

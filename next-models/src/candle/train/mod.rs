@@ -10,20 +10,26 @@
 //!   generation. The loss is on the answer's tokens only.
 //! - **The base weights are dequantized to `f32` and frozen**; LoRA pairs (`A`
 //!   Kaiming-uniform, `B` zero) sit beside the adapted projections, scaled by
-//!   `alpha / rank`. candle-nn's fused kernels have no backward pass, and candle's
-//!   autograd allocates a tensor (and a zero-filled gradient) per operation, which on a
-//!   CPU costs as much as the matrix products. So the training forward is candle's
-//!   autograd over a few operations of its own, each with a hand-written backward pass:
-//!   a layer's stacked product with its adapters as one node, which computes no
-//!   gradient for the frozen matrix (`adapted.rs`), the RMS norm, the rotary
-//!   embedding, the attention's causal softmax, and the output head with the loss
-//!   (`fused.rs`). The differentiable compositions of candle operations they replace
-//!   are kept as their reference (`ops.rs`): the tests hold each fused operation to its
-//!   composition and to finite differences, forward and backward, and the whole
-//!   forward to the inference forward's logits.
+//!   `alpha / rank`.
+//! - **The forward and backward passes are written by hand** (`step/`), not run by
+//!   candle's autograd: candle-nn's fused kernels have no backward pass, and the
+//!   autograd allocates a tensor (and a zero-filled gradient) per operation and copies
+//!   every transposed operand, which on a CPU cost as much as the matrix products. The
+//!   pass keeps each layer's activations in buffers reused from one micro-batch to the
+//!   next, computes the gradient of the inputs and the adapters but never of the
+//!   frozen weights, reads a head's queries, keys and values as strided views of the
+//!   stacked product, and runs its products on faer (`mat.rs`) and its per-row steps
+//!   (RMS norm, rotary embedding, causal softmax, SwiGLU, cross-entropy; `rows.rs`) in
+//!   parallel on rayon's pool. Its reference is candle's autograd over differentiable
+//!   compositions (`reference.rs`, test-only, from `ops.rs`, `fused.rs` and
+//!   `adapted.rs`): the tests hold each per-row step to its composition and to finite
+//!   differences, the reference forward to the inference forward's logits, and the
+//!   hand-written pass to the reference's loss and every adapter's gradient, with and
+//!   without dropout.
 //! - **Only the positions that predict an answer token reach the output head**, whose
 //!   `vocab x width` product is the largest of the model (a prompt takes no loss), in
-//!   chunks of rows, so that the logits of a batch are never held at once.
+//!   chunks of rows, so that the logits of a batch are never held at once; each chunk's
+//!   logits become the loss's gradient in place, so they are computed once.
 //! - **AdamW, warm-up then cosine (or linear) decay, global-norm clipping, gradient
 //!   accumulation, batches bucketed by length**, all deterministic under `seed` on one
 //!   machine and thread count.
@@ -41,15 +47,8 @@
 //!
 //! Measured by `benches/train.rs` on a 2-core AVX-512 machine, one step of rank-8
 //! adapters on the seven projections of SmolLM2-135M, one sequence of 512 tokens:
-//! 3.3 s against PyTorch + PEFT's 2.0 s (0.60x), at a lower peak memory (2.1 GiB
-//! against 2.5 GiB). The matrix products take about a third of the step; the rest is
-//! the allocations, copies and element-wise passes of candle's autograd, and the page
-//! faults of its large tensors. An application that trains should use an allocator
-//! that keeps freed memory (`next` uses mimalloc, which measured 3.85 s a step against
-//! 4.58 s with the system allocator, before the later fusions); mimalloc still hands
-//! memory unused for a second back to the kernel, which the next step faults in again:
-//! with `MIMALLOC_PURGE_DELAY=-1` in the environment the step takes 3.1 s (0.67x), for
-//! 1% more peak memory.
+//! 1.63 s against PyTorch + PEFT's 2.00 s (1.23x as fast), at 0.63x its peak memory
+//! (1.6 GiB against 2.5 GiB). The same step on candle's autograd took 3.3 s.
 //!
 //! The adapter's directory format is [`Adapter`]'s. Its checkpoint is
 //! `{"adapter": "<directory>"}` (plus `"gguf"` when the trainer's `model` is set), which

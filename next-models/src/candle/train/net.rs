@@ -79,9 +79,9 @@ impl Frozen {
                 message: format!("dequantizing `{name}`: {err}"),
             }
         };
-        let (embd, kv) = (hp.n_embd, hp.n_head_kv * hp.head_dim);
+        let (width, kv) = (hp.n_embd, hp.n_head_kv * hp.head_dim);
         let embed = file
-            .embedding(embd)?
+            .embedding(width)?
             .dequantize(&Device::Cpu)
             .and_then(|t| matrix(&t))
             .map_err(wrap("token_embd.weight"))?;
@@ -104,13 +104,13 @@ impl Frozen {
                 }
                 matrix(&w).map_err(wrap(&name))
             };
-            let q = mat(Target::Q, embd, embd)?;
-            let k = mat(Target::K, kv, embd)?;
-            let v = mat(Target::V, kv, embd)?;
-            let o = mat(Target::O, embd, embd)?;
-            let gate = mat(Target::Gate, ff, embd)?;
-            let up = mat(Target::Up, ff, embd)?;
-            let down = mat(Target::Down, embd, ff)?;
+            let q = mat(Target::Q, width, width)?;
+            let k = mat(Target::K, kv, width)?;
+            let v = mat(Target::V, kv, width)?;
+            let o = mat(Target::O, width, width)?;
+            let gate = mat(Target::Gate, ff, width)?;
+            let up = mat(Target::Up, ff, width)?;
+            let down = mat(Target::Down, width, ff)?;
             let stack = |parts: Vec<Matrix>| {
                 Matrix::stack(parts).ok_or_else(|| CandleError::Gguf {
                     path: path.clone(),
@@ -118,19 +118,19 @@ impl Frozen {
                 })
             };
             layers.push(FrozenLayer {
-                attn_norm: file.floats(&format!("blk.{i}.attn_norm.weight"), embd)?,
+                attn_norm: file.floats(&format!("blk.{i}.attn_norm.weight"), width)?,
                 qkv: stack(vec![q, k, v])?,
                 wo: o,
-                ffn_norm: file.floats(&format!("blk.{i}.ffn_norm.weight"), embd)?,
+                ffn_norm: file.floats(&format!("blk.{i}.ffn_norm.weight"), width)?,
                 gate_up: stack(vec![gate, up])?,
                 down,
                 ff,
             });
         }
-        let norm = file.floats("output_norm.weight", embd)?;
+        let norm = file.floats("output_norm.weight", width)?;
         let output = if file.has_tensor("output.weight") {
             let q = file.tensor("output.weight")?;
-            file.check_dims("output.weight", &q, &[embed.rows(), embd])?;
+            file.check_dims("output.weight", &q, &[embed.rows(), width])?;
             let w = q
                 .dequantize(&Device::Cpu)
                 .and_then(|t| matrix(&t))

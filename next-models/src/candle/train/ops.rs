@@ -1,13 +1,13 @@
-//! The differentiable pieces of the training forward pass.
+//! The differentiable pieces of the tests' reference forward ([`super::reference`]).
 //!
 //! candle-nn's fused `rms_norm`, `softmax_last_dim` and `rope` have no backward pass.
 //! This module writes each as a composition of candle operations that have one
 //! (`rms_norm`, `softmax`, `log_softmax`, `rope_interleaved`): the definitions, which
 //! the tests check against candle-nn's kernels and against finite differences. The
-//! training forward runs their fused equivalents with a backward pass of their own
-//! ([`super::fused`]), which the tests hold to these compositions, forward and
-//! backward; the inference forward keeps candle-nn's kernels, and the tests hold the
-//! two forwards to the same logits.
+//! reference forward runs their fused equivalents ([`super::fused`], over the per-row
+//! steps the training pass runs), which the tests hold to these compositions, forward
+//! and backward; the inference forward keeps candle-nn's kernels, and the tests hold
+//! the two forwards to the same logits.
 //!
 //! The one custom operation is [`frozen_linear`]: a product by a base matrix, which
 //! training never changes. candle's backward pass of `matmul` computes the gradient of

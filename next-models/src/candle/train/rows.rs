@@ -7,10 +7,26 @@
 //! [`super::ops`]; the tests hold each to its composition, forward and backward
 //! (through the operations of [`super::fused`], which wrap them).
 
+// The usual one-letter names of the formulas (x, g, w, p, t, ...).
+#![allow(clippy::many_single_char_names, clippy::similar_names)]
+
 use rayon::prelude::*;
 
 /// Rows handed to one rayon task.
 const ROWS_PER_TASK: usize = 16;
+
+/// `e^x`, without libm's slow path for results that underflow to 0 or overflow to
+/// infinity (the masked and far-off scores, most of a vocabulary's logits), which took
+/// ten times as long as the others.
+fn exp(x: f32) -> f32 {
+    if x < -87.5 {
+        0.0
+    } else if x > 88.5 {
+        f32::INFINITY
+    } else {
+        x.exp()
+    }
+}
 
 /// `1 / rms` of a row, with `eps` under the root.
 // A row's width is far below 2^23.
@@ -119,48 +135,66 @@ pub(crate) fn rope(
 /// `softmax(scale * s)` in place over each row of `s`, rows of `positions` keys, row
 /// `i` the query at position `i % positions`: keys after the query are masked out
 /// (their probability is written 0). The attention's weights.
+#[cfg(test)]
 pub(crate) fn causal_softmax(s: &mut [f32], positions: usize, scale: f32) {
     let t = positions;
     s.par_chunks_mut(t * ROWS_PER_TASK)
         .enumerate()
-        .for_each(|(task, rows)| {
-            for (k, row) in rows.chunks_exact_mut(t).enumerate() {
-                let seen = (task * ROWS_PER_TASK + k) % t + 1;
-                let (row, masked) = row.split_at_mut(seen);
-                masked.fill(0.0);
-                let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) * scale;
-                let mut sum = 0.0;
-                for v in row.iter_mut() {
-                    *v = (*v * scale - max).exp();
-                    sum += *v;
-                }
-                let inv = 1.0 / sum;
-                for v in row.iter_mut() {
-                    *v *= inv;
-                }
-            }
-        });
+        .for_each(|(task, rows)| causal_softmax_rows(rows, t, scale, task * ROWS_PER_TASK));
+}
+
+/// [`causal_softmax`] on the calling thread, of rows whose first is row `first`.
+pub(crate) fn causal_softmax_rows(s: &mut [f32], positions: usize, scale: f32, first: usize) {
+    let t = positions;
+    for (k, row) in s.chunks_exact_mut(t).enumerate() {
+        let seen = (first + k) % t + 1;
+        let (row, masked) = row.split_at_mut(seen);
+        masked.fill(0.0);
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) * scale;
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = exp(*v * scale - max);
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
 }
 
 /// The gradient of [`causal_softmax`]'s scores, in place: `g`, the gradient of its
 /// probabilities `p`, becomes `scale * p * (g - <p, g>)` on each row (0 where masked).
+#[cfg(test)]
 pub(crate) fn causal_softmax_back(p: &[f32], g: &mut [f32], positions: usize, scale: f32) {
     let t = positions;
     g.par_chunks_mut(t * ROWS_PER_TASK)
         .zip(p.par_chunks(t * ROWS_PER_TASK))
         .enumerate()
         .for_each(|(task, (g, p))| {
-            for (k, (g, p)) in g.chunks_exact_mut(t).zip(p.chunks_exact(t)).enumerate() {
-                let seen = (task * ROWS_PER_TASK + k) % t + 1;
-                let (g, masked) = g.split_at_mut(seen);
-                masked.fill(0.0);
-                let p = &p[..seen];
-                let dot: f32 = p.iter().zip(g.iter()).map(|(p, g)| p * g).sum();
-                for (g, p) in g.iter_mut().zip(p) {
-                    *g = scale * p * (*g - dot);
-                }
-            }
+            causal_softmax_back_rows(p, g, t, scale, task * ROWS_PER_TASK);
         });
+}
+
+/// [`causal_softmax_back`] on the calling thread, of rows whose first is row `first`.
+pub(crate) fn causal_softmax_back_rows(
+    p: &[f32],
+    g: &mut [f32],
+    positions: usize,
+    scale: f32,
+    first: usize,
+) {
+    let t = positions;
+    for (k, (g, p)) in g.chunks_exact_mut(t).zip(p.chunks_exact(t)).enumerate() {
+        let seen = (first + k) % t + 1;
+        let (g, masked) = g.split_at_mut(seen);
+        masked.fill(0.0);
+        let p = &p[..seen];
+        let dot: f32 = p.iter().zip(g.iter()).map(|(p, g)| p * g).sum();
+        for (g, p) in g.iter_mut().zip(p) {
+            *g = scale * p * (*g - dot);
+        }
+    }
 }
 
 /// `out = silu(gate) * up` for rows of `x` holding `[gate | up]`, each `width` wide:
@@ -173,7 +207,7 @@ pub(crate) fn swiglu(x: &[f32], width: usize, out: &mut [f32]) {
             for (d, row) in dst.chunks_exact_mut(w).zip(src.chunks_exact(2 * w)) {
                 let (gate, up) = row.split_at(w);
                 for ((d, g), u) in d.iter_mut().zip(gate).zip(up) {
-                    *d = g / (1.0 + (-g).exp()) * u;
+                    *d = g / (1.0 + exp(-g)) * u;
                 }
             }
         });
@@ -196,7 +230,7 @@ pub(crate) fn swiglu_back(x: &[f32], width: usize, g: &[f32], dx: &mut [f32]) {
                 let (gate, up) = row.split_at(w);
                 let (d_gate, d_up) = d.split_at_mut(w);
                 for i in 0..w {
-                    let s = 1.0 / (1.0 + (-gate[i]).exp());
+                    let s = 1.0 / (1.0 + exp(-gate[i]));
                     d_up[i] = g[i] * gate[i] * s;
                     d_gate[i] = g[i] * up[i] * s * (1.0 + gate[i] * (1.0 - s));
                 }
@@ -207,7 +241,7 @@ pub(crate) fn swiglu_back(x: &[f32], width: usize, g: &[f32], dx: &mut [f32]) {
 /// `log(sum(exp(row)))`, stably.
 pub(crate) fn log_sum_exp(row: &[f32]) -> f32 {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
-    let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
+    let sum: f32 = row.iter().map(|v| exp(v - max)).sum();
     max + sum.ln()
 }
 
@@ -231,7 +265,7 @@ pub(crate) fn cross_entropy_back(
             let lse = log_sum_exp(row);
             let nll = lse - row[t];
             for v in row.iter_mut() {
-                *v = scale * (*v - lse).exp();
+                *v = scale * exp(*v - lse);
             }
             row[t] -= scale;
             nll

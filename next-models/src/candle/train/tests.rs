@@ -278,11 +278,7 @@ fn training_is_deterministic_under_a_seed_and_the_loss_falls() {
 
 /// The norm of `a - b` over the norm of `b`.
 fn relative_error(a: &[f32], b: &[f32]) -> f64 {
-    let diff: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(x - y).powi(2))
-        .sum();
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
     let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
     (diff / norm.max(1e-30)).sqrt()
 }

@@ -65,25 +65,19 @@ pub(crate) struct Scratch {
     du: Vec<f32>,
 }
 
-impl Adapted {
-    /// The adapters' input `x`, `(rows, inp)`: `x` itself, or its masked copy in
-    /// `scratch` under dropout.
-    fn input<'a>(
-        &self,
-        x: &'a [f32],
-        keep: Option<&Keep>,
-        masked: &'a mut Vec<f32>,
-    ) -> &'a [f32] {
-        match keep {
-            None => x,
-            Some(keep) => {
-                let out = sized(masked, x.len());
-                keep.apply(x, out);
-                out
-            }
+/// The adapters' input: `x` itself, or its masked copy in `masked` under dropout.
+fn input<'a>(x: &'a [f32], keep: Option<&Keep>, masked: &'a mut Vec<f32>) -> &'a [f32] {
+    match keep {
+        None => x,
+        Some(keep) => {
+            let out = sized(masked, x.len());
+            keep.apply(x, out);
+            out
         }
     }
+}
 
+impl Adapted {
     /// Adds the adapters' update to `y`, `(rows, n)`, for input `x`, `(rows, inp)`;
     /// writes `u = x' A^T`, which the backward pass reads.
     #[allow(clippy::too_many_arguments)]
@@ -98,7 +92,7 @@ impl Adapted {
         scratch: &mut Scratch,
     ) {
         let (r, pr) = (self.rank, self.parts.len() * self.rank);
-        let xd = self.input(x, keep, &mut scratch.masked);
+        let xd = input(x, keep, &mut scratch.masked);
         let u = sized(u, rows * pr);
         let a = view(&self.a, 0, pr, self.inp, self.inp);
         product(
@@ -163,7 +157,7 @@ impl Adapted {
         let du = view(du, 0, rows, pr, pr);
         let a = view(&self.a, 0, pr, k, k);
         // dA += du^T x'.
-        let xd = self.input(x, keep, &mut scratch.masked);
+        let xd = input(x, keep, &mut scratch.masked);
         product(
             view_mut(da, 0, pr, k, k),
             Out::Add,

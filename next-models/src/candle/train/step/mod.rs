@@ -16,6 +16,9 @@
 //! tests' `reference` forward): the tests hold this pass to its loss and to every
 //! adapter's gradient, with and without dropout.
 
+// The usual one-letter names of the formulas (x, g, w, p, t, ...).
+#![allow(clippy::many_single_char_names, clippy::similar_names)]
+
 mod adapters;
 mod attention;
 mod head;
@@ -25,8 +28,8 @@ use super::lora::Dropout;
 use super::mat::{product, sized, view, view_mut, Matrix, Out};
 use super::net::{Frozen, FrozenLayer};
 use super::rows::{rms_norm, rms_norm_back, rope, swiglu, swiglu_back};
-pub(crate) use adapters::{Adapted, Keep};
 use adapters::Scratch;
+pub(crate) use adapters::{Adapted, Keep};
 
 /// The adapters of every layer's stacked products, indexed by layer then by
 /// [`super::lora::Stack`] order (query/key/value, output, gate/up, down).
@@ -106,7 +109,7 @@ pub(crate) struct Workspace {
     d_qkv: Vec<f32>,
     d_act: Vec<f32>,
     d_gate_up: Vec<f32>,
-    /// One head's scores' gradient, `(t, t)`.
+    /// The heads' scores' gradients and their shares of the key/value gradients.
     scores: Vec<f32>,
     adapters: Scratch,
     head: head::Buffers,
@@ -145,18 +148,18 @@ pub(crate) fn run(
     for (row, &id) in first.chunks_exact_mut(dims.d).zip(&batch.ids) {
         row.copy_from_slice(model.embed.row(id as usize));
     }
-    for l in 0..model.layers.len() {
-        let (this, rest) = ws.layers[l..].split_first_mut().ok_or_else(|| {
-            StepError::Shape("a layer without its activations".into())
-        })?;
+    for (l, (layer, adapted)) in model.layers.iter().zip(adapters).enumerate() {
+        let (this, rest) = ws.layers[l..]
+            .split_first_mut()
+            .ok_or_else(|| StepError::Shape("a layer without its activations".into()))?;
         let out = match rest.first_mut() {
             Some(next) => &mut next.x,
             None => &mut ws.last,
         };
         forward(
             model,
-            &model.layers[l],
-            &adapters[l],
+            layer,
+            adapted,
             &dims,
             this,
             out,
@@ -165,13 +168,13 @@ pub(crate) fn run(
         );
     }
     let nll = head::loss_and_back(model, &dims, batch, scale, ws);
-    for l in (0..model.layers.len()).rev() {
+    for ((layer, adapted), saved) in model.layers.iter().zip(adapters).zip(&ws.layers).rev() {
         backward(
             model,
-            &model.layers[l],
-            &adapters[l],
+            layer,
+            adapted,
             &dims,
-            &ws.layers[l],
+            saved,
             Back {
                 dx: &mut ws.dx,
                 d_norm: &mut ws.d_norm,
@@ -205,7 +208,11 @@ fn check(
     }
     let vocab = model.embed.rows();
     if batch.ids.len() != b * t
-        || batch.ids.iter().chain(&batch.targets).any(|&id| id as usize >= vocab)
+        || batch
+            .ids
+            .iter()
+            .chain(&batch.targets)
+            .any(|&id| id as usize >= vocab)
         || batch.positions.len() != batch.targets.len()
         || batch.positions.iter().any(|&p| p as usize >= b * t)
     {
@@ -324,7 +331,9 @@ fn forward(
     );
     let half = dims.hd / 2;
     let rotated = (dims.nh + dims.nkv) * dims.hd;
-    rope(qkv, dims.qkv, rotated, dims.t, &model.cos, &model.sin, half, 1.0);
+    rope(
+        qkv, dims.qkv, rotated, dims.t, &model.cos, &model.sin, half, 1.0,
+    );
     let probs = sized(probs, dims.b * dims.nh * dims.t * dims.t);
     let attn = sized(attn, rows * d);
     attention::forward(dims, qkv, probs, attn);
@@ -488,10 +497,18 @@ fn backward(
         scratch,
     );
     let d_qkv = sized(d_qkv, rows * dims.qkv);
-    let scores = sized(scores, dims.t * dims.t);
     attention::backward(dims, &saved.qkv, &saved.probs, d_attn, d_qkv, scores);
     let rotated = (dims.nh + dims.nkv) * dims.hd;
-    rope(d_qkv, dims.qkv, rotated, dims.t, &model.cos, &model.sin, dims.hd / 2, -1.0);
+    rope(
+        d_qkv,
+        dims.qkv,
+        rotated,
+        dims.t,
+        &model.cos,
+        &model.sin,
+        dims.hd / 2,
+        -1.0,
+    );
     project_back(
         &layer.qkv,
         adapters[QKV].as_ref(),
