@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod checkpoint;
 pub mod error;
 pub mod jsonl;
 pub mod metrics;

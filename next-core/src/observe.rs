@@ -4,65 +4,40 @@
 //! the task that drives the run. An observer should return quickly; it must not block on
 //! the loop.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Checkpoint;
 use crate::metrics::Counts;
+pub use crate::run::{Phase, Stage};
 use crate::run::{PhaseMetrics, Summary};
 use crate::task::TaskId;
-use crate::train::{Checkpoint, TrainUpdate};
 
-/// A phase of a run. Each has its own directory in the run directory, named by
-/// [`Phase`]'s `Display`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Tracing and rendering every task into its prompt (`prepare`).
-    Prepare,
-    /// Sampling the base model on the training tasks to find the hard ones (`filter`).
-    Filter,
-    /// Iteration `i` (from 1): sampling `P_{i-1}` on the hard tasks, keeping the
-    /// passing samples, training `P_i` (`iter-i`).
-    Iteration(u32),
-    /// Evaluating checkpoint `P_i` on the development tasks; `eval-0` is the base model.
-    Eval(u32),
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Phase::Prepare => f.write_str("prepare"),
-            Phase::Filter => f.write_str("filter"),
-            Phase::Iteration(i) => write!(f, "iter-{i}"),
-            Phase::Eval(i) => write!(f, "eval-{i}"),
-        }
-    }
-}
-
-/// The step of a task at which a role failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// The tracer.
-    Trace,
-    /// The trace renderer.
-    Render,
-    /// The rationale sampler.
-    Sample,
-    /// The verifier.
-    Verify,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stage::Trace => "trace",
-            Stage::Render => "render",
-            Stage::Sample => "sample",
-            Stage::Verify => "verify",
-        })
-    }
+/// How a training is going, as a trainer reports it through
+/// [`crate::train::TrainContext::report`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrainUpdate {
+    /// An optimizer step was taken.
+    Step {
+        /// Steps taken, from 1.
+        step: u64,
+        /// Steps the training will take.
+        steps: u64,
+        /// The mean loss per target token over the step's examples.
+        loss: f64,
+        /// The learning rate the step used.
+        learning_rate: f64,
+        /// Tokens (prompt and target) the step read.
+        tokens: u64,
+        /// Tokens per second over the step.
+        tokens_per_sec: f64,
+    },
+    /// A status line: a hosted job was created, is queued, is running, ...
+    Status {
+        /// The line.
+        message: String,
+    },
 }
 
 /// One progress event.

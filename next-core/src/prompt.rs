@@ -16,7 +16,6 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sample::{Answer, ParseFailure};
 use crate::task::{Program, RepairTask, TestCase};
 
 /// Who says a message.
@@ -214,6 +213,34 @@ fn fence(line: &str) -> Option<Fence<'_>> {
         return None;
     }
     Some(Fence { ch, len, rest })
+}
+
+/// Why an answer has no fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParseFailure {
+    /// The answer holds no complete fenced code block.
+    NoCodeBlock,
+    /// The last code block is empty.
+    EmptyCodeBlock,
+}
+
+/// What an answer says: a rationale and a fix, or nothing usable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    /// A rationale followed by a fixed program.
+    Fix {
+        /// The text before the fix's code block, trimmed.
+        rationale: String,
+        /// The code of the last fenced block.
+        program: Program,
+    },
+    /// No fix could be read; the sample counts as a failure.
+    Unparseable {
+        /// Why.
+        reason: ParseFailure,
+    },
 }
 
 /// Reads the rationale and the fix out of a model's answer.

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Checkpoint;
 use crate::error::{BoxError, InvalidInput};
 use crate::prompt::{self, Prompt};
+pub use crate::prompt::{Answer, ParseFailure};
 use crate::task::Program;
-use crate::train::Checkpoint;
 
 /// How to sample: temperature, nucleus, length, seed, stop sequences.
 ///
@@ -70,34 +71,6 @@ impl SamplingParams {
         }
         Ok(())
     }
-}
-
-/// Why an answer has no fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ParseFailure {
-    /// The answer holds no complete fenced code block.
-    NoCodeBlock,
-    /// The last code block is empty.
-    EmptyCodeBlock,
-}
-
-/// What an answer says: a rationale and a fix, or nothing usable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
-pub enum Answer {
-    /// A rationale followed by a fixed program.
-    Fix {
-        /// The text before the fix's code block, trimmed.
-        rationale: String,
-        /// The code of the last fenced block.
-        program: Program,
-    },
-    /// No fix could be read; the sample counts as a failure.
-    Unparseable {
-        /// Why.
-        reason: ParseFailure,
-    },
 }
 
 /// One sampled answer.

@@ -16,35 +16,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use crate::checkpoint::Checkpoint;
 use crate::error::BoxError;
+pub use crate::observe::TrainUpdate;
 use crate::observe::{NoObserver, Observer, Progress};
 use crate::prompt::Prompt;
 use crate::task::TaskId;
-
-/// A model a sampler can use: a name plus backend-specific data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Human-readable name, unique within a run (`base`, `iter-1`, ...).
-    pub name: String,
-    /// What the backend needs to load it: an adapter path, a hosted model id, ...
-    #[serde(default)]
-    pub data: serde_json::Value,
-}
-
-impl Checkpoint {
-    /// The untouched base model `P0`.
-    pub fn base() -> Self {
-        Self {
-            name: "base".into(),
-            data: serde_json::Value::Null,
-        }
-    }
-
-    /// Whether this is [`Checkpoint::base`].
-    pub fn is_base(&self) -> bool {
-        self.name == "base" && self.data.is_null()
-    }
-}
 
 /// One training example: the prompt of a task and a sampled answer whose fix passed
 /// every test.
@@ -103,34 +80,6 @@ pub enum TrainError {
     /// Any other failure.
     #[error("trainer failed")]
     Backend(#[source] BoxError),
-}
-
-/// How a training is going, as a trainer reports it through
-/// [`TrainContext::report`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum TrainUpdate {
-    /// An optimizer step was taken.
-    Step {
-        /// Steps taken, from 1.
-        step: u64,
-        /// Steps the training will take.
-        steps: u64,
-        /// The mean loss per target token over the step's examples.
-        loss: f64,
-        /// The learning rate the step used.
-        learning_rate: f64,
-        /// Tokens (prompt and target) the step read.
-        tokens: u64,
-        /// Tokens per second over the step.
-        tokens_per_sec: f64,
-    },
-    /// A status line: a hosted job was created, is queued, is running, ...
-    Status {
-        /// The line.
-        message: String,
-    },
 }
 
 /// What a trainer is handed beside its examples: where to write, where to keep state

@@ -25,19 +25,20 @@
 //! it keeps every complete line, cuts a torn last line, and redoes only what has no
 //! record.
 
+mod phase;
 mod records;
 mod report;
 
 use std::path::{Path, PathBuf};
 
+pub use phase::{Phase, Stage};
 pub use records::{FailureRecord, PromptRecord, SampleRecord, VerdictRecord};
 pub use report::{Best, FailureCounts, IterationReport, PhaseMetrics, Summary};
 
+use crate::checkpoint::Checkpoint;
 use crate::error::InvalidInput;
 use crate::jsonl::{self, JsonlError};
-use crate::observe::Phase;
 use crate::task::RepairTask;
-use crate::train::Checkpoint;
 
 /// The record of an iteration's training: `iter-N/checkpoint.json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

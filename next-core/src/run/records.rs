@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::observe::Stage;
+use super::Stage;
 use crate::prompt::Prompt;
 use crate::sample::Sample;
 use crate::task::TaskId;

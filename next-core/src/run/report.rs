@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::train::Checkpoint;
+use crate::checkpoint::Checkpoint;
 
 /// Role failures counted in a phase: tasks (or, for verification, samples) on which a
 /// role returned an error or panicked.

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use next_core::prompt::Prompt;
 use next_core::sample::SamplingParams;
 
+use super::adapter::Adapter;
 use super::error::CandleError;
 use super::gguf::{GgufFile, WeightFormat};
 use super::model::{Llama, PromptCache};
 use super::sampling::TokenSampler;
 use super::template::ChatTemplate;
 use super::tokenizer::GgufTokenizer;
-use super::train::Adapter;
 
 /// Why a sample ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

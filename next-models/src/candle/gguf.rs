@@ -18,7 +18,7 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use super::error::CandleError;
-use super::train::Target;
+use super::target::Target;
 
 /// What a weight whose type has no fast CPU kernel (`Q4_1`, `Q5_0`, `Q5_1`) becomes at
 /// load. Weights of other types are used as stored, except with [`WeightFormat::F32`].

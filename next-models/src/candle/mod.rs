@@ -83,6 +83,7 @@
 //! # }
 //! ```
 
+mod adapter;
 mod config;
 mod decode;
 mod error;
@@ -92,6 +93,7 @@ mod kernels;
 mod linear;
 mod model;
 mod sampling;
+mod target;
 mod template;
 mod tokenizer;
 pub mod train;

@@ -28,11 +28,12 @@
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 
+use super::adapter::Adapter;
 use super::error::CandleError;
 use super::gguf::{GgufFile, Hparams, WeightFormat};
 use super::kernels::{self, tensor, with_data};
 use super::linear::{tiled_kernel_available, Fused, Linear};
-use super::train::{Adapter, Target};
+use super::target::Target;
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 

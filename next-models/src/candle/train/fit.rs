@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use super::config::LoraConfig;
 use super::data::{epoch_batches, Batch, Encoded};
-use super::lora::{Dropout, Lora};
+use super::lora::Lora;
 use super::net::Frozen;
 use super::optim::{learning_rate, warmup_steps, AdamW};
+use super::step::Dropout;
 use super::step::{self, StepError, Workspace};
 use crate::candle::error::CandleError;
 

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use super::adapter::{Adapter, AdapterSettings, BaseModel, Pair, FORMAT};
 use super::net::Frozen;
-use super::step::{Adapted, Adapters, Keep};
-use super::target::Target;
+#[cfg(test)]
+use super::step::Dropout;
+use super::step::{Adapted, Adapters};
+use crate::candle::adapter::{Adapter, AdapterSettings, BaseModel, Pair, FORMAT};
 use crate::candle::kernels::with_data;
+use crate::candle::target::Target;
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 
@@ -47,49 +49,6 @@ struct Stacked {
     b: Var,
     /// Each adapted part: its projection, first output column and width.
     parts: Vec<(Target, usize, usize)>,
-}
-
-/// Draws the dropout masks of the adapters' inputs (made only when `p > 0`).
-pub(crate) struct Dropout<'a> {
-    /// The probability of zeroing an input.
-    pub p: f32,
-    /// The generator, seeded by the trainer.
-    pub rng: &'a mut fastrand::Rng,
-}
-
-impl Dropout<'_> {
-    /// The inputs kept of `len`: each dropped with probability `p`, the kept ones
-    /// scaled by `1 / (1 - p)`.
-    pub fn keep(&mut self, len: usize) -> Keep {
-        let keep = 1.0 - self.p;
-        let mut bits = vec![0u64; len.div_ceil(64)];
-        for i in 0..len {
-            if self.rng.f32() < keep {
-                bits[i / 64] |= 1 << (i % 64);
-            }
-        }
-        Keep {
-            bits,
-            scale: 1.0 / keep,
-        }
-    }
-
-    /// The mask of [`Dropout::keep`] as a tensor of `shape`: the same draws.
-    #[cfg(test)]
-    fn mask(&mut self, shape: &[usize]) -> Result<Tensor> {
-        let n = shape.iter().product();
-        let keep = self.keep(n);
-        let mask: Vec<f32> = (0..n)
-            .map(|i| {
-                if keep.bits[i / 64] >> (i % 64) & 1 == 1 {
-                    keep.scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        Tensor::from_vec(mask, shape, &Device::Cpu)
-    }
 }
 
 /// The trained LoRA pairs.

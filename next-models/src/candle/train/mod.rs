@@ -57,7 +57,6 @@
 
 #[cfg(test)]
 mod adapted;
-mod adapter;
 mod config;
 mod data;
 mod fit;
@@ -73,7 +72,6 @@ mod optim;
 mod reference;
 mod rows;
 mod step;
-mod target;
 #[cfg(test)]
 mod tests;
 mod timing;
@@ -88,15 +86,15 @@ use futures::StreamExt as _;
 use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, TrainUpdate, Trainer};
 
-pub use self::adapter::{Adapter, AdapterSettings, BaseModel, SETTINGS_FILE, TENSORS_FILE};
 pub use self::config::{LoraConfig, Schedule};
 use self::data::Encoded;
 use self::fit::Stats;
 use self::net::Frozen;
-pub use self::target::Target;
 pub use self::timing::{time_steps, StepTimes};
+pub use super::adapter::{Adapter, AdapterSettings, BaseModel, SETTINGS_FILE, TENSORS_FILE};
 use super::error::CandleError;
 use super::gguf::GgufFile;
+pub use super::target::Target;
 use super::template::ChatTemplate;
 use super::tokenizer::GgufTokenizer;
 use super::{ADAPTER_KEY, GGUF_KEY};

@@ -9,12 +9,12 @@
 
 use candle_core::{Device, Tensor};
 
-use super::adapter::Adapter;
 use super::mat::Matrix;
-use super::target::Target;
+use crate::candle::adapter::Adapter;
 use crate::candle::error::CandleError;
 use crate::candle::gguf::{GgufFile, Hparams};
 use crate::candle::model::{model_hparams, rope_tables};
+use crate::candle::target::Target;
 
 /// A layer's weights.
 ///

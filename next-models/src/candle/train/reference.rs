@@ -18,10 +18,11 @@ use candle_core::{Device, Tensor};
 
 use super::data::Batch;
 use super::fused::{CausalSoftmax, HeadCrossEntropy, RmsNorm, Rope, SwiGlu};
-use super::lora::{Dropout, Lora, Stack};
+use super::lora::{Lora, Stack};
 use super::mat::Matrix;
 use super::net::Frozen;
 use super::ops::{self, FrozenLinear};
+use super::step::Dropout;
 
 type Result<T> = std::result::Result<T, candle_core::Error>;
 

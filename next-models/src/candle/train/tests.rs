@@ -7,19 +7,20 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use super::adapter::Adapter;
 use super::config::LoraConfig;
 use super::data::{Batch, Encoded};
 use super::fit;
-use super::lora::{Dropout, Lora};
+use super::lora::Lora;
 use super::net::Frozen;
 use super::optim::AdamW;
 use super::reference::batch_nll;
+use super::step::Dropout;
 use super::step::{self, Workspace};
-use super::target::Target;
 use crate::artifact::SMOLLM2;
+use crate::candle::adapter::Adapter;
 use crate::candle::gguf::{GgufFile, WeightFormat};
 use crate::candle::model::Llama;
+use crate::candle::target::Target;
 
 fn model_path(test: &str) -> Option<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

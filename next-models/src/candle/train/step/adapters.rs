@@ -58,6 +58,49 @@ impl Keep {
     }
 }
 
+/// Draws the dropout masks of the adapters' inputs (made only when `p > 0`).
+pub(crate) struct Dropout<'a> {
+    /// The probability of zeroing an input.
+    pub p: f32,
+    /// The generator, seeded by the trainer.
+    pub rng: &'a mut fastrand::Rng,
+}
+
+impl Dropout<'_> {
+    /// The inputs kept of `len`: each dropped with probability `p`, the kept ones
+    /// scaled by `1 / (1 - p)`.
+    pub fn keep(&mut self, len: usize) -> Keep {
+        let keep = 1.0 - self.p;
+        let mut bits = vec![0u64; len.div_ceil(64)];
+        for i in 0..len {
+            if self.rng.f32() < keep {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Keep {
+            bits,
+            scale: 1.0 / keep,
+        }
+    }
+
+    /// The mask of [`Dropout::keep`] as a tensor of `shape`: the same draws.
+    #[cfg(test)]
+    pub fn mask(&mut self, shape: &[usize]) -> candle_core::Result<candle_core::Tensor> {
+        let n = shape.iter().product();
+        let keep = self.keep(n);
+        let mask: Vec<f32> = (0..n)
+            .map(|i| {
+                if keep.bits[i / 64] >> (i % 64) & 1 == 1 {
+                    keep.scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        candle_core::Tensor::from_vec(mask, shape, &candle_core::Device::Cpu)
+    }
+}
+
 /// The buffers an adapter's passes reuse.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {

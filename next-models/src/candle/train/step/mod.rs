@@ -24,12 +24,11 @@ mod attention;
 mod head;
 
 use super::data::Batch;
-use super::lora::Dropout;
 use super::mat::{product, sized, view, view_mut, Matrix, Out};
 use super::net::{Frozen, FrozenLayer};
 use super::rows::{rms_norm, rms_norm_back, rope, swiglu, swiglu_back};
 use adapters::Scratch;
-pub(crate) use adapters::{Adapted, Keep};
+pub(crate) use adapters::{Adapted, Dropout, Keep};
 
 /// The adapters of every layer's stacked products, indexed by layer then by
 /// [`super::lora::Stack`] order (query/key/value, output, gate/up, down).
