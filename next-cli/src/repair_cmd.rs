@@ -1,8 +1,9 @@
 //! `next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline]
-//! [--sandbox process] [--json]`: one repair task end to end, as the loop does it for
-//! each task: trace the buggy program on its tests (the `python` tracer in the sandbox),
-//! render the traces, build the prompt (`next_core::prompt`), sample `n` rationales and
-//! fixes from the configured sampler, and judge each fix with the test verifier.
+//! [--tracer python] [--verifier tests] [--sandbox process] [--json]`: one repair task
+//! end to end, by the same walk the loop runs for each task (`next_core::repair`):
+//! trace the buggy program on its tests in the sandbox, render the traces, build the
+//! prompt, sample `n` rationales and fixes from the configured sampler, and judge each
+//! fix with the verifier.
 //!
 //! The task file holds one repair task as JSON (the form of the task JSON Lines files);
 //! a JSON Lines file with several tasks needs `--id`. The model file is a TOML file with
@@ -20,12 +21,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use next_core::prompt::{self, Prompt, Shown};
+use next_core::checkpoint::Checkpoint;
 use next_core::registry::{self, Context};
-use next_core::sample::{Sample, SamplingParams};
+use next_core::repair::{Attempt, Repair, Repairer};
+use next_core::sample::SamplingParams;
 use next_core::task::{Program, RepairTask};
-use next_core::train::Checkpoint;
-use next_verifiers::verify::{Report, TestVerifier};
+use next_core::verify::Verdict;
 
 use crate::config::RunConfig;
 
@@ -48,6 +49,12 @@ pub struct RepairArgs {
     /// The trace renderer (inline, scratchpad, blocks, or none for the program alone).
     #[arg(long, default_value = "inline")]
     renderer: String,
+    /// The tracer (a registered tracer's name).
+    #[arg(long, default_value = "python")]
+    tracer: String,
+    /// The verifier (a registered verifier's name).
+    #[arg(long, default_value = "tests")]
+    verifier: String,
     /// The sandbox that traces and verifies (process, or wasm and docker where compiled
     /// in).
     #[arg(long, default_value = "process")]
@@ -109,12 +116,6 @@ fn read_task(path: &Path, id: Option<&str>) -> Result<RepairTask, String> {
     }
 }
 
-/// One sample and the verdict on its fix.
-struct Judged {
-    sample: Sample,
-    report: Option<Report>,
-}
-
 fn run(args: &RepairArgs) -> Result<bool, String> {
     let task = read_task(&args.task, args.id.as_deref())?;
     let params = SamplingParams {
@@ -130,91 +131,76 @@ fn run(args: &RepairArgs) -> Result<bool, String> {
         .build()
         .map_err(|e| format!("starting the async runtime: {e}"))?;
     let _context = runtime.enter();
-    let renderer = registry::renderer(&args.renderer, &toml::Table::new(), &Context::new())
-        .map_err(|e| {
-            format!(
-                "renderer `{}`: {}",
-                args.renderer,
-                next_core::error::chain(&e)
-            )
-        })?;
+    let no_options = toml::Table::new();
+    let renderer = registry::renderer(&args.renderer, &no_options, &Context::new())
+        .map_err(|e| role_error("renderer", &args.renderer, &e))?;
     let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
+    let cx = Context::new().with_sandbox(sandbox);
+    let tracer = registry::tracer(&args.tracer, &no_options, &cx)
+        .map_err(|e| role_error("tracer", &args.tracer, &e))?;
+    let verifier = registry::verifier(&args.verifier, &no_options, &cx)
+        .map_err(|e| role_error("verifier", &args.verifier, &e))?;
     let sampler = RunConfig::read(&args.model)
         .and_then(|config| config.build_sampler())
         .map_err(|e| next_core::error::chain(&e))?;
-
-    let prompt = if renderer.shows_execution() {
-        let cx = Context::new().with_sandbox(sandbox.clone());
-        let recorder = registry::tracer("python", &toml::Table::new(), &cx)
-            .map_err(|e| format!("tracer: {}", next_core::error::chain(&e)))?;
-        let program = task.with_setup(&task.program);
-        let traces = runtime
-            .block_on(recorder.trace(&program, &task.tests))
-            .map_err(|e| format!("tracing: {}", next_core::error::chain(&e)))?;
-        let trace_text = renderer.render(&program, &task.tests, &traces);
-        let shown = Shown {
-            text: &trace_text,
-            legend: renderer.legend(),
-        };
-        prompt::repair(&task, Some(shown), &[])
-    } else {
-        prompt::repair(&task, None, &[])
-    };
-
-    let drawn = runtime
-        .block_on(sampler.sample(&Checkpoint::base(), &prompt, args.n, &params))
-        .map_err(|e| format!("sampling: {}", next_core::error::chain(&e)))?;
-    let verifier = TestVerifier::new(sandbox);
-    let mut judged = Vec::with_capacity(drawn.len());
-    for sample in drawn {
-        let report = match sample.fix() {
-            Some(fix) => Some(
-                runtime
-                    .block_on(verifier.verify_report(&task.with_setup(fix), &task.tests))
-                    .map_err(|e| format!("verifying: {}", next_core::error::chain(&e)))?,
-            ),
-            None => None,
-        };
-        judged.push(Judged { sample, report });
-    }
-    let any_passed = judged
-        .iter()
-        .any(|j| j.report.as_ref().is_some_and(|r| r.verdict.passed()));
+    let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
+    let repair = runtime
+        .block_on(repairer.repair(&task, &Checkpoint::base(), args.n, &params))
+        .map_err(|failure| failure.to_string())?;
     if args.json {
-        crate::outln!("{}", json(&task, &prompt, &judged));
+        crate::outln!("{}", json(&task, &repair)?);
     } else {
-        crate::out!("{}", text(&task, &prompt, &judged));
+        crate::out!("{}", text(&task, &repair)?);
     }
-    Ok(any_passed)
+    Ok(repair.attempts.iter().any(Attempt::passed))
 }
 
-fn json(task: &RepairTask, prompt: &Prompt, judged: &[Judged]) -> serde_json::Value {
-    serde_json::json!({
+/// A role that could not be built, for people.
+fn role_error(role: &str, name: &str, error: &next_core::registry::RegistryError) -> String {
+    format!("{role} `{name}`: {}", next_core::error::chain(error))
+}
+
+/// The verdict of an attempt whose fix was judged; a fix the verifier could not judge
+/// makes the command fail, as it did before the walk was shared.
+fn verdict(attempt: &Attempt) -> Result<Option<&Verdict>, String> {
+    match &attempt.verdict {
+        None => Ok(None),
+        Some(Ok(verdict)) => Ok(Some(verdict)),
+        Some(Err(failure)) => Err(failure.to_string()),
+    }
+}
+
+fn json(task: &RepairTask, repair: &Repair) -> Result<serde_json::Value, String> {
+    let mut samples = Vec::with_capacity(repair.attempts.len());
+    for attempt in &repair.attempts {
+        samples.push(serde_json::json!({
+            "raw": attempt.sample.raw,
+            "rationale": attempt.sample.rationale(),
+            "fix": attempt.sample.fix().map(Program::source),
+            "verdict": verdict(attempt)?.map(|v| crate::verify_cmd::verdict_json(&task.tests, v)),
+        }));
+    }
+    Ok(serde_json::json!({
         "task": task.id.as_str(),
-        "prompt": prompt.messages,
-        "samples": judged.iter().map(|j| serde_json::json!({
-            "raw": j.sample.raw,
-            "rationale": j.sample.rationale(),
-            "fix": j.sample.fix().map(Program::source),
-            "verdict": j.report.as_ref().map(|r| crate::verify_cmd::json(&task.tests, r)),
-        })).collect::<Vec<_>>(),
-    })
+        "prompt": repair.prompt.messages,
+        "samples": samples,
+    }))
 }
 
-fn text(task: &RepairTask, prompt: &Prompt, judged: &[Judged]) -> String {
+fn text(task: &RepairTask, repair: &Repair) -> Result<String, String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "=== prompt for {}\n{}",
         task.id.as_str(),
-        prompt.to_plain_text().trim_end()
+        repair.prompt.to_plain_text().trim_end()
     );
-    for (k, j) in judged.iter().enumerate() {
+    for (k, attempt) in repair.attempts.iter().enumerate() {
         let _ = writeln!(out, "\n=== sample {k}");
-        match (j.sample.rationale(), j.sample.fix(), &j.report) {
-            (Some(rationale), Some(fix), Some(report)) => {
-                let verdict = &report.verdict;
+        let sample = &attempt.sample;
+        match (sample.rationale(), sample.fix(), verdict(attempt)?) {
+            (Some(rationale), Some(fix), Some(verdict)) => {
                 let _ = writeln!(out, "--- rationale\n{}", rationale.trim_end());
                 let _ = writeln!(out, "--- fix\n{}", fix.source().trim_end());
                 let _ = writeln!(
@@ -232,15 +218,12 @@ fn text(task: &RepairTask, prompt: &Prompt, judged: &[Judged]) -> String {
                 let _ = writeln!(
                     out,
                     "--- no fix in the answer\n{}\n--- verdict: failed (no fix)",
-                    j.sample.raw.trim_end()
+                    sample.raw.trim_end()
                 );
             }
         }
     }
-    let passed = judged
-        .iter()
-        .filter(|j| j.report.as_ref().is_some_and(|r| r.verdict.passed()))
-        .count();
-    let _ = writeln!(out, "\n{passed} of {} fixes passed", judged.len());
-    out
+    let passed = repair.attempts.iter().filter(|a| a.passed()).count();
+    let _ = writeln!(out, "\n{passed} of {} fixes passed", repair.attempts.len());
+    Ok(out)
 }

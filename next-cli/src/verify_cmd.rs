@@ -17,6 +17,7 @@ use std::sync::Arc;
 use next_core::registry::{self, Context};
 use next_core::sandbox::Sandbox;
 use next_core::task::{Program, TestCase};
+use next_core::verify::Verdict;
 use next_verifiers::verify::{Provenance, Report, TestVerifier};
 
 /// The arguments of `next verify`.
@@ -122,11 +123,16 @@ fn verify(args: &VerifyArgs) -> Result<bool, String> {
 
 /// The verdict as `--json` prints it.
 pub fn json(tests: &[TestCase], report: &Report) -> serde_json::Value {
+    verdict_json(tests, &report.verdict)
+}
+
+/// The JSON of a verdict: whether it passed, and each test with its outcome.
+pub fn verdict_json(tests: &[TestCase], verdict: &Verdict) -> serde_json::Value {
     serde_json::json!({
-        "passed": report.verdict.passed(),
+        "passed": verdict.passed(),
         "tests": tests
             .iter()
-            .zip(&report.verdict.outcomes)
+            .zip(&verdict.outcomes)
             .map(|(test, outcome)| serde_json::json!({
                 "test": test.code(),
                 "outcome": outcome.name(),

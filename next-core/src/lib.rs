@@ -39,12 +39,14 @@
 pub mod artifact;
 pub mod checkpoint;
 pub mod error;
+mod guard;
 pub mod jsonl;
 pub mod metrics;
 pub mod observe;
 pub mod prompt;
 pub mod registry;
 pub mod render;
+pub mod repair;
 pub mod run;
 pub mod sample;
 pub mod sandbox;

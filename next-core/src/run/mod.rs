@@ -31,7 +31,8 @@ mod report;
 
 use std::path::{Path, PathBuf};
 
-pub use phase::{Phase, Stage};
+pub use crate::repair::Stage;
+pub use phase::Phase;
 pub use records::{FailureRecord, PromptRecord, SampleRecord, VerdictRecord};
 pub use report::{Best, FailureCounts, IterationReport, PhaseMetrics, Summary};
 

@@ -1,5 +1,4 @@
-//! [`Phase`], the phases of a run (each with its directory), and [`Stage`], the step
-//! of a task at which a role failed.
+//! [`Phase`]: the phases of a run, each with its directory.
 
 use std::fmt;
 
@@ -29,30 +28,5 @@ impl fmt::Display for Phase {
             Phase::Iteration(i) => write!(f, "iter-{i}"),
             Phase::Eval(i) => write!(f, "eval-{i}"),
         }
-    }
-}
-
-/// The step of a task at which a role failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// The tracer.
-    Trace,
-    /// The trace renderer.
-    Render,
-    /// The rationale sampler.
-    Sample,
-    /// The verifier.
-    Verify,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Stage::Trace => "trace",
-            Stage::Render => "render",
-            Stage::Sample => "sample",
-            Stage::Verify => "verify",
-        })
     }
 }

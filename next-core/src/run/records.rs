@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Stage;
 use crate::prompt::Prompt;
+use crate::repair::Stage;
 use crate::sample::Sample;
 use crate::task::TaskId;
 use crate::verify::Verdict;

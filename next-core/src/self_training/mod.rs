@@ -23,7 +23,6 @@
 //! same result as an uninterrupted one with the same seed, given deterministic roles.
 
 mod config;
-mod guard;
 mod phase;
 mod prepare;
 
@@ -41,6 +40,7 @@ use crate::metrics;
 use crate::observe::{Observer, Phase, Progress};
 use crate::prompt::FewShot;
 use crate::render::TraceRenderer;
+use crate::repair::Repairer;
 use crate::run::{
     Best, CheckpointRecord, DeferredRecord, IterationReport, PhaseMetrics, RunDir, RunError,
     Summary, CHECKPOINT_RECORD, CONFIG, DEFERRED,
@@ -113,6 +113,12 @@ where
     pub fn with_few_shots(mut self, shots: Vec<FewShot>) -> Self {
         self.shots = shots;
         self
+    }
+
+    /// The walk of one task over this loop's roles.
+    fn repairer(&self) -> Repairer<'_> {
+        Repairer::new(&self.tracer, &self.renderer, &self.sampler, &self.verifier)
+            .with_shots(&self.shots)
     }
 
     /// The configuration.
@@ -406,7 +412,7 @@ where
                 Err(payload) => {
                     return Err(RunError::Train {
                         iteration,
-                        message: guard::panic_message(payload.as_ref()),
+                        message: crate::guard::panic_message(payload.as_ref()),
                     })
                 }
             };

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use tokio::sync::Semaphore;
 
-use super::guard::{derive_seed, guarded};
 use super::SelfTraining;
+use crate::guard::derive_seed;
 use crate::jsonl::{self, Appender};
 use crate::metrics::{self, Counts};
 use crate::observe::{Observer, Phase, Progress, Stage};
@@ -314,7 +314,9 @@ where
         ));
         let drawn = {
             let _permit = cx.samplers.acquire().await;
-            guarded(self.sampler.sample(cx.plan.checkpoint, prompt, n, &params)).await
+            self.repairer()
+                .sample(cx.plan.checkpoint, prompt, n, &params)
+                .await
         };
         let failure = match drawn {
             Ok(drawn) => {
@@ -341,7 +343,7 @@ where
                 }
                 (got < n).then(|| format!("the sampler returned {got} of {n} samples"))
             }
-            Err(message) => Some(message),
+            Err(failure) => Some(failure.message),
         };
         if let Some(message) = failure {
             record_failure(cx, task, Stage::Sample, None, message)?;
@@ -366,22 +368,9 @@ where
         });
         let judged: Vec<(u32, Result<Verdict, String>)> = stream::iter(pending)
             .map(|(i, fix)| async move {
-                let program = task.with_setup(fix);
                 let _permit = cx.verifiers.acquire().await;
-                let verdict = guarded(self.verifier.verify(&program, &task.tests))
-                    .await
-                    .and_then(|v| {
-                        if v.outcomes.len() == task.tests.len() {
-                            Ok(v)
-                        } else {
-                            Err(format!(
-                                "the verifier returned {} outcomes for {} tests",
-                                v.outcomes.len(),
-                                task.tests.len()
-                            ))
-                        }
-                    });
-                (i, verdict)
+                let verdict = self.repairer().judge(task, fix).await;
+                (i, verdict.map_err(|failure| failure.message))
             })
             .buffer_unordered(self.config.concurrency.verifiers)
             .collect()

@@ -6,13 +6,12 @@ use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt as _};
 
-use super::guard::{guarded, guarded_sync};
 use super::phase::{append, Prompts};
 use super::SelfTraining;
 use crate::jsonl::{self, Appender};
-use crate::observe::{Observer, Phase, Progress, Stage};
-use crate::prompt;
+use crate::observe::{Observer, Phase, Progress};
 use crate::render::TraceRenderer;
+use crate::repair::StepFailure;
 use crate::run::{FailureRecord, PromptRecord, RunDir, RunError};
 use crate::sample::RationaleSampler;
 use crate::task::RepairTask;
@@ -66,7 +65,7 @@ where
             tasks: todo.len(),
         });
         let mut built = stream::iter(todo)
-            .map(|task| async move { (task, self.build_prompt(task).await) })
+            .map(|task| async move { (task, self.repairer().prompt(task).await) })
             .buffer_unordered(self.config.concurrency.tasks);
         while let Some((task, built)) = built.next().await {
             match built {
@@ -78,7 +77,7 @@ where
                     append(&prompt_file, &record)?;
                     prompts.ready.insert(record.task, record.prompt);
                 }
-                Err((stage, message)) => {
+                Err(StepFailure { stage, message }) => {
                     let record = FailureRecord {
                         task: task.id.clone(),
                         stage,
@@ -102,22 +101,5 @@ where
             failures: prompts.failed.len(),
         });
         Ok(prompts)
-    }
-
-    async fn build_prompt(&self, task: &RepairTask) -> Result<prompt::Prompt, (Stage, String)> {
-        if !self.renderer.shows_execution() {
-            return Ok(prompt::repair(task, None, &self.shots));
-        }
-        let program = task.with_setup(&task.program);
-        let traces = guarded(self.tracer.trace(&program, &task.tests))
-            .await
-            .map_err(|message| (Stage::Trace, message))?;
-        let rendered = guarded_sync(|| self.renderer.render(&program, &task.tests, &traces))
-            .map_err(|message| (Stage::Render, message))?;
-        let shown = prompt::Shown {
-            text: &rendered,
-            legend: self.renderer.legend(),
-        };
-        Ok(prompt::repair(task, Some(shown), &self.shots))
     }
 }

@@ -10,7 +10,7 @@ use futures::FutureExt as _;
 use crate::error::chain;
 
 /// Awaits a role's call; an error or a panic becomes its one-line message.
-pub(super) async fn guarded<T, E>(call: impl Future<Output = Result<T, E>>) -> Result<T, String>
+pub(crate) async fn guarded<T, E>(call: impl Future<Output = Result<T, E>>) -> Result<T, String>
 where
     E: std::error::Error + 'static,
 {
@@ -22,11 +22,11 @@ where
 }
 
 /// Runs a synchronous role call; a panic becomes its message.
-pub(super) fn guarded_sync<T>(call: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn guarded_sync<T>(call: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|p| panic_message(p.as_ref()))
 }
 
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     let text = payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -37,7 +37,7 @@ pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// A seed for one sampler call, from the run's seed, the phase and the task: stable
 /// across runs, platforms and Rust versions (FNV-1a, then the splitmix64 finaliser).
-pub(super) fn derive_seed(seed: u64, phase: &str, task: &str) -> u64 {
+pub(crate) fn derive_seed(seed: u64, phase: &str, task: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for byte in bytes {
