@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bollard::container::{AttachContainerResults, LogOutput};
@@ -16,12 +17,35 @@ use futures_util::{Stream, StreamExt};
 use next_core::sandbox::{Execution, Job};
 use tempfile::TempDir;
 
-use super::guard::Guard;
+use super::config::DockerConfig;
+use super::engine::Engine;
+use super::guard::{Cleanups, Guard};
+use super::image::ImagePython;
 use super::spec;
 use super::termination::{classify, EngineEnd, KillReason};
-use super::Inner;
 use crate::error::Error;
 use crate::process::OnOutputLimit;
+
+/// What every job of one sandbox shares.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(super) engine: Engine,
+    pub(super) python: ImagePython,
+    pub(super) config: DockerConfig,
+    /// The value of the owner label: unique to this sandbox on this host.
+    pub(super) owner: String,
+    pub(super) next: AtomicU64,
+    pub(super) cleanups: Cleanups,
+    /// Holds each job's input directory (mounted read-only into its container).
+    pub(super) jobs_root: TempDir,
+}
+
+impl Inner {
+    fn next_name(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("next-{}-{n}", self.owner)
+    }
+}
 
 /// Runs `job` in a fresh container of `inner`'s image.
 pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {

@@ -2,21 +2,19 @@
 //! `_start` run to its end or to a limit, and the end classified.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use next_core::sandbox::{Execution, Job};
-use tokio::sync::Notify;
-use wasmtime::{InstancePre, ResourceLimiter, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime::{InstancePre, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use super::output::Captured;
 use super::runtime::Loaded;
+use super::state::{Cancel, JobSettings, JobState, MemoryLimit, Watch};
 use super::termination::{classify, End, Stop};
-use super::workdir::{over_limits, Base};
+use super::workdir::Base;
 use crate::error::Error;
 
 /// The job's source, in its work directory.
@@ -36,108 +34,6 @@ const ENV: &[(&str, &str)] = &[
     ("HOME", "/"),
     ("TMPDIR", "/"),
 ];
-
-/// Table elements a guest may grow its tables to (CPython's table never grows).
-const TABLE_ELEMENTS: usize = 1 << 20;
-
-/// What a sandbox's jobs share beyond the loaded module.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct JobSettings {
-    /// Bytes a job may keep in its work directory.
-    pub workdir_bytes: u64,
-    /// Entries a job may keep in its work directory.
-    pub workdir_entries: u64,
-    /// Stop the job when an output stream passes its limit.
-    pub kill_on_output: bool,
-}
-
-/// Cancellation of one job, set when its future is dropped.
-#[derive(Debug, Default)]
-pub(crate) struct Cancel {
-    flag: AtomicBool,
-    wake: Notify,
-}
-
-impl Cancel {
-    /// Asks the job to stop.
-    pub fn cancel(&self) {
-        self.flag.store(true, Ordering::Relaxed);
-        self.wake.notify_one();
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
-    }
-}
-
-/// The store's data: the guest's WASI context and what the host watches.
-pub(crate) struct JobState {
-    /// The guest's WASI preview 1 context.
-    pub wasi: WasiP1Ctx,
-    memory: MemoryLimit,
-    watch: Watch,
-}
-
-/// The memory limit, remembering whether it refused a growth.
-struct MemoryLimit {
-    bytes: usize,
-    refused: bool,
-}
-
-impl ResourceLimiter for MemoryLimit {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.bytes;
-        self.refused |= !allowed;
-        Ok(allowed)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= TABLE_ELEMENTS)
-    }
-}
-
-/// What the epoch callback checks once a tick.
-struct Watch {
-    deadline: Instant,
-    cancel: Arc<Cancel>,
-    workdir: PathBuf,
-    settings: JobSettings,
-    stdout: Captured,
-    stderr: Captured,
-    stopped: Option<Stop>,
-}
-
-impl Watch {
-    fn check(&self) -> Option<Stop> {
-        if self.cancel.is_cancelled() {
-            Some(Stop::Cancelled)
-        } else if Instant::now() >= self.deadline {
-            Some(Stop::Timeout)
-        } else if self.settings.kill_on_output
-            && (self.stdout.truncated() || self.stderr.truncated())
-        {
-            Some(Stop::Output)
-        } else if over_limits(
-            &self.workdir,
-            self.settings.workdir_bytes,
-            self.settings.workdir_entries,
-        ) {
-            Some(Stop::Disk)
-        } else {
-            None
-        }
-    }
-}
 
 /// Runs `job` on this thread, to its end or to a limit. Blocking: call it on a thread
 /// that may block.

