@@ -6,8 +6,8 @@
 //! One sandbox [`Job`] per task, whatever the number of tests, because an interpreter
 //! start per test would cost more than the tracing. The job's source is a small
 //! bootstrap (`tracer/bootstrap.py`); its stdin carries the tracing harness
-//! (`tracer/next_trace.py`, embedded in this crate), the options, a random nonce, the
-//! program and the tests. The harness:
+//! ([`HARNESS`]: the files of `tracer/`, joined and embedded in this crate), the
+//! options, a random nonce, the program and the tests. The harness:
 //!
 //! 1. compiles the program as `<program>` (a syntax error ends here: every test's trace
 //!    is `Crashed`, with a `SyntaxError(...)` exception event at the error's line);
@@ -96,8 +96,17 @@ use serde::{Deserialize, Serialize};
 
 use protocol::Payload;
 
-/// The tracing harness, run by [`BOOTSTRAP`] inside the sandbox.
-pub const HARNESS: &str = include_str!("../../tracer/next_trace.py");
+/// The tracing harness, run by [`BOOTSTRAP`] inside the sandbox: its parts in
+/// `tracer/`, joined in this order into one program.
+pub const HARNESS: &str = concat!(
+    include_str!("../../tracer/prelude.py"),
+    include_str!("../../tracer/render.py"),
+    include_str!("../../tracer/values.py"),
+    include_str!("../../tracer/sink.py"),
+    include_str!("../../tracer/tracer.py"),
+    include_str!("../../tracer/engines.py"),
+    include_str!("../../tracer/runner.py"),
+);
 
 /// The source of every tracing job: reads the payload on stdin and runs [`HARNESS`].
 pub const BOOTSTRAP: &str = include_str!("../../tracer/bootstrap.py");
@@ -242,7 +251,7 @@ impl TracerOptions {
 }
 
 /// What the harness allows a forked test beyond its time limit before killing it, so
-/// that a test stopped in traced code reports where itself (as `next_trace.py`).
+/// that a test stopped in traced code reports where itself (as `tracer/runner.py`).
 fn grace(limit: Duration) -> Duration {
     (Duration::from_millis(100) + limit / 10).min(Duration::from_millis(500))
 }
