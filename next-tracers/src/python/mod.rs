@@ -79,12 +79,9 @@
 mod convert;
 mod protocol;
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use next_core::error::InvalidInput;
@@ -374,14 +371,15 @@ impl<S: Sandbox> PythonTracer<S> {
         for test in tests {
             payload.record("test", test.code().as_bytes());
         }
-        let (tag, code) = compiled
+        let compiled = compiled
             .as_deref()
-            .filter(|_| with_harness)
-            .map_or(("", &[][..]), |(tag, code)| (tag.as_str(), code.as_slice()));
-        let source = if with_harness { HARNESS } else { "" };
-        Ok(Job::new(BOOTSTRAP)
-            .with_stdin(payload.into_stdin(self.harness.name(), tag, code, source))
-            .with_limits(limits))
+            .map(|(tag, code)| (tag.as_str(), code.as_slice()));
+        let mut stdin = self
+            .harness
+            .stdin_head(compiled, with_harness)
+            .map_err(|err| TraceError::Backend(Box::new(err)))?;
+        stdin.extend_from_slice(&payload.into_bytes());
+        Ok(Job::new(BOOTSTRAP).with_stdin(stdin).with_limits(limits))
     }
 }
 
@@ -411,32 +409,17 @@ impl<S: Sandbox> Tracer for PythonTracer<S> {
         }
         let outcome = convert::assemble(&execution, &nonce, tests.len())?;
         if let Some((tag, bytes)) = outcome.code {
-            if !tag.contains(['\n', '\r']) {
-                *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(Arc::new((tag, bytes)));
-            }
+            *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Arc::new((tag, bytes)));
         }
         Ok(outcome.traces)
     }
 }
 
-/// A fresh nonce: 128 bits from the standard library's randomly keyed hasher (keyed
-/// from the operating system's randomness), the time and a counter.
+/// A fresh nonce for a tracing job, as its event lines carry it: the sandbox's
+/// [`nonce`](next_core::sandbox::nonce) between markers.
 fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos());
-    let mut words = [0u64; 2];
-    for (index, word) in words.iter_mut().enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(count);
-        hasher.write_u128(nanos);
-        hasher.write_usize(index);
-        *word = hasher.finish();
-    }
-    format!("@@next-trace-{:016x}{:016x}@@", words[0], words[1])
+    format!("@@next-trace-{}@@", next_core::sandbox::nonce())
 }
 
 fn build_python(options: &toml::Table, cx: &Context) -> Result<Box<dyn Tracer>, RegistryError> {
