@@ -42,7 +42,7 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// Resolves `configured`, or the first `python3` on `PATH`, by running it once
-    /// (with [`ask`]).
+    /// (through the crate's one host-Python probe).
     ///
     /// # Errors
     /// [`Error::Interpreter`] when there is none or it does not answer.
