@@ -14,6 +14,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BoxError;
 
+pub mod frame;
+mod nonce;
+
+pub use frame::FrameTooLarge;
+pub use nonce::nonce;
+
 /// Resource limits of one job.
 ///
 /// Invariant: every limit is positive; [`Limits::new`] and deserialisation check it.
@@ -311,6 +317,35 @@ impl Preload {
         self.state.load(Ordering::Acquire) == 1
     }
 
+    /// The head of a job's stdin, for its `bootstrap.py`: four [`frame`]s, the module
+    /// name under which the sandbox may hold the harness ([`Preload::name`]), the tag of
+    /// the interpreter build that compiled it, its `marshal` bytes, and its source. The
+    /// tag and bytes are `compiled`'s (a job on that build loads them; the tag is
+    /// `"%s %s" % (sys.implementation.cache_tag, sys.version)`), empty where nothing was
+    /// compiled yet; with `with_harness` false (the sandbox took the harness) the last
+    /// three are empty, and a job that finds no harness says [`HARNESS_MISSING`].
+    ///
+    /// # Errors
+    /// [`FrameTooLarge`] when a field is 4 GiB or longer.
+    pub fn stdin_head(
+        &self,
+        compiled: Option<(&str, &[u8])>,
+        with_harness: bool,
+    ) -> Result<Vec<u8>, FrameTooLarge> {
+        let (tag, code) = compiled
+            .filter(|_| with_harness)
+            .map_or((&[][..], &[][..]), |(tag, code)| (tag.as_bytes(), code));
+        let source = if with_harness { self.source } else { "" };
+        let mut head = Vec::with_capacity(
+            4 * frame::LENGTH_BYTES + self.name.len() + tag.len() + code.len() + source.len(),
+        );
+        frame::write(&mut head, "the harness's module name", self.name.as_bytes())?;
+        frame::write(&mut head, "the harness's interpreter tag", tag)?;
+        frame::write(&mut head, "the compiled harness", code)?;
+        frame::write(&mut head, "the harness's source", source.as_bytes())?;
+        Ok(head)
+    }
+
     /// Whether a job's stdout says that it did not find the harness ([`HARNESS_MISSING`]);
     /// if so, jobs carry the harness from now on.
     pub fn missing_in(&self, stdout: &[u8]) -> bool {
@@ -364,6 +399,26 @@ mod tests {
         assert!(!a.missing_in(b"NEXT-HARNESS-MISSING and more"));
         assert!(!a.missing_in(b""));
         assert!(a.missing_in(b"NEXT-HARNESS-MISSING\n"));
+    }
+
+    #[test]
+    fn the_stdin_head_is_four_frames() {
+        let harness = Preload::new("__h_", "x = 1\n");
+        let name = harness.name().to_owned();
+        let mut expected = Vec::new();
+        for field in [name.as_bytes(), b"t 1", b"\x00\n", b"x = 1\n"] {
+            frame::write(&mut expected, "a field", field).unwrap();
+        }
+        let head = harness.stdin_head(Some(("t 1", b"\x00\n")), true).unwrap();
+        assert_eq!(head, expected);
+        // Without the harness (the sandbox holds it), only its name.
+        let mut expected = Vec::new();
+        frame::write(&mut expected, "a field", name.as_bytes()).unwrap();
+        expected.extend_from_slice(&[0; 12]);
+        assert_eq!(
+            harness.stdin_head(Some(("t 1", b"\x00")), false).unwrap(),
+            expected
+        );
     }
 
     /// Takes every module offered, counting the offers.

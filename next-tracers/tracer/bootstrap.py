@@ -1,18 +1,19 @@
 # NExT tracing harness, bootstrap: the source of every tracing job, kept this short
-# because the sandbox compiles it in every job. Stdin: the name under which the sandbox
-# may have preloaded the harness, the tag of the interpreter build that compiled it (or
-# an empty line), the harness compiled (marshal) and its source, each after a line with
-# its length (both empty when the sandbox said it preloaded the harness); then the
-# payload that `boot` reads. A preloaded harness is used as it is; otherwise the
-# compiled one where this interpreter made it, else the source; with neither, the job
-# says so (next_core::sandbox::HARNESS_MISSING) and ends.
+# because the sandbox compiles it in every job. Stdin begins with four frames, each a
+# 4-byte big-endian length and its bytes (next_core::sandbox::Preload::stdin_head
+# writes them; the verifier's bootstrap reads the same): the name under which the
+# sandbox may have preloaded the harness, the tag of the interpreter build that
+# compiled it (empty when none has), the harness compiled (marshal) and its source (the
+# last three empty when the sandbox said it preloaded the harness); then the payload
+# that `boot` reads. A preloaded harness is used as it is; otherwise the compiled one
+# where this interpreter made it, else the source; with neither, the job says so
+# (next_core::sandbox::HARNESS_MISSING) and ends.
 import sys as _s, marshal as _m
 _b = _s.stdin.buffer
-_p = _s.modules.get(_b.readline()[:-1].decode())
-_t = _b.readline()[:-1]
-_c = _b.read(int(_b.readline()))
-_r = _b.read(int(_b.readline()))
-_h = "%s %s" % (_s.implementation.cache_tag, " ".join(_s.version.split()))
+_f = lambda: _b.read(int.from_bytes(_b.read(4), "big"))
+_p = _s.modules.get(_f().decode())
+_t, _c, _r = _f(), _f(), _f()
+_h = "%s %s" % (_s.implementation.cache_tag, _s.version)
 _g = {"__name__": "next_trace", "__builtins__": __builtins__}
 if _p is not None:
     _p.boot(_b, None)

@@ -6,8 +6,8 @@
 //! One sandbox [`Job`] per task, whatever the number of tests, because an interpreter
 //! start per test would cost more than the tracing. The job's source is a small
 //! bootstrap (`tracer/bootstrap.py`); its stdin carries the tracing harness
-//! (`tracer/next_trace.py`, embedded in this crate), the options, a random nonce, the
-//! program and the tests. The harness:
+//! ([`HARNESS`]: the files of `tracer/`, joined and embedded in this crate), the
+//! options, a random nonce, the program and the tests. The harness:
 //!
 //! 1. compiles the program as `<program>` (a syntax error ends here: every test's trace
 //!    is `Crashed`, with a `SyntaxError(...)` exception event at the error's line);
@@ -79,12 +79,9 @@
 mod convert;
 mod protocol;
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use next_core::error::InvalidInput;
@@ -96,8 +93,17 @@ use serde::{Deserialize, Serialize};
 
 use protocol::Payload;
 
-/// The tracing harness, run by [`BOOTSTRAP`] inside the sandbox.
-pub const HARNESS: &str = include_str!("../../tracer/next_trace.py");
+/// The tracing harness, run by [`BOOTSTRAP`] inside the sandbox: its parts in
+/// `tracer/`, joined in this order into one program.
+pub const HARNESS: &str = concat!(
+    include_str!("../../tracer/prelude.py"),
+    include_str!("../../tracer/render.py"),
+    include_str!("../../tracer/values.py"),
+    include_str!("../../tracer/sink.py"),
+    include_str!("../../tracer/tracer.py"),
+    include_str!("../../tracer/engines.py"),
+    include_str!("../../tracer/runner.py"),
+);
 
 /// The source of every tracing job: reads the payload on stdin and runs [`HARNESS`].
 pub const BOOTSTRAP: &str = include_str!("../../tracer/bootstrap.py");
@@ -242,7 +248,7 @@ impl TracerOptions {
 }
 
 /// What the harness allows a forked test beyond its time limit before killing it, so
-/// that a test stopped in traced code reports where itself (as `next_trace.py`).
+/// that a test stopped in traced code reports where itself (as `tracer/runner.py`).
 fn grace(limit: Duration) -> Duration {
     (Duration::from_millis(100) + limit / 10).min(Duration::from_millis(500))
 }
@@ -365,14 +371,15 @@ impl<S: Sandbox> PythonTracer<S> {
         for test in tests {
             payload.record("test", test.code().as_bytes());
         }
-        let (tag, code) = compiled
+        let compiled = compiled
             .as_deref()
-            .filter(|_| with_harness)
-            .map_or(("", &[][..]), |(tag, code)| (tag.as_str(), code.as_slice()));
-        let source = if with_harness { HARNESS } else { "" };
-        Ok(Job::new(BOOTSTRAP)
-            .with_stdin(payload.into_stdin(self.harness.name(), tag, code, source))
-            .with_limits(limits))
+            .map(|(tag, code)| (tag.as_str(), code.as_slice()));
+        let mut stdin = self
+            .harness
+            .stdin_head(compiled, with_harness)
+            .map_err(|err| TraceError::Backend(Box::new(err)))?;
+        stdin.extend_from_slice(&payload.into_bytes());
+        Ok(Job::new(BOOTSTRAP).with_stdin(stdin).with_limits(limits))
     }
 }
 
@@ -402,32 +409,17 @@ impl<S: Sandbox> Tracer for PythonTracer<S> {
         }
         let outcome = convert::assemble(&execution, &nonce, tests.len())?;
         if let Some((tag, bytes)) = outcome.code {
-            if !tag.contains(['\n', '\r']) {
-                *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(Arc::new((tag, bytes)));
-            }
+            *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Arc::new((tag, bytes)));
         }
         Ok(outcome.traces)
     }
 }
 
-/// A fresh nonce: 128 bits from the standard library's randomly keyed hasher (keyed
-/// from the operating system's randomness), the time and a counter.
+/// A fresh nonce for a tracing job, as its event lines carry it: the sandbox's
+/// [`nonce`](next_core::sandbox::nonce) between markers.
 fn nonce() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos());
-    let mut words = [0u64; 2];
-    for (index, word) in words.iter_mut().enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(count);
-        hasher.write_u128(nanos);
-        hasher.write_usize(index);
-        *word = hasher.finish();
-    }
-    format!("@@next-trace-{:016x}{:016x}@@", words[0], words[1])
+    format!("@@next-trace-{}@@", next_core::sandbox::nonce())
 }
 
 fn build_python(options: &toml::Table, cx: &Context) -> Result<Box<dyn Tracer>, RegistryError> {

@@ -3,13 +3,11 @@
 //!
 //! # Stdin
 //!
-//! First the harness, for `bootstrap.py`: a line with the module name under which the
-//! sandbox may have preloaded it, a line with the tag of the interpreter build that
-//! compiled it (empty when no job has yet), then the compiled harness (`marshal` bytes,
-//! none when the tag is empty) and the harness's source, each after a line holding its
-//! length. The bootstrap uses the preloaded module if there is one, else loads the
-//! compiled form when the tag names its own interpreter, and compiles the source
-//! otherwise.
+//! First the harness, for `bootstrap.py`: its module name, interpreter tag, compiled
+//! form and source, as [`Preload::stdin_head`] frames them (the verifier's harness
+//! comes the same way). The bootstrap uses the preloaded module if there is one, else
+//! loads the compiled form when the tag names its own interpreter, and compiles the
+//! source otherwise.
 //!
 //! Then the payload, for the harness's `boot`: the line `NEXT-TRACE 1`, one `key=value`
 //! line per option, a blank line, then records, each `KIND LENGTH\n`, LENGTH bytes and
@@ -34,6 +32,9 @@ use std::fmt::Write as _;
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+
+#[cfg(doc)]
+use next_core::sandbox::Preload;
 
 /// The first line of every payload.
 const MAGIC: &str = "NEXT-TRACE 1";
@@ -74,27 +75,6 @@ impl Payload {
         let mut bytes = self.header.into_bytes();
         bytes.push(b'\n');
         bytes.extend_from_slice(&self.records);
-        bytes
-    }
-
-    /// The job's whole stdin: the harness (its preloaded `module` name, its form
-    /// compiled by the interpreter build `tag`, if `code` is not empty, and its
-    /// `source`), then the payload. `module` and `tag` must not hold a line break (the
-    /// caller's are a fixed name and checked tags).
-    pub(crate) fn into_stdin(self, module: &str, tag: &str, code: &[u8], source: &str) -> Vec<u8> {
-        let payload = self.into_bytes();
-        let mut bytes =
-            Vec::with_capacity(64 + tag.len() + code.len() + source.len() + payload.len());
-        for line in [module, tag] {
-            bytes.extend_from_slice(line.as_bytes());
-            bytes.push(b'\n');
-        }
-        for field in [code, source.as_bytes()] {
-            bytes.extend_from_slice(field.len().to_string().as_bytes());
-            bytes.push(b'\n');
-            bytes.extend_from_slice(field);
-        }
-        bytes.extend_from_slice(&payload);
         bytes
     }
 }
@@ -360,20 +340,6 @@ mod tests {
         assert_eq!(
             payload.into_bytes(),
             b"NEXT-TRACE 1\nnonce=N1\n\nprogram 7\nx = 1\r\n\n".to_vec()
-        );
-    }
-
-    #[test]
-    fn stdin_layout() {
-        let mut payload = Payload::new();
-        payload.option("nonce", "N1");
-        assert_eq!(
-            payload.into_stdin("m", "tag 1", b"\x00\n", "print()"),
-            b"m\ntag 1\n2\n\x00\n7\nprint()NEXT-TRACE 1\nnonce=N1\n\n".to_vec()
-        );
-        assert_eq!(
-            Payload::new().into_stdin("m", "", b"", "x"),
-            b"m\n\n0\n1\nxNEXT-TRACE 1\n\n".to_vec()
         );
     }
 

@@ -19,7 +19,7 @@ use next_core::sandbox::{Job, Limits, Sandbox, Termination};
 use next_core::task::{Program, TestCase};
 use next_core::trace::{Event, EventKind, Location, Trace, Tracer};
 use next_tracers::python::{Engine, PythonTracer, TracerOptions};
-use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
+use next_verifiers::process::{Interpreter, Mode, ProcessConfig, ProcessSandbox};
 
 /// A CPython to test with.
 #[derive(Debug, Clone)]
@@ -108,22 +108,12 @@ fn discover() -> Vec<PathBuf> {
     out.into_iter().map(|(_, path)| path).collect()
 }
 
+/// The version of the interpreter at `path`, as the process sandbox's probe finds it
+/// (`None` where it is not a working Python 3).
 fn version_of(path: &Path) -> Option<(u32, u32)> {
-    let name = path.file_name()?.to_string_lossy().into_owned();
-    let from_name = name
-        .strip_prefix("python")
-        .and_then(|v| v.split_once('.'))
-        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
-    if from_name.is_some() {
-        return from_name;
-    }
-    let out = std::process::Command::new(path)
-        .args(["-I", "-S", "-c", "import sys; print(*sys.version_info[:2])"])
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let mut parts = text.split_whitespace();
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    Interpreter::discover(Some(path))
+        .ok()
+        .map(|python| python.version)
 }
 
 /// The WASI CPython, where the feature `wasm` is on and its module is in the cache.

@@ -278,32 +278,7 @@ impl RootFs {
 }
 
 fn query(program: &Path) -> Result<HostPython, Error> {
-    let output = Command::new(program)
-        .args(["-I", "-S", "-c", QUERY])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::Interpreter(format!("cannot run {}: {e}", program.display())))?;
-    if !output.status.success() {
-        return Err(Error::Interpreter(format!(
-            "{} failed ({}): {}",
-            program.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let python: HostPython = serde_json::from_slice(&output.stdout).map_err(|e| {
-        Error::Interpreter(format!(
-            "{} gave an unreadable answer: {e}",
-            program.display()
-        ))
-    })?;
-    if python.version.first() != Some(&3) || !python.executable.is_absolute() {
-        return Err(Error::Interpreter(format!(
-            "{} is not a Python 3 with a known path",
-            program.display()
-        )));
-    }
-    Ok(python)
+    crate::process::interpreter::ask(program, QUERY)
 }
 
 /// Every shared library (and the dynamic loader) that `elves` load, as `ldd` resolves

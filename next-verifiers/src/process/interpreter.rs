@@ -1,11 +1,13 @@
 //! Finding the Python interpreter once, so that jobs start the real binary (not a
 //! pyenv or virtualenv shim, which can cost more than the job) and the sandbox knows
-//! which directories the interpreter reads.
+//! which directories the interpreter reads; and [`ask`], the crate's one way of asking
+//! a host Python anything (the Docker image's file list asks it too).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::Error;
@@ -28,7 +30,7 @@ print(json.dumps({
 
 /// A resolved Python interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub(crate) struct Interpreter {
+pub struct Interpreter {
     /// The absolute, symlink-free path of the binary.
     pub executable: PathBuf,
     /// `(major, minor)`.
@@ -39,7 +41,8 @@ pub(crate) struct Interpreter {
 }
 
 impl Interpreter {
-    /// Resolves `configured`, or the first `python3` on `PATH`, by running it once.
+    /// Resolves `configured`, or the first `python3` on `PATH`, by running it once
+    /// (through the crate's one host-Python probe).
     ///
     /// # Errors
     /// [`Error::Interpreter`] when there is none or it does not answer.
@@ -50,34 +53,7 @@ impl Interpreter {
                 Error::Interpreter("no `python3` on PATH; set `interpreter`".to_owned())
             })?,
         };
-        let output = Command::new(&program)
-            .args(["-S", "-c", QUERY])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| {
-                Error::Interpreter(format!("cannot run {}: {err}", program.display()))
-            })?;
-        if !output.status.success() {
-            return Err(Error::Interpreter(format!(
-                "{} failed ({}): {}",
-                program.display(),
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        let answer: Interpreter = serde_json::from_slice(&output.stdout).map_err(|err| {
-            Error::Interpreter(format!(
-                "{} gave an unreadable answer: {err}",
-                program.display()
-            ))
-        })?;
-        if !answer.executable.is_absolute() || answer.version.0 != 3 {
-            return Err(Error::Interpreter(format!(
-                "{} is not a Python 3 with a known path",
-                program.display()
-            )));
-        }
-        Ok(answer)
+        ask(&program, QUERY)
     }
 
     /// Whether it knows `-P` (do not put the script's directory on `sys.path`), new in
@@ -97,6 +73,52 @@ impl Interpreter {
         }
         flags
     }
+}
+
+/// Runs `program` once on the host (our code, outside any sandbox) in isolated mode
+/// without `site` (`-I -S`) on the Python source `query`, which prints one JSON object
+/// with at least `executable` (the real binary) and `version` (`[major, minor, ...]`),
+/// and reads that answer as a `T`.
+///
+/// # Errors
+/// [`Error::Interpreter`] when `program` cannot run or fails (with its stderr), its
+/// answer does not read as a `T`, or it is not a Python 3 at an absolute path.
+pub(crate) fn ask<T: DeserializeOwned>(program: &Path, query: &str) -> Result<T, Error> {
+    let output = Command::new(program)
+        .args(["-I", "-S", "-c", query])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| Error::Interpreter(format!("cannot run {}: {err}", program.display())))?;
+    if !output.status.success() {
+        return Err(Error::Interpreter(format!(
+            "{} failed ({}): {}",
+            program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let unreadable = |err: serde_json::Error| {
+        Error::Interpreter(format!(
+            "{} gave an unreadable answer: {err}",
+            program.display()
+        ))
+    };
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).map_err(unreadable)?;
+    let absolute = answer
+        .get("executable")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|path| Path::new(path).is_absolute());
+    let major = answer
+        .get("version")
+        .and_then(|version| version.get(0))
+        .and_then(serde_json::Value::as_u64);
+    if !absolute || major != Some(3) {
+        return Err(Error::Interpreter(format!(
+            "{} is not a Python 3 with a known path",
+            program.display()
+        )));
+    }
+    serde_json::from_value(answer).map_err(unreadable)
 }
 
 /// The first executable file named `name` in a directory of `PATH`.

@@ -81,7 +81,7 @@ mod child;
 mod cold;
 mod collect;
 mod config;
-mod interpreter;
+pub(crate) mod interpreter;
 mod isolation;
 mod jail;
 mod plan;
@@ -100,11 +100,11 @@ use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 pub use config::{IsolationConfig, Mode, OnOutputLimit, ProcessConfig, DEFAULT_PRELOAD};
+pub use interpreter::Interpreter;
 pub use isolation::{Isolation, ProcessLimit};
 pub use termination::resource;
 
 use cold::Cold;
-use interpreter::Interpreter;
 use plan::{cstring, path_cstring, Ids, Plan, Wanted, INSIDE_ID};
 use warm::{ServerConfig, ServerSettings, Warm};
 use workdir::{Base, WorkDir};

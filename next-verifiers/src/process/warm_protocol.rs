@@ -1,5 +1,6 @@
-//! The warm server's protocol: on a Unix stream socket, each message is a 4-byte
-//! big-endian length and a JSON object; a request carries the job's three pipe ends
+//! The warm server's protocol: on a Unix stream socket, each message is a
+//! [`frame`](next_core::sandbox::frame) (a 4-byte big-endian length and its bytes) of a
+//! JSON object; a request carries the job's three pipe ends
 //! and a `started` report carries the job's pidfd, as `SCM_RIGHTS`. The server's side
 //! is in `warm_server.py`.
 
@@ -8,6 +9,7 @@ use std::io::{self, IoSlice};
 use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
+use next_core::sandbox::frame;
 use rustix::net::{
     recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags,
@@ -99,11 +101,9 @@ pub(crate) enum FromServer {
 /// # Errors
 /// The socket's error, or a body longer than 4 GiB.
 pub(crate) fn send_frame(socket: &OwnedFd, body: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-    let length = u32::try_from(body.len())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "job too large"))?;
-    let mut frame = Vec::with_capacity(4 + body.len());
-    frame.extend_from_slice(&length.to_be_bytes());
-    frame.extend_from_slice(body);
+    let mut bytes = Vec::new();
+    frame::write(&mut bytes, "the message", body)
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(3))];
     let mut ancillary = SendAncillaryBuffer::new(&mut space);
     if !ancillary.push(SendAncillaryMessage::ScmRights(fds)) {
@@ -112,7 +112,7 @@ pub(crate) fn send_frame(socket: &OwnedFd, body: &[u8], fds: &[BorrowedFd<'_>]) 
     let mut sent = loop {
         match sendmsg(
             socket,
-            &[IoSlice::new(&frame)],
+            &[IoSlice::new(&bytes)],
             &mut ancillary,
             SendFlags::NOSIGNAL,
         ) {
@@ -121,8 +121,8 @@ pub(crate) fn send_frame(socket: &OwnedFd, body: &[u8], fds: &[BorrowedFd<'_>]) 
             Err(err) => return Err(err.into()),
         }
     };
-    while sent < frame.len() {
-        match rustix::net::send(socket, &frame[sent..], SendFlags::NOSIGNAL) {
+    while sent < bytes.len() {
+        match rustix::net::send(socket, &bytes[sent..], SendFlags::NOSIGNAL) {
             Ok(n) => sent += n,
             Err(rustix::io::Errno::INTR) => {}
             Err(err) => return Err(err.into()),
@@ -154,21 +154,15 @@ impl Reader {
     /// The next message, with the descriptor it carries; `None` at end of file.
     pub fn next(&mut self) -> io::Result<Option<(FromServer, Option<OwnedFd>)>> {
         loop {
-            if self.buffer.len() >= 4 {
-                let mut length = [0_u8; 4];
-                length.copy_from_slice(&self.buffer[..4]);
-                let length = usize::try_from(u32::from_be_bytes(length)).unwrap_or(usize::MAX);
-                if self.buffer.len() - 4 >= length {
-                    let message: FromServer =
-                        serde_json::from_slice(&self.buffer[4..4 + length])
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                    self.buffer.drain(..4 + length);
-                    let fd = match message {
-                        FromServer::Started { pidfd: true, .. } => self.fds.pop_front(),
-                        _ => None,
-                    };
-                    return Ok(Some((message, fd)));
-                }
+            if let Some((body, taken)) = frame::split(&self.buffer) {
+                let message: FromServer = serde_json::from_slice(body)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                self.buffer.drain(..taken);
+                let fd = match message {
+                    FromServer::Started { pidfd: true, .. } => self.fds.pop_front(),
+                    _ => None,
+                };
+                return Ok(Some((message, fd)));
             }
             let mut chunk = vec![0_u8; 64 * 1024];
             let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];

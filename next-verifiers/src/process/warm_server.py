@@ -6,8 +6,8 @@ user outside), as the init of its own PID namespace, with the file tree read-onl
 It imports little, so that its address space, which every job inherits and which
 counts against the job's memory limit, stays small.
 
-Protocol, on fd 3 (a Unix stream socket): every message is a 4-byte big-endian length
-and a JSON object.
+Protocol, on fd 3 (a Unix stream socket): every message is a frame (a 4-byte big-endian
+length and its bytes, the framing of next_core::sandbox::frame) of a JSON object.
   server -> sandbox  {"event": "ready", "selftest": null | "why it failed"}
   sandbox -> server  {"id": N, "preload": "module name", "source": "..."}  (no descriptors)
   server -> sandbox  {"event": "preloaded", "id": N, "error": null | "why it failed"}

@@ -129,7 +129,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use next_core::registry::{self, Context, RegistryError, RoleKind};
-use next_core::sandbox::{Execution, Job, Limits, Preload, Sandbox};
+use next_core::sandbox::{nonce, Execution, Job, Limits, Preload, Sandbox};
 use next_core::task::{Program, TestCase};
 use next_core::verify::{Verdict, Verifier, VerifyError};
 use serde::{Deserialize, Serialize};
@@ -579,21 +579,15 @@ impl<S: Sandbox> TestVerifier<S> {
             "value_bytes": c.value_bytes,
             "total_bytes": c.result_bytes,
         });
-        let mut stdin = Vec::with_capacity(program.source().len() + CANDIDATE.len() + 65536);
-        let (tag, code) = self
+        let compiled = self
             .compiled
             .get()
-            .filter(|_| with_harness)
-            .map_or((&[][..], &[][..]), |(tag, code)| {
-                (tag.as_bytes(), code.as_slice())
-            });
-        let source = if with_harness { CANDIDATE } else { "" };
-        for field in [self.harness.name().as_bytes(), tag, code, source.as_bytes()] {
-            let len = u32::try_from(field.len())
-                .map_err(|_| VerifyError::Protocol("the harness is too large".to_owned()))?;
-            stdin.extend_from_slice(&len.to_le_bytes());
-            stdin.extend_from_slice(field);
-        }
+            .map(|(tag, code)| (tag.as_str(), code.as_slice()));
+        let mut stdin = self
+            .harness
+            .stdin_head(compiled, with_harness)
+            .map_err(|e| VerifyError::Protocol(e.to_string()))?;
+        stdin.reserve(program.source().len() + 65536);
         protocol::marshal(&request, &mut stdin);
         let n = u64::try_from(tests.len()).unwrap_or(u64::MAX);
         let wall = c
@@ -620,34 +614,6 @@ fn idle() -> Execution {
         output_truncated: false,
         wall_time: Duration::ZERO,
     }
-}
-
-/// A fresh random token for one job's records.
-fn nonce() -> String {
-    use std::fmt::Write as _;
-    use std::hash::{BuildHasher, Hasher};
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    let from_os = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .is_ok();
-    if !from_os {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        for chunk in bytes.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
-    }
-    bytes.iter().fold(String::with_capacity(32), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[async_trait]

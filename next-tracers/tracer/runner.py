@@ -1,0 +1,557 @@
+# NExT tracing harness, part 7 of 7: the runner: the payload (boot), output capture,
+# the program's module level, the tests in process or forked, and their end messages.
+# ------------------------------------------------------------------------- runner
+
+
+class Channel:
+    """The private event channel (a duplicate of the original stdout) and the capture
+    of the program's own output."""
+
+    def __init__(self, nonce):
+        self.nonce = nonce
+        self.fd = None
+        self.pyout = None
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        try:
+            self.fd = os.dup(1)
+        except Exception:
+            self.fd = None
+            self.pyout = sys.stdout.buffer if sys.stdout is not None else None
+
+    def write(self, data):
+        if self.fd is not None:
+            view = memoryview(data)
+            while view:
+                n = os.write(self.fd, view)
+                view = view[n:]
+        elif self.pyout is not None:
+            self.pyout.write(data)
+            self.pyout.flush()
+
+    def message(self, text):
+        self.write((self.nonce + text + "\n").encode("utf-8", "replace"))
+
+
+class Capture:
+    """Captures fds 1 and 2 (and sys.stdout/sys.stderr) in files; falls back to
+    in-memory streams where file descriptors cannot be redirected."""
+
+    def __init__(self, nonce, limit):
+        self.limit = limit
+        self.fds = None
+        self.streams = None
+        if hasattr(os, "dup2"):
+            try:
+                self.fds = (self._open(nonce, "out"), self._open(nonce, "err"))
+                os.dup2(self.fds[0], 1)
+                os.dup2(self.fds[1], 2)
+            except Exception:
+                self.fds = None
+        if self.fds is None:
+            import io
+
+            self.streams = (io.StringIO(), io.StringIO())
+            sys.stdout, sys.stderr = self.streams
+
+    @staticmethod
+    def _open(nonce, which):
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_APPEND", 0)
+        for folder in (".", os.environ.get("TMPDIR") or "/tmp"):
+            path = os.path.join(folder, ".next-trace-%s-%s" % (nonce[-12:], which))
+            try:
+                fd = os.open(path, flags, 0o600)
+            except OSError:
+                continue
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            return fd
+        raise OSError("no place for capture files")
+
+    def take(self):
+        """What was captured since the last call: (stdout, stderr) text, bounded."""
+        _flush_std()
+        if self.streams is not None:
+            out = []
+            for s in self.streams:
+                text = s.getvalue()
+                s.seek(0)
+                s.truncate()
+                out.append(_bound_text(text, self.limit))
+            return out[0], out[1]
+        out = []
+        for fd in self.fds:
+            try:
+                os.lseek(fd, 0, 0)
+                data = os.read(fd, self.limit + 1)
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, 0)
+            except OSError:
+                data = b""
+            out.append(decode_output(data, self.limit))
+        return out[0], out[1]
+
+
+def _flush_std():
+    for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if s is not None:
+                s.flush()
+        except BaseException:
+            pass
+
+
+def decode_output(data, limit):
+    if len(data) > limit:
+        return data[:limit].decode("utf-8", "replace") + "\n[output cut]"
+    return data.decode("utf-8", "replace")
+
+
+def _bound_text(text, limit):
+    if len(text) > limit:
+        return text[:limit] + "\n[output cut]"
+    return text
+
+
+def exception_line(exc, code):
+    """The line of `code` (the test or the module) that the exception passed through,
+    the deepest such entry of its traceback."""
+    line = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def program_line(exc):
+    """The deepest line of the program in the exception's traceback."""
+    line = 0
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PROGRAM:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def syntax_value(exc):
+    msg = getattr(exc, "msg", None)
+    if type(msg) is not str:
+        msg = str(exc)
+    return "%s(%s)" % (_type_name(type(exc)), str.__repr__(msg))
+
+
+def stack_depth():
+    depth = 0
+    frame = sys._getframe(1)
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+def run_test(tracer, code, ns, render, sink):
+    """Runs one test under the tracer; returns (result code, exception or None). Records
+    the exception that ends the test at the test line, frame 0."""
+    # The test runs some frames deeper than in a plain script; give the program the
+    # same recursion depth it would have there.
+    limit = sys.getrecursionlimit()
+    offset = stack_depth()
+    try:
+        sys.setrecursionlimit(limit + offset)
+    except Exception:
+        offset = 0
+    exc = None
+    tracer.deadline = tracer.clock() + tracer.time_limit
+    tracer.start()
+    try:
+        exec(code, ns)
+    except BaseException as e:  # everything, SystemExit included, ends the test
+        exc = e
+    tracer.stop()
+    try:
+        if offset and sys.getrecursionlimit() == limit + offset:
+            sys.setrecursionlimit(limit)
+    except Exception:
+        pass
+    if exc is None:
+        return R_PASSED
+    if isinstance(exc, _Deadline):
+        return R_TIMEOUT
+    line = exception_line(exc, code) or 1
+    try:
+        value = render(exc)
+    except BaseException:
+        value = "<%s repr failed>" % _type_name(type(exc))
+    sink.emit_forced('["x",0,%d,%s]' % (line, q(value)))
+    return R_FAILED
+
+
+def boot(stdin, compiled):
+    """Reads the payload (what follows the harness on stdin, see `bootstrap.py`) and
+    runs `main`. `compiled` is (tag, code) when the bootstrap compiled this harness from
+    source: it is sent back marshalled when the payload asks (`want_code=1`), for the
+    next jobs on the same interpreter build."""
+    try:
+        data = stdin.read()
+    except Exception:
+        chunks = []
+        while True:
+            chunk = os.read(0, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    end = data.index(b"\n\n")
+    lines = data[:end].decode("utf-8").split("\n")
+    if lines[0] != "NEXT-TRACE 1":
+        raise ValueError("unknown payload version %r" % lines[0])
+    opts = {}
+    for line in lines[1:]:
+        key, _, value = line.partition("=")
+        opts[key] = value
+    records = {"program": [], "test": []}
+    i = end + 2
+    n = len(data)
+    while i < n:
+        j = data.index(b"\n", i)
+        kind, _, size = data[i:j].decode("ascii").partition(" ")
+        size = int(size)
+        records[kind].append(data[j + 1 : j + 1 + size])
+        i = j + 1 + size + 1
+    blob = None
+    if compiled is not None and opts.get("want_code") == "1" and sys.implementation.cache_tag:
+        try:
+            import marshal
+
+            blob = (compiled[0], marshal.dumps(compiled[1]))
+        except Exception:
+            blob = None
+    program = records["program"][0].decode("utf-8")
+    tests = [t.decode("utf-8") for t in records["test"]]
+    main(opts, program, tests, blob)
+
+
+def main(opts, program, tests, code_blob=None):
+    """Runs everything and ends the process (`os._exit`: nothing is left to flush, and
+    the interpreter's own teardown would cost more than the run)."""
+    try:
+        harness_err = os.dup(2)  # where the harness reports its own failure
+    except Exception:
+        harness_err = 2
+    try:
+        run(opts, program, tests, code_blob)
+    except BaseException as error:  # a failure of the harness itself: say so on stderr
+        try:
+            os.write(harness_err, ("next-trace harness failed: %r\n" % (error,)).encode("utf-8", "replace"))
+        except BaseException:
+            pass
+        _exit(3)
+    _exit(0)
+
+
+def _exit(code):
+    if hasattr(os, "_exit"):
+        os._exit(code)
+    raise SystemExit(code)
+
+
+def run(opts, program, tests, code_blob):
+    nonce = opts["nonce"]
+    channel = Channel(nonce)
+    fork_ok = hasattr(os, "fork") and opts.get("isolate", "1") == "1"
+    max_output = int(opts.get("max_output_bytes", "65536"))
+    capture = Capture(nonce, max_output)
+    engine = opts.get("engine", "auto")
+    if engine not in ("settrace", "monitoring") or not hasattr(sys, "monitoring"):
+        engine = "monitoring" if hasattr(sys, "monitoring") else "settrace"
+    opts["engine"] = engine
+    channel.message(
+        '{"t":"hello","python":%s,"engine":%s,"fork":%s}'
+        % (q("%d.%d.%d" % sys.version_info[:3]), q(engine), "true" if fork_ok else "false")
+    )
+    if code_blob is not None:
+        channel.message('{"t":"code","tag":%s,"hex":"%s"}' % (q(code_blob[0]), code_blob[1].hex()))
+
+    try:
+        code = compile(program, PROGRAM, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        channel.message('{"t":"crash","line":%d,"value":%s}' % (line, q(syntax_value(exc))))
+        channel.message('{"t":"done"}')
+        return
+
+    # The program becomes `__main__`, in a module of its own.
+    module = type(sys)("__main__")
+    ns = module.__dict__
+    ns["__builtins__"] = __builtins__
+    sys.modules["__main__"] = module
+    render_obj = Renderer(int(opts.get("max_value_chars", "500")))
+    failure = None
+    try:
+        exec(code, ns)
+    except BaseException as exc:
+        failure = exc
+    out, err = capture.take()
+    channel.message('{"t":"module","out":%s,"err":%s}' % (q(out), q(err)))
+    if failure is not None:
+        try:
+            value = render_obj.render(failure)
+        except BaseException:
+            value = "<%s repr failed>" % _type_name(type(failure))
+        channel.message('{"t":"crash","line":%d,"value":%s}' % (program_line(failure) or 1, q(value)))
+        channel.message('{"t":"done"}')
+        return
+
+    byte_budget = int(opts.get("max_trace_bytes", str(8 << 20)))
+    mm = None
+    if fork_ok:
+        try:
+            import mmap
+
+            mm = mmap.mmap(-1, Sink.HEADER + byte_budget + (1 << 20))
+        except Exception:
+            fork_ok = False
+    sink = Sink(nonce, channel.write, mm, byte_budget)
+    codes = code_tree(code)[1:]
+    if fork_ok:
+        run_forked(opts, channel, capture, sink, render_obj, codes, tests, ns)
+    else:
+        run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns)
+    channel.message('{"t":"done"}')
+
+
+def compile_test(test, channel, index, sink):
+    try:
+        return compile(test, TEST, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None) or 1
+        channel.message('{"t":"begin","test":%d}' % index)
+        channel.message('["x",0,%d,%s]' % (line, q(syntax_value(exc))))
+        channel.message('{"t":"end","test":%d,"status":"failed","out":"","err":""}' % index)
+        return None
+
+
+def end_message(index, status, tracer_flags, out, err, extra=""):
+    truncated, incomplete = tracer_flags
+    return '{"t":"end","test":%d,"status":"%s","truncated":%s,"incomplete":%s,"out":%s,"err":%s%s}' % (
+        index,
+        status,
+        "true" if truncated else "false",
+        "true" if incomplete else "false",
+        q(out),
+        q(err),
+        extra,
+    )
+
+
+STATUS = {R_PASSED: "passed", R_FAILED: "failed", R_TIMEOUT: "timeout"}
+
+
+def run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns):
+    """Runs the tests one after the other in this process (no fork: WASI). Best
+    effort: the tests share the program's state, and a test that loops outside traced
+    code can only be stopped by the sandbox's own time limit."""
+    tracer = make_tracer(opts, sink, render_obj, False, codes)
+    for index, test in enumerate(tests):
+        code = compile_test(test, channel, index, sink)
+        if code is None:
+            continue
+        channel.message('{"t":"begin","test":%d}' % index)
+        run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
+
+
+def run_here(tracer, channel, capture, sink, render_obj, index, code, ns):
+    """Traces test `index` in this process and reports its end."""
+    tracer.count = tracer.check_at = 0
+    tracer.next_fid = 0
+    tracer.truncated = tracer.timed_out = tracer.incomplete = tracer.watching = False
+    tracer.frames.clear()
+    del tracer.stack[:]
+    del tracer.recorded[:]
+    tracer.recorded_ids.clear()
+    sink.reset()
+    result = run_test(tracer, code, ns, render_obj.render, sink)
+    sink.flush()
+    out, err = capture.take()
+    channel.message(end_message(index, STATUS[result], (tracer.truncated, tracer.incomplete), out, err))
+
+
+def run_forked(opts, channel, capture, sink, render_obj, codes, tests, ns):
+    """Runs each test in a child forked from this process, after the module level ran.
+    The child records into the shared map; this process enforces the time limit (the
+    child stops itself at it while traced code runs; one stuck elsewhere is killed),
+    collects the child's output through pipes and forwards everything in order."""
+    import select
+
+    try:
+        from _signal import SIGKILL
+    except ImportError:
+        from signal import SIGKILL
+    from _struct import unpack_from
+
+    tracer = make_tracer(opts, sink, render_obj, True, codes)
+    time_limit = tracer.time_limit
+    tracer.prepare_children()
+    grace = min(0.5, 0.1 + time_limit * 0.1)
+    mm = sink.mm
+    last = len(tests) - 1
+    for index, test in enumerate(tests):
+        code = compile_test(test, channel, index, sink)
+        if code is None:
+            continue
+        channel.message('{"t":"begin","test":%d}' % index)
+        if index == last:
+            # No test comes after the last one for a fork to keep it from: it runs
+            # here, which saves a fork. The time limit is then checked in the
+            # callbacks (the sandbox's own limit stops a loop in C code), and a crash
+            # or kill loses only the lines not yet written out.
+            sink.mm = None
+            tracer.in_child = False
+            run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
+            break
+        sink.reset()
+        _flush_std()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                os.close(out_r)
+                os.close(err_r)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                os.close(out_w)
+                os.close(err_w)
+                try:
+                    os.setpgid(0, 0)
+                except Exception:
+                    pass
+
+                def child_exit(result):
+                    sink.commit()
+                    mm[12] = result
+                    mm[13] = 1 if tracer.truncated else 0
+                    mm[14] = 1 if tracer.incomplete else 0
+                    _flush_std()
+                    os._exit(0)
+
+                tracer.child_exit = child_exit
+                result = run_test(tracer, code, ns, render_obj.render, sink)
+                child_exit(result)
+            finally:
+                os._exit(70)
+        os.close(out_w)
+        os.close(err_w)
+        status, out, err = wait_child(pid, out_r, err_r, time_limit + grace, capture.limit, select, SIGKILL)
+        size = unpack_from("<I", mm, 0)[0]
+        if size:
+            channel.write(mm[Sink.HEADER : Sink.HEADER + size])
+        result = mm[12]
+        flags = (mm[13] == 1, mm[14] == 1)
+        if result != R_NONE:
+            channel.message(end_message(index, STATUS[result], flags, out, err))
+        elif status[0] == "killed":
+            fid, line = unpack_from("<II", mm, 4)
+            channel.message('["t",%d,%d]' % (fid, line))
+            channel.message(end_message(index, "timeout", (True, flags[1]), out, err))
+        else:
+            kind, number = status
+            channel.message(end_message(index, kind, flags, out, err, ',"code":%d' % number))
+
+
+def wait_child(pid, out_r, err_r, limit, max_output, select, sigkill):
+    """Waits for the child, reading its output as it comes (so that it never blocks on
+    a full pipe) and killing it (its process group) at the time limit. Returns
+    (status, out, err) where status is ("exited", code), ("signaled", signal) or
+    ("killed", 0).
+
+    The child's end is seen through a pidfd where there is one (Linux 5.3+, Python
+    3.9+); otherwise through the end of its output pipes, then by polling."""
+    import time
+
+    clock = time.monotonic
+    deadline = clock() + limit
+    bufs = {out_r: [], err_r: []}
+    sizes = {out_r: 0, err_r: 0}
+    open_fds = [out_r, err_r]
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None
+    wait_status = None
+    killed = False
+    while True:
+        remaining = deadline - clock()
+        if remaining <= 0:
+            _kill(pid, sigkill)
+            killed = True
+            wait_status = os.waitpid(pid, 0)[1]
+            break
+        watch = list(open_fds)
+        if pidfd is not None:
+            watch.append(pidfd)
+        elif not open_fds:
+            remaining = min(remaining, 0.002)
+        if watch:
+            try:
+                ready = select.select(watch, [], [], remaining)[0]
+            except InterruptedError:
+                ready = []
+        else:
+            time.sleep(remaining)
+            ready = []
+        for fd in ready:
+            if fd == pidfd:
+                continue
+            data = os.read(fd, 1 << 16)
+            if not data:
+                open_fds.remove(fd)
+            elif sizes[fd] <= max_output:
+                bufs[fd].append(data)
+                sizes[fd] += len(data)
+        if (pidfd is not None and pidfd in ready) or (pidfd is None and not open_fds):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                wait_status = status
+                break
+    # Drain what is left in the pipes without blocking (grandchildren may hold them).
+    for fd in (out_r, err_r):
+        try:
+            while fd in open_fds and select.select([fd], [], [], 0)[0]:
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    break
+                if sizes[fd] <= max_output:
+                    bufs[fd].append(data)
+                    sizes[fd] += len(data)
+        except OSError:
+            pass
+        os.close(fd)
+    if pidfd is not None:
+        os.close(pidfd)
+    out = decode_output(b"".join(bufs[out_r]), max_output)
+    err = decode_output(b"".join(bufs[err_r]), max_output)
+    if killed:
+        return ("killed", 0), out, err
+    if os.WIFSIGNALED(wait_status):
+        return ("signaled", os.WTERMSIG(wait_status)), out, err
+    return ("exited", os.WEXITSTATUS(wait_status)), out, err
+
+
+def _kill(pid, sigkill):
+    try:
+        os.killpg(pid, sigkill)
+    except Exception:
+        try:
+            os.kill(pid, sigkill)
+        except Exception:
+            pass

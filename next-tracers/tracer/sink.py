@@ -1,0 +1,105 @@
+# NExT tracing harness, part 4 of 7: output, the event sink (Sink) writing nonce lines
+# to the private stream or the shared memory map, and the result codes of a child.
+# ------------------------------------------------------------------------- output
+
+
+class Sink:
+    """Where event lines go: straight to the event channel (in-process tests), or into
+    a shared memory map that the parent copies out (forked tests), so that a child
+    killed at the time limit loses nothing it recorded."""
+
+    HEADER = 64
+
+    def __init__(self, nonce, write, mm, byte_budget):
+        self.nonce = nonce
+        self.write = write
+        self.mm = mm
+        self.buf = []
+        self.size = 0
+        self.budget = byte_budget
+        # Lines kept before they are written out (in process): a job killed meanwhile
+        # loses at most these.
+        self.flush_every = 64
+        self.pack = None
+        if mm is not None:
+            from _struct import pack_into
+
+            self.pack = pack_into
+
+    def reset(self):
+        self.buf = []
+        self.size = 0
+        if self.mm is not None:
+            self.mm[0 : self.HEADER] = bytes(self.HEADER)
+
+    def emit(self, text):
+        """Appends one line; False when the byte budget is used up. In the map, the
+        line counts once committed (`position`, `commit`): handlers commit when done."""
+        data = (self.nonce + text + "\n").encode("utf-8", "replace")
+        if self.size + len(data) > self.budget:
+            return False
+        if self.mm is not None:
+            start = self.HEADER + self.size
+            self.mm[start : start + len(data)] = data
+            self.size += len(data)
+        else:
+            if len(self.buf) >= self.flush_every:
+                self.flush()  # first: if it fails, this line is not half-recorded
+            self.buf.append(data)
+            self.size += len(data)
+        return True
+
+    def emit_line(self, line):
+        """`emit` of a line that already holds its nonce and newline (Line events)."""
+        data = line.encode("utf-8", "replace")
+        if self.size + len(data) > self.budget:
+            return False
+        if self.mm is not None:
+            start = self.HEADER + self.size
+            self.mm[start : start + len(data)] = data
+            self.size += len(data)
+        else:
+            if len(self.buf) >= self.flush_every:
+                self.flush()  # first: if it fails, this line is not half-recorded
+            self.buf.append(data)
+            self.size += len(data)
+        return True
+
+    def emit_forced(self, text):
+        """Appends and commits one line past the budget (the final markers of a test)."""
+        saved = self.budget
+        self.budget = self.size + (1 << 20)
+        if self.mm is not None:
+            self.budget = min(self.budget, len(self.mm) - self.HEADER)
+        ok = self.emit(text)
+        self.budget = saved
+        self.commit()
+        return ok
+
+    def flush(self):
+        """Writes out the kept lines. Lines are dropped only once written: a call cut
+        short (a RecursionError near the program's recursion limit) loses none."""
+        if self.buf:
+            data = b"".join(self.buf)
+            self.write(data)
+            self.buf = []
+
+    def commit(self):
+        if self.mm is not None:
+            self.pack("<I", self.mm, 0, self.size)
+
+    def position(self, fid, line):
+        """Commits the lines written so far and where the run is now (frame, line), for
+        the parent to report if it has to kill the child there."""
+        if self.mm is not None:
+            self.pack("<III", self.mm, 0, self.size, fid, line)
+
+
+# Result codes in the shared header (byte 12): how the child's test ended.
+R_NONE, R_PASSED, R_FAILED, R_TIMEOUT = 0, 1, 2, 3
+
+
+class _Deadline(BaseException):
+    """Raised into the program (in-process mode only) when its test ran out of time."""
+
+
