@@ -43,7 +43,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use next_core::jsonl::JsonlError;
 use next_core::registry::{self, Context};
 use next_core::render::TraceRenderer;
 use next_core::sample::RationaleSampler;
@@ -233,23 +232,7 @@ fn one_line(text: &str) -> String {
 /// and line of a line that is not a valid task, [`CliError::Config`] when the file holds
 /// no task at all.
 pub fn read_tasks(path: &Path) -> Result<Vec<RepairTask>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
-        action: "reading",
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut tasks = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let task = serde_json::from_str(line).map_err(|source| JsonlError::Malformed {
-            path: path.to_owned(),
-            line: index + 1,
-            source,
-        })?;
-        tasks.push(task);
-    }
+    let tasks = next_core::task::read_tasks(path)?;
     if tasks.is_empty() {
         return Err(CliError::Config {
             path: path.to_owned(),

@@ -38,6 +38,18 @@ pub enum JsonlError {
         #[source]
         source: serde_json::Error,
     },
+    /// A record repeats the key of an earlier one (a task id, say).
+    #[error("{path}:{line}: `{key}` again (first at line {first})")]
+    Duplicate {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the repeat.
+        line: usize,
+        /// The 1-based line of the first.
+        first: usize,
+        /// The repeated key.
+        key: String,
+    },
     /// A value could not be serialised (a map with non-string keys, say).
     #[error("cannot serialise a record for {path}")]
     Serialize {

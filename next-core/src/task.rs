@@ -3,12 +3,13 @@
 //! A [`RepairTask`] is the unit every role works on. Tasks are read from and written to
 //! JSON Lines, one task a line (see [`crate::jsonl`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidInput;
+use crate::jsonl::JsonlError;
 
 /// A task's identifier, such as `"mbpp/11"` or `"HumanEval/0"`.
 ///
@@ -211,8 +212,49 @@ impl RepairTask {
     }
 }
 
-/// The unchecked wire form of a task.
+/// Reads a JSON Lines file of repair tasks, one a line (blank lines skipped): the form
+/// `next data import` writes and a run's `tasks/*.jsonl` hold.
+///
+/// # Errors
+/// [`JsonlError::Io`] when the file cannot be read; [`JsonlError::Malformed`] naming
+/// the line of a task that does not parse (an unknown field included) or is invalid;
+/// [`JsonlError::Duplicate`] naming the lines of a repeated task id.
+pub fn read_tasks(path: &std::path::Path) -> Result<Vec<RepairTask>, JsonlError> {
+    let text = std::fs::read_to_string(path).map_err(|source| JsonlError::Io {
+        action: "reading",
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut tasks = Vec::new();
+    let mut first_line = HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let task: RepairTask =
+            serde_json::from_str(line).map_err(|source| JsonlError::Malformed {
+                path: path.to_owned(),
+                line: index + 1,
+                source,
+            })?;
+        if let Some(&first) = first_line.get(&task.id) {
+            return Err(JsonlError::Duplicate {
+                path: path.to_owned(),
+                line: index + 1,
+                first,
+                key: task.id.to_string(),
+            });
+        }
+        first_line.insert(task.id.clone(), index + 1);
+        tasks.push(task);
+    }
+    Ok(tasks)
+}
+
+/// The unchecked wire form of a task. A field it does not know is refused: a
+/// misspelt field (`"tsets"`) must not pass as a task without it.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTask {
     id: TaskId,
     spec: String,
@@ -305,5 +347,46 @@ mod tests {
             task.with_setup(&fix).source(),
             "def f(): pass\n\nimport math\n"
         );
+    }
+
+    #[test]
+    fn a_task_file_refuses_unknown_fields_and_names_a_repeated_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tasks.jsonl");
+        let task = |id: &str, tests_key: &str| {
+            format!(
+                r#"{{"id": "{id}", "spec": "s", "program": "x = 1\n", "{tests_key}": ["assert x == 1"], "entry_point": "x"}}"#
+            )
+        };
+        std::fs::write(
+            &path,
+            format!("{}\n\n{}\n", task("a", "tests"), task("b", "tsets")),
+        )
+        .unwrap();
+        match read_tasks(&path) {
+            Err(JsonlError::Malformed { line, source, .. }) => {
+                assert_eq!(line, 3);
+                assert!(source.to_string().contains("tsets"), "{source}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(
+            &path,
+            format!(
+                "{}\n{}\n{}\n",
+                task("a", "tests"),
+                task("b", "tests"),
+                task("a", "tests")
+            ),
+        )
+        .unwrap();
+        match read_tasks(&path) {
+            Err(JsonlError::Duplicate {
+                line, first, key, ..
+            }) => {
+                assert_eq!((line, first, key.as_str()), (3, 1, "a"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

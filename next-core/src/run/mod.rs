@@ -25,11 +25,13 @@
 //! it keeps every complete line, cuts a torn last line, and redoes only what has no
 //! record.
 
+mod lock;
 mod phase;
 mod records;
 mod report;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use crate::repair::Stage;
 pub use phase::Phase;
@@ -88,11 +90,28 @@ pub enum RunError {
     /// `resume` was asked to continue a directory that holds no run.
     #[error("{0} holds no run (no config.json)")]
     NotARun(PathBuf),
+    /// `run` was asked to start in a directory that holds files but no run: it would
+    /// adopt records that are not its own.
+    #[error("{0} is not empty and holds no run; choose an empty directory (or a new one)")]
+    NotEmpty(PathBuf),
+    /// Another process holds the run directory: a run or a resume is live in it.
+    #[error("{path} is in use by another run ({holder}); wait for it to end, or stop it")]
+    Locked {
+        /// The run directory.
+        path: PathBuf,
+        /// Who holds it, as its lock file says.
+        holder: String,
+    },
+    /// A file the run wrote whole was found cut short: the run directory was damaged.
+    #[error("{0} ends in a torn line; the run's task files are written whole, so the run directory was damaged")]
+    Damaged(PathBuf),
     /// The run directory was made with another configuration.
-    #[error("the run in {path} was made with another configuration; resume it with the configuration in its config.json")]
+    #[error("the run in {path} was made with another configuration (it differs in: {keys}); resume it with the configuration in its config.json")]
     ConfigMismatch {
         /// The run directory.
         path: PathBuf,
+        /// The keys whose values differ, comma-separated.
+        keys: String,
     },
     /// Training failed. Nothing recorded is lost; resuming retries the training.
     #[error("training for iteration {iteration} failed: {message}")]
@@ -125,11 +144,18 @@ pub enum RunError {
 
 /// A run directory (see the module documentation for its layout).
 ///
-/// Invariant: the directory exists and holds `config.json`.
+/// Invariant: the directory exists and holds `config.json`, and this process holds its
+/// exclusive lock (`RUN/lock`) for as long as a clone of this value lives: no other
+/// run or resume can write into it meanwhile.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,
+    _lock: Arc<lock::RunLock>,
 }
+
+/// What a directory that is not yet a run may hold: what a start killed before it
+/// wrote `config.json` leaves behind.
+const START_LEFTOVERS: [&str; 2] = [lock::LOCK, "tasks"];
 
 pub(crate) const CONFIG: &str = "config.json";
 /// An iteration's training record.
@@ -157,8 +183,32 @@ impl RunDir {
         train: &[RepairTask],
         dev: &[RepairTask],
     ) -> Result<Self, RunError> {
+        std::fs::create_dir_all(path).map_err(|source| RunError::Io {
+            action: "creating",
+            path: path.to_owned(),
+            source,
+        })?;
+        let lock = lock::RunLock::acquire(path)?;
         if path.join(CONFIG).exists() {
             return Err(RunError::AlreadyExists(path.to_owned()));
+        }
+        let entries = std::fs::read_dir(path).map_err(|source| RunError::Io {
+            action: "listing",
+            path: path.to_owned(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| RunError::Io {
+                action: "listing",
+                path: path.to_owned(),
+                source,
+            })?;
+            if !START_LEFTOVERS
+                .iter()
+                .any(|name| entry.file_name() == *name)
+            {
+                return Err(RunError::NotEmpty(path.to_owned()));
+            }
         }
         let tasks = path.join("tasks");
         std::fs::create_dir_all(&tasks).map_err(|source| RunError::Io {
@@ -172,20 +222,56 @@ impl RunDir {
         jsonl::write_atomic(&path.join(CONFIG), config_json)?;
         Ok(Self {
             root: path.to_owned(),
+            _lock: Arc::new(lock),
         })
     }
 
-    /// Opens an existing run directory.
+    /// Opens an existing run directory, taking its lock.
     ///
     /// # Errors
-    /// [`RunError::NotARun`] when `path` holds no `config.json`.
+    /// [`RunError::NotARun`] when `path` holds no `config.json`; [`RunError::Locked`]
+    /// when another run or resume holds it.
     pub fn open(path: &Path) -> Result<Self, RunError> {
         if !path.join(CONFIG).is_file() {
             return Err(RunError::NotARun(path.to_owned()));
         }
+        let lock = lock::RunLock::acquire(path)?;
         Ok(Self {
             root: path.to_owned(),
+            _lock: Arc::new(lock),
         })
+    }
+
+    /// Compares a configuration, as JSON, with the one the run was made with, leaving
+    /// out the top-level keys of `ignored` (settings that cannot change a result, such
+    /// as concurrency).
+    ///
+    /// # Errors
+    /// [`RunError::ConfigMismatch`] naming the keys that differ; I/O errors and a
+    /// stored configuration that does not parse.
+    pub fn check_config(
+        &self,
+        current: &serde_json::Value,
+        ignored: &[&str],
+    ) -> Result<(), RunError> {
+        let path = self.root.join(CONFIG);
+        let stored: serde_json::Value =
+            serde_json::from_slice(&self.config_bytes()?).map_err(|source| {
+                JsonlError::Malformed {
+                    path: path.clone(),
+                    line: 1,
+                    source,
+                }
+            })?;
+        let keys = differing_keys(&stored, current, ignored);
+        if keys.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::ConfigMismatch {
+                path: self.root.clone(),
+                keys: keys.join(", "),
+            })
+        }
     }
 
     /// The directory.
@@ -212,9 +298,15 @@ impl RunDir {
     /// I/O errors and malformed lines.
     pub fn tasks(&self) -> Result<(Vec<RepairTask>, Vec<RepairTask>), RunError> {
         let dir = self.root.join("tasks");
-        let train = jsonl::read_lines(&dir.join("train.jsonl"))?.records;
-        let dev = jsonl::read_lines(&dir.join("dev.jsonl"))?.records;
-        Ok((train, dev))
+        let whole = |name: &str| -> Result<Vec<RepairTask>, RunError> {
+            let path = dir.join(name);
+            let lines = jsonl::read_lines(&path)?;
+            if lines.torn_bytes > 0 {
+                return Err(RunError::Damaged(path));
+            }
+            Ok(lines.records)
+        };
+        Ok((whole("train.jsonl")?, whole("dev.jsonl")?))
     }
 
     /// Gives a deferred iteration the model that was trained outside the run: the next
@@ -296,6 +388,46 @@ impl RunDir {
     }
 }
 
+/// The top-level keys (dotted one level down into tables) whose values differ between
+/// two configurations, leaving out `ignored`.
+fn differing_keys(
+    stored: &serde_json::Value,
+    current: &serde_json::Value,
+    ignored: &[&str],
+) -> Vec<String> {
+    use serde_json::Value;
+    let empty = serde_json::Map::new();
+    let fields = |v: &'_ Value| -> serde_json::Map<String, Value> {
+        v.as_object().unwrap_or(&empty).clone()
+    };
+    let (a, b) = (fields(stored), fields(current));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut differ = Vec::new();
+    for key in keys {
+        if ignored.contains(&key.as_str()) {
+            continue;
+        }
+        match (a.get(key), b.get(key)) {
+            (Some(Value::Object(x)), Some(Value::Object(y))) => {
+                let mut inner: Vec<&String> = x.keys().chain(y.keys()).collect();
+                inner.sort();
+                inner.dedup();
+                differ.extend(
+                    inner
+                        .into_iter()
+                        .filter(|k| x.get(*k) != y.get(*k))
+                        .map(|k| format!("{key}.{k}")),
+                );
+            }
+            (x, y) if x != y => differ.push(key.clone()),
+            _ => {}
+        }
+    }
+    differ
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,5 +448,69 @@ mod tests {
         assert_eq!(run.config_bytes().unwrap(), b"{}");
         let (train, dev) = run.tasks().unwrap();
         assert!(train.is_empty() && dev.is_empty());
+    }
+
+    #[test]
+    fn a_live_run_locks_its_directory_and_says_who_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = RunDir::create(dir.path(), b"{}", &[], &[]).unwrap();
+        let copy = live.clone();
+        drop(live);
+        match RunDir::open(dir.path()) {
+            Err(RunError::Locked { holder, .. }) => {
+                assert!(holder.contains(&std::process::id().to_string()), "{holder}");
+            }
+            other => panic!("a second open while the run is live: {other:?}"),
+        }
+        drop(copy);
+        RunDir::open(dir.path()).expect("the lock goes with the last holder");
+    }
+
+    #[test]
+    fn a_directory_with_other_files_is_not_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("samples.jsonl"), "{}\n").unwrap();
+        assert!(matches!(
+            RunDir::create(dir.path(), b"{}", &[], &[]),
+            Err(RunError::NotEmpty(_))
+        ));
+        // What a start killed before its config.json leaves is taken over.
+        let started = tempfile::tempdir().unwrap();
+        std::fs::create_dir(started.path().join("tasks")).unwrap();
+        std::fs::write(started.path().join("tasks/train.jsonl"), "{\"torn").unwrap();
+        std::fs::write(started.path().join(lock::LOCK), "").unwrap();
+        RunDir::create(started.path(), b"{}", &[], &[]).unwrap();
+    }
+
+    #[test]
+    fn a_torn_task_file_is_damage_not_a_shorter_task_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path(), b"{}", &[], &[]).unwrap();
+        let dev = dir.path().join("tasks/dev.jsonl");
+        std::fs::write(&dev, "{\"id\": \"half").unwrap();
+        assert!(matches!(run.tasks(), Err(RunError::Damaged(path)) if path == dev));
+    }
+
+    #[test]
+    fn a_configuration_check_names_what_differs_and_ignores_what_cannot_matter() {
+        let dir = tempfile::tempdir().unwrap();
+        let stored = br#"{"seed": 1, "concurrency": {"tasks": 4}, "sampling": {"temperature": 0.8, "top_p": 0.95}}"#;
+        let run = RunDir::create(dir.path(), stored, &[], &[]).unwrap();
+        let same_but_faster = serde_json::json!({
+            "seed": 1, "concurrency": {"tasks": 16},
+            "sampling": {"temperature": 0.8, "top_p": 0.95},
+        });
+        run.check_config(&same_but_faster, &["concurrency"])
+            .unwrap();
+        let other = serde_json::json!({
+            "seed": 2, "concurrency": {"tasks": 4},
+            "sampling": {"temperature": 0.5, "top_p": 0.95},
+        });
+        match run.check_config(&other, &["concurrency"]) {
+            Err(RunError::ConfigMismatch { keys, .. }) => {
+                assert_eq!(keys, "sampling.temperature, seed");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

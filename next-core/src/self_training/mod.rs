@@ -157,19 +157,14 @@ where
     /// configuration differs from the run's, and the errors of [`SelfTraining::run`].
     pub async fn resume(&self, dir: &Path, observer: &dyn Observer) -> Result<Summary, RunError> {
         let run = RunDir::open(dir)?;
-        let stored: LoopConfig =
-            serde_json::from_slice(&run.config_bytes()?).map_err(|source| {
-                jsonl::JsonlError::Malformed {
-                    path: dir.join(CONFIG),
-                    line: 1,
-                    source,
-                }
+        let current =
+            serde_json::to_value(&self.config).map_err(|source| jsonl::JsonlError::Serialize {
+                path: dir.join(CONFIG),
+                source,
             })?;
-        if stored != self.config {
-            return Err(RunError::ConfigMismatch {
-                path: dir.to_owned(),
-            });
-        }
+        // How many calls run at once changes no record: a run may resume with more or
+        // fewer.
+        run.check_config(&current, &["concurrency"])?;
         let (train, dev) = run.tasks()?;
         check_tasks(&train, &dev)?;
         self.drive(&run, &train, &dev, true, observer).await
