@@ -70,8 +70,20 @@ struct Files {
     train: Mutex<Appender>,
 }
 
+/// A record a task made, waiting for its turn to be written: every task's records
+/// are written when the task ends, in task order (and, within a task, in the order of
+/// its samples), so that two runs of one configuration write the same files whatever
+/// their concurrency.
+enum Entry {
+    Sample(SampleRecord),
+    Verdict(VerdictRecord),
+    Failure(FailureRecord),
+}
+
 /// One task's result.
 struct TaskResult {
+    /// Its new records, in order.
+    log: Vec<Entry>,
     counts: Counts,
     recorded: usize,
     unparseable: usize,
@@ -178,7 +190,6 @@ where
             plan,
             prompts,
             recorded: &recorded,
-            files: &files,
             samplers: &samplers,
             verifiers: &verifiers,
             observer,
@@ -187,7 +198,10 @@ where
         let mut examples = Vec::new();
         let mut ordered = stream::iter(plan.tasks.iter().map(|task| self.task(&cx, task)))
             .buffered(self.config.concurrency.tasks);
-        while let Some(result) = ordered.try_next().await? {
+        while let Some(mut result) = ordered.try_next().await? {
+            for entry in std::mem::take(&mut result.log) {
+                write(&files, plan.phase, observer, &entry)?;
+            }
             // Results arrive in task order, so train.jsonl is written in a canonical
             // order whatever the concurrency, and a resumed run appends exactly the
             // examples that are missing at its end.
@@ -225,6 +239,7 @@ where
         let Some(prompt) = cx.prompts.ready.get(&task.id) else {
             // Tracing or rendering failed: the task is unsolved, its failure counted.
             return Ok(TaskResult {
+                log: Vec::new(),
                 counts: Counts::new(n, 0)?,
                 recorded: 0,
                 unparseable: 0,
@@ -240,8 +255,9 @@ where
                 examples: Vec::new(),
             });
         };
-        let (samples, sample_failed) = self.samples(cx, task, prompt).await?;
-        let judged = self.judge(cx, task, &samples).await?;
+        let mut log = Vec::new();
+        let (samples, sample_failed) = self.samples(cx, task, prompt, &mut log).await;
+        let judged = self.judge(cx, task, &samples, &mut log).await;
         let passed = |i: u32| {
             cx.recorded
                 .verdicts
@@ -277,6 +293,7 @@ where
             counts,
         });
         Ok(TaskResult {
+            log,
             counts,
             recorded: samples.len(),
             unparseable: samples.values().filter(|s| s.fix().is_none()).count(),
@@ -293,7 +310,8 @@ where
         cx: &TaskCx<'_>,
         task: &RepairTask,
         prompt: &Prompt,
-    ) -> Result<(BTreeMap<u32, Sample>, bool), RunError> {
+        log: &mut Vec<Entry>,
+    ) -> (BTreeMap<u32, Sample>, bool) {
         let n = cx.plan.samples_per_task;
         let mut samples = cx
             .recorded
@@ -304,7 +322,7 @@ where
         samples.retain(|i, _| (*i as usize) < n);
         let mut failed = cx.recorded.sample_failed.contains(&task.id);
         if samples.len() >= n || failed {
-            return Ok((samples, failed));
+            return (samples, failed);
         }
         let mut params = self.config.sampling.clone();
         params.seed = Some(derive_seed(
@@ -326,19 +344,11 @@ where
                     if samples.contains_key(&i) {
                         continue;
                     }
-                    append(
-                        &cx.files.samples,
-                        &SampleRecord {
-                            task: task.id.clone(),
-                            index: i,
-                            sample: sample.clone(),
-                        },
-                    )?;
-                    cx.observer.observe(&Progress::SampleRecorded {
-                        phase: cx.plan.phase,
-                        task: &task.id,
+                    log.push(Entry::Sample(SampleRecord {
+                        task: task.id.clone(),
                         index: i,
-                    });
+                        sample: sample.clone(),
+                    }));
                     samples.insert(i, sample);
                 }
                 (got < n).then(|| format!("the sampler returned {got} of {n} samples"))
@@ -346,10 +356,10 @@ where
             Err(failure) => Some(failure.message),
         };
         if let Some(message) = failure {
-            record_failure(cx, task, Stage::Sample, None, message)?;
+            log.push(failure_entry(task, Stage::Sample, None, message));
             failed = true;
         }
-        Ok((samples, failed))
+        (samples, failed)
     }
 
     /// Judges every fix that has no verdict yet.
@@ -358,7 +368,8 @@ where
         cx: &TaskCx<'_>,
         task: &RepairTask,
         samples: &BTreeMap<u32, Sample>,
-    ) -> Result<Judged, RunError> {
+        log: &mut Vec<Entry>,
+    ) -> Judged {
         let pending = samples.iter().filter_map(|(&i, sample)| {
             let key = (task.id.clone(), i);
             let done =
@@ -366,7 +377,7 @@ where
             let fix = sample.fix()?;
             (!done).then_some((i, fix))
         });
-        let judged: Vec<(u32, Result<Verdict, String>)> = stream::iter(pending)
+        let mut judged: Vec<(u32, Result<Verdict, String>)> = stream::iter(pending)
             .map(|(i, fix)| async move {
                 let _permit = cx.verifiers.acquire().await;
                 let verdict = self.repairer().judge(task, fix).await;
@@ -375,6 +386,7 @@ where
             .buffer_unordered(self.config.concurrency.verifiers)
             .collect()
             .await;
+        judged.sort_by_key(|(i, _)| *i);
         let mut failures = samples
             .keys()
             .filter(|i| cx.recorded.verify_failed.contains(&(task.id.clone(), **i)))
@@ -383,52 +395,67 @@ where
         for (i, judged) in judged {
             match judged {
                 Ok(verdict) => {
-                    append(
-                        &cx.files.verdicts,
-                        &VerdictRecord {
-                            task: task.id.clone(),
-                            index: i,
-                            verdict: verdict.clone(),
-                        },
-                    )?;
-                    cx.observer.observe(&Progress::VerdictRecorded {
-                        phase: cx.plan.phase,
-                        task: &task.id,
+                    log.push(Entry::Verdict(VerdictRecord {
+                        task: task.id.clone(),
                         index: i,
-                        passed: verdict.passed(),
-                    });
+                        verdict: verdict.clone(),
+                    }));
                     verdicts.insert(i, verdict);
                 }
                 Err(message) => {
-                    record_failure(cx, task, Stage::Verify, Some(i), message)?;
+                    log.push(failure_entry(task, Stage::Verify, Some(i), message));
                     failures += 1;
                 }
             }
         }
-        Ok(Judged { failures, verdicts })
+        Judged { failures, verdicts }
     }
 }
 
-fn record_failure(
-    cx: &TaskCx<'_>,
-    task: &RepairTask,
-    stage: Stage,
-    index: Option<u32>,
-    message: String,
-) -> Result<(), RunError> {
-    let record = FailureRecord {
+fn failure_entry(task: &RepairTask, stage: Stage, index: Option<u32>, message: String) -> Entry {
+    Entry::Failure(FailureRecord {
         task: task.id.clone(),
         stage,
         index,
         message,
-    };
-    append(&cx.files.failures, &record)?;
-    cx.observer.observe(&Progress::RoleFailed {
-        phase: cx.plan.phase,
-        task: &task.id,
-        stage,
-        message: &record.message,
-    });
+    })
+}
+
+/// Writes a task's record to its file and tells the observer.
+fn write(
+    files: &Files,
+    phase: Phase,
+    observer: &dyn Observer,
+    entry: &Entry,
+) -> Result<(), RunError> {
+    match entry {
+        Entry::Sample(record) => {
+            append(&files.samples, record)?;
+            observer.observe(&Progress::SampleRecorded {
+                phase,
+                task: &record.task,
+                index: record.index,
+            });
+        }
+        Entry::Verdict(record) => {
+            append(&files.verdicts, record)?;
+            observer.observe(&Progress::VerdictRecorded {
+                phase,
+                task: &record.task,
+                index: record.index,
+                passed: record.verdict.passed(),
+            });
+        }
+        Entry::Failure(record) => {
+            append(&files.failures, record)?;
+            observer.observe(&Progress::RoleFailed {
+                phase,
+                task: &record.task,
+                stage: record.stage,
+                message: &record.message,
+            });
+        }
+    }
     Ok(())
 }
 
@@ -444,7 +471,6 @@ struct TaskCx<'a> {
     plan: &'a Plan<'a>,
     prompts: &'a Prompts,
     recorded: &'a Recorded,
-    files: &'a Files,
     samplers: &'a Semaphore,
     verifiers: &'a Semaphore,
     observer: &'a dyn Observer,
