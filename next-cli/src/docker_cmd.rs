@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use next_verifiers::docker::{build_image, ImageOptions, DEFAULT_IMAGE, DEFAULT_SOCKET};
+use tokio::runtime::Runtime;
+
+use crate::error::CliError;
 
 /// The arguments of `next docker`.
 #[derive(clap::Args, Debug)]
@@ -34,8 +37,11 @@ enum DockerCommand {
     },
 }
 
-/// Runs `next docker`.
-pub fn main(args: &DockerArgs) -> ExitCode {
+/// Runs `next docker`: exit 0 when the image was built and checked.
+///
+/// # Errors
+/// [`CliError::Image`] when it was not; `main` exits with 2.
+pub fn run(args: &DockerArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let DockerCommand::Image {
         python,
         tag,
@@ -46,33 +52,17 @@ pub fn main(args: &DockerArgs) -> ExitCode {
         tag: tag.clone(),
         socket: socket.clone(),
     };
-    let built = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))
-        .and_then(|runtime| {
-            runtime
-                .block_on(build_image(&options))
-                .map_err(|e| next_core::error::chain(&e))
-        });
-    match built {
-        Ok(report) => {
-            #[allow(clippy::cast_precision_loss)]
-            let megabytes = report.bytes as f64 / 1e6;
-            crate::outln!(
-                "built {} ({}): Python {} at {}, {} files, {megabytes:.1} MB, in {:.1} s",
-                report.tag,
-                report.id,
-                report.version,
-                report.python.display(),
-                report.files,
-                report.took.as_secs_f64()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
+    let report = runtime.block_on(build_image(&options))?;
+    #[allow(clippy::cast_precision_loss)]
+    let megabytes = report.bytes as f64 / 1e6;
+    crate::outln!(
+        "built {} ({}): Python {} at {}, {} files, {megabytes:.1} MB, in {:.1} s",
+        report.tag,
+        report.id,
+        report.version,
+        report.python.display(),
+        report.files,
+        report.took.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }

