@@ -150,7 +150,23 @@ impl RunConfig {
             verifier,
             trainer,
         };
-        Ok(SelfTraining::new(roles, self.looped.clone())?)
+        Ok(SelfTraining::new(roles, self.looped.clone())?.with_roles_record(self.roles_record()))
+    }
+
+    /// The role tables (every section but `[loop]`), as JSON: what a run records and a
+    /// resume must match.
+    fn roles_record(&self) -> serde_json::Value {
+        let roles: serde_json::Map<String, serde_json::Value> = self
+            .table
+            .iter()
+            .filter(|(section, _)| section.as_str() != "loop")
+            .filter_map(|(section, table)| {
+                serde_json::to_value(table)
+                    .ok()
+                    .map(|v| (section.clone(), v))
+            })
+            .collect();
+        serde_json::Value::Object(roles)
     }
 
     /// Builds only the sampler (`[sampler]`, with the `[sandbox]` in its context), for

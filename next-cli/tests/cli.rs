@@ -378,6 +378,36 @@ fn resume_with_another_loop_configuration_names_the_mismatch() {
 }
 
 #[test]
+fn resume_with_another_model_or_a_faster_concurrency() {
+    let fx = Fixture::new();
+    assert_success(&fx.run());
+    assert!(fx.out().join("roles.json").is_file());
+    // Another model: refused, naming the key, before any record is touched.
+    fx.write(
+        "other-model.toml",
+        &format!("{LOOP}{}", ROLES.replace("skill = 0.1", "skill = 0.3")),
+    );
+    let output = fx.resume_with("other-model.toml");
+    assert_failure(&output, &["other roles", "sampler.skill", "roles.json"]);
+    // More concurrency cannot change a result: accepted.
+    fx.write(
+        "faster.toml",
+        &format!("{LOOP}concurrency.tasks = 7\n{ROLES}"),
+    );
+    assert_success(&fx.resume_with("faster.toml"));
+}
+
+#[test]
+fn run_refuses_a_directory_that_holds_other_files() {
+    let fx = Fixture::new();
+    std::fs::create_dir(fx.out()).unwrap();
+    std::fs::write(fx.out().join("notes.txt"), "mine").unwrap();
+    let output = fx.run();
+    assert_failure(&output, &["not empty", "holds no run"]);
+    assert_eq!(std::fs::read(fx.out().join("notes.txt")).unwrap(), b"mine");
+}
+
+#[test]
 fn resume_of_a_directory_without_a_run_fails() {
     let fx = Fixture::new();
     let output = fx.resume_with("run.toml");

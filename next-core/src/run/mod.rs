@@ -3,6 +3,8 @@
 //! ```text
 //! RUN/
 //!   config.json            the loop configuration used
+//!   roles.json             the roles used (their kinds and options), when the caller
+//!                          described them
 //!   tasks/train.jsonl      the training tasks D
 //!   tasks/dev.jsonl        the development tasks D_dev
 //!   prepare/               prompts.jsonl (one per task), failures.jsonl
@@ -105,6 +107,15 @@ pub enum RunError {
     /// A file the run wrote whole was found cut short: the run directory was damaged.
     #[error("{0} ends in a torn line; the run's task files are written whole, so the run directory was damaged")]
     Damaged(PathBuf),
+    /// The run directory was made with other roles (another model, say): its records
+    /// would mix two models' samples.
+    #[error("the run in {path} was made with other roles (they differ in: {keys}); resume it with the roles in its roles.json")]
+    RolesMismatch {
+        /// The run directory.
+        path: PathBuf,
+        /// The keys whose values differ, comma-separated.
+        keys: String,
+    },
     /// The run directory was made with another configuration.
     #[error("the run in {path} was made with another configuration (it differs in: {keys}); resume it with the configuration in its config.json")]
     ConfigMismatch {
@@ -158,6 +169,8 @@ pub struct RunDir {
 const START_LEFTOVERS: [&str; 2] = [lock::LOCK, "tasks"];
 
 pub(crate) const CONFIG: &str = "config.json";
+/// The description of the run's roles.
+const ROLES: &str = "roles.json";
 /// An iteration's training record.
 pub(crate) const CHECKPOINT_RECORD: &str = "checkpoint.json";
 
@@ -173,13 +186,16 @@ pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<
 
 impl RunDir {
     /// Makes a new run directory at `path` (created if missing) and writes the
-    /// configuration and the task sets into it.
+    /// configuration, the roles' description (when given) and the task sets into it.
     ///
     /// # Errors
-    /// [`RunError::AlreadyExists`] when `path` already holds a run; I/O errors.
+    /// [`RunError::AlreadyExists`] when `path` already holds a run,
+    /// [`RunError::NotEmpty`] when it holds other files, [`RunError::Locked`]; I/O
+    /// errors.
     pub fn create(
         path: &Path,
         config_json: &[u8],
+        roles: Option<&serde_json::Value>,
         train: &[RepairTask],
         dev: &[RepairTask],
     ) -> Result<Self, RunError> {
@@ -218,6 +234,9 @@ impl RunDir {
         })?;
         jsonl::write_all(&tasks.join("train.jsonl"), train)?;
         jsonl::write_all(&tasks.join("dev.jsonl"), dev)?;
+        if let Some(roles) = roles {
+            write_json(&path.join(ROLES), roles)?;
+        }
         // The configuration goes last: its presence marks a complete start.
         jsonl::write_atomic(&path.join(CONFIG), config_json)?;
         Ok(Self {
@@ -290,6 +309,44 @@ impl RunDir {
             path,
             source,
         })
+    }
+
+    /// Compares a description of the roles with the one the run was made with. A run
+    /// that recorded none (made by an earlier version) takes this one.
+    ///
+    /// # Errors
+    /// [`RunError::RolesMismatch`] naming the keys that differ (`sampler.model`, say);
+    /// I/O errors and a stored description that does not parse.
+    pub fn check_roles(&self, current: &serde_json::Value) -> Result<(), RunError> {
+        let path = self.root.join(ROLES);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return write_json(&path, current);
+            }
+            Err(source) => {
+                return Err(RunError::Io {
+                    action: "reading",
+                    path,
+                    source,
+                })
+            }
+        };
+        let stored: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|source| JsonlError::Malformed {
+                path: path.clone(),
+                line: 1,
+                source,
+            })?;
+        let keys = differing_keys(&stored, current, &[]);
+        if keys.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::RolesMismatch {
+                path: self.root.clone(),
+                keys: keys.join(", "),
+            })
+        }
     }
 
     /// The stored training and development tasks.
@@ -439,9 +496,9 @@ mod tests {
             RunDir::open(dir.path()),
             Err(RunError::NotARun(_))
         ));
-        RunDir::create(dir.path(), b"{}", &[], &[]).unwrap();
+        RunDir::create(dir.path(), b"{}", None, &[], &[]).unwrap();
         assert!(matches!(
-            RunDir::create(dir.path(), b"{}", &[], &[]),
+            RunDir::create(dir.path(), b"{}", None, &[], &[]),
             Err(RunError::AlreadyExists(_))
         ));
         let run = RunDir::open(dir.path()).unwrap();
@@ -453,7 +510,7 @@ mod tests {
     #[test]
     fn a_live_run_locks_its_directory_and_says_who_holds_it() {
         let dir = tempfile::tempdir().unwrap();
-        let live = RunDir::create(dir.path(), b"{}", &[], &[]).unwrap();
+        let live = RunDir::create(dir.path(), b"{}", None, &[], &[]).unwrap();
         let copy = live.clone();
         drop(live);
         match RunDir::open(dir.path()) {
@@ -471,7 +528,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("samples.jsonl"), "{}\n").unwrap();
         assert!(matches!(
-            RunDir::create(dir.path(), b"{}", &[], &[]),
+            RunDir::create(dir.path(), b"{}", None, &[], &[]),
             Err(RunError::NotEmpty(_))
         ));
         // What a start killed before its config.json leaves is taken over.
@@ -479,13 +536,13 @@ mod tests {
         std::fs::create_dir(started.path().join("tasks")).unwrap();
         std::fs::write(started.path().join("tasks/train.jsonl"), "{\"torn").unwrap();
         std::fs::write(started.path().join(lock::LOCK), "").unwrap();
-        RunDir::create(started.path(), b"{}", &[], &[]).unwrap();
+        RunDir::create(started.path(), b"{}", None, &[], &[]).unwrap();
     }
 
     #[test]
     fn a_torn_task_file_is_damage_not_a_shorter_task_set() {
         let dir = tempfile::tempdir().unwrap();
-        let run = RunDir::create(dir.path(), b"{}", &[], &[]).unwrap();
+        let run = RunDir::create(dir.path(), b"{}", None, &[], &[]).unwrap();
         let dev = dir.path().join("tasks/dev.jsonl");
         std::fs::write(&dev, "{\"id\": \"half").unwrap();
         assert!(matches!(run.tasks(), Err(RunError::Damaged(path)) if path == dev));
@@ -495,7 +552,7 @@ mod tests {
     fn a_configuration_check_names_what_differs_and_ignores_what_cannot_matter() {
         let dir = tempfile::tempdir().unwrap();
         let stored = br#"{"seed": 1, "concurrency": {"tasks": 4}, "sampling": {"temperature": 0.8, "top_p": 0.95}}"#;
-        let run = RunDir::create(dir.path(), stored, &[], &[]).unwrap();
+        let run = RunDir::create(dir.path(), stored, None, &[], &[]).unwrap();
         let same_but_faster = serde_json::json!({
             "seed": 1, "concurrency": {"tasks": 16},
             "sampling": {"temperature": 0.8, "top_p": 0.95},
@@ -512,5 +569,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_resume_with_other_roles_is_refused_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let roles = serde_json::json!({"sampler": {"kind": "candle", "temperature": 0.8}});
+        let run = RunDir::create(dir.path(), b"{}", Some(&roles), &[], &[]).unwrap();
+        run.check_roles(&roles).unwrap();
+        let other = serde_json::json!({"sampler": {"kind": "openai", "temperature": 0.8}});
+        match run.check_roles(&other) {
+            Err(RunError::RolesMismatch { keys, .. }) => assert_eq!(keys, "sampler.kind"),
+            other => panic!("{other:?}"),
+        }
+        // A run that recorded no roles takes the first description it is resumed with.
+        let old = tempfile::tempdir().unwrap();
+        let run = RunDir::create(old.path(), b"{}", None, &[], &[]).unwrap();
+        run.check_roles(&other).unwrap();
+        assert!(run.check_roles(&roles).is_err());
     }
 }

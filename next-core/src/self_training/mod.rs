@@ -80,6 +80,8 @@ pub struct SelfTraining<T, R, S, V, Tn> {
     trainer: Tn,
     config: LoopConfig,
     shots: Vec<FewShot>,
+    /// The roles' description, recorded in the run and compared on resume.
+    roles_record: Option<serde_json::Value>,
 }
 
 impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
@@ -104,6 +106,7 @@ where
             trainer: roles.trainer,
             config,
             shots: Vec::new(),
+            roles_record: None,
         })
     }
 
@@ -112,6 +115,15 @@ where
     #[must_use]
     pub fn with_few_shots(mut self, shots: Vec<FewShot>) -> Self {
         self.shots = shots;
+        self
+    }
+
+    /// The same loop, with a description of its roles (their kinds and options, as
+    /// JSON) that a run records in its `roles.json` and that a resume must match: a
+    /// run resumed with another model would mix two models' samples.
+    #[must_use]
+    pub fn with_roles_record(mut self, roles: serde_json::Value) -> Self {
+        self.roles_record = Some(roles);
         self
     }
 
@@ -146,7 +158,7 @@ where
                 source,
             }
         })?;
-        let run = RunDir::create(dir, &config, train, dev)?;
+        let run = RunDir::create(dir, &config, self.roles_record.as_ref(), train, dev)?;
         self.drive(&run, train, dev, false, observer).await
     }
 
@@ -165,6 +177,9 @@ where
         // How many calls run at once changes no record: a run may resume with more or
         // fewer.
         run.check_config(&current, &["concurrency"])?;
+        if let Some(roles) = &self.roles_record {
+            run.check_roles(roles)?;
+        }
         let (train, dev) = run.tasks()?;
         check_tasks(&train, &dev)?;
         self.drive(&run, &train, &dev, true, observer).await
