@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use next_core::observe::NoObserver;
 use next_core::prompt::Prompt;
+use next_core::run::RunError;
 use next_core::sample::{RationaleSampler, Sample, SampleError, SamplingParams};
 use next_core::self_training::{Concurrency, Roles, SelfTraining};
 use next_core::testing::{MockSampler, MockTracer, MockTrainer, MockVerifier};
@@ -132,4 +133,34 @@ fn record_files_are_the_same_at_any_concurrency_and_resume_at_another() {
     };
     let looped = SelfTraining::new(roles, config).unwrap();
     block_on(looped.resume(many.path(), &NoObserver)).unwrap();
+}
+
+#[test]
+fn an_edited_record_of_a_finished_phase_is_refused_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let concurrency = Concurrency {
+        tasks: 2,
+        samplers: 2,
+        verifiers: 2,
+    };
+    records(concurrency.clone(), dir.path());
+    let samples = dir.path().join("filter/samples.jsonl");
+    let text = std::fs::read_to_string(&samples).unwrap();
+    let edited = text.replacen("\"raw\":\"", "\"raw\":\"edited ", 1);
+    assert_ne!(text, edited, "the sample file holds a raw answer to edit");
+    std::fs::write(&samples, edited).unwrap();
+    let mut config = config(7, 1, 4, 2);
+    config.concurrency = concurrency;
+    let roles = Roles {
+        tracer: MockTracer::new(),
+        renderer: TracedRenderer,
+        sampler: Uneven(MockSampler::default()),
+        verifier: MockVerifier::new(),
+        trainer: MockTrainer::new(),
+    };
+    let looped = SelfTraining::new(roles, config).unwrap();
+    match block_on(looped.resume(dir.path(), &NoObserver)) {
+        Err(RunError::Tampered(path)) => assert_eq!(path, samples),
+        other => panic!("an edited record was accepted: {other:?}"),
+    }
 }

@@ -31,6 +31,7 @@ mod lock;
 mod phase;
 mod records;
 mod report;
+pub(crate) mod seal;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -104,6 +105,10 @@ pub enum RunError {
         /// Who holds it, as its lock file says.
         holder: String,
     },
+    /// A record file of a finished phase is not as the phase left it: edited by hand,
+    /// or damaged. Its records cannot be trusted.
+    #[error("{0} was changed after its phase finished (its checksum in checksums.json differs); restore it, or start a new run")]
+    Tampered(PathBuf),
     /// A file the run wrote whole was found cut short: the run directory was damaged.
     #[error("{0} ends in a torn line; the run's task files are written whole, so the run directory was damaged")]
     Damaged(PathBuf),

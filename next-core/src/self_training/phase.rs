@@ -19,6 +19,7 @@ use crate::metrics::{self, Counts};
 use crate::observe::{Observer, Phase, Progress, Stage};
 use crate::prompt::{self, Prompt};
 use crate::render::TraceRenderer;
+use crate::run::seal;
 use crate::run::{
     FailureCounts, FailureRecord, PhaseMetrics, RunDir, RunError, SampleRecord, VerdictRecord,
 };
@@ -62,6 +63,14 @@ struct Recorded {
     verify_failed: HashSet<(TaskId, u32)>,
     examples: HashSet<(TaskId, u32)>,
 }
+
+/// A sampling phase's record files, sealed when it finishes.
+const RECORD_FILES: [&str; 4] = [
+    "samples.jsonl",
+    "verdicts.jsonl",
+    "failures.jsonl",
+    "train.jsonl",
+];
 
 struct Files {
     samples: Mutex<Appender>,
@@ -182,6 +191,7 @@ where
             tasks: plan.tasks.len(),
         });
         let dir = run.phase_dir(plan.phase)?;
+        seal::check(&dir)?;
         let recorded = Recorded::load(&dir)?;
         let files = Files::open(&dir)?;
         let samplers = Semaphore::new(self.config.concurrency.samplers);
@@ -223,6 +233,7 @@ where
         }
         let metrics = measure(plan, &results)?;
         write_json(&dir.join("metrics.json"), &metrics)?;
+        seal::seal(&dir, &RECORD_FILES)?;
         observer.observe(&Progress::PhaseFinished {
             phase: plan.phase,
             metrics: &metrics,

@@ -12,6 +12,7 @@ use crate::jsonl::{self, Appender};
 use crate::observe::{Observer, Phase, Progress};
 use crate::render::TraceRenderer;
 use crate::repair::StepFailure;
+use crate::run::seal;
 use crate::run::{FailureRecord, PromptRecord, RunDir, RunError};
 use crate::sample::RationaleSampler;
 use crate::task::RepairTask;
@@ -38,6 +39,7 @@ where
         let dir = run.phase_dir(phase)?;
         let prompts_path = dir.join("prompts.jsonl");
         let failures_path = dir.join("failures.jsonl");
+        seal::check(&dir)?;
         jsonl::repair_tail(&prompts_path)?;
         jsonl::repair_tail(&failures_path)?;
         let mut prompts = Prompts {
@@ -96,6 +98,7 @@ where
             }
             observer.observe(&Progress::TaskPrepared { task: &task.id });
         }
+        seal::seal(&dir, &["prompts.jsonl", "failures.jsonl"])?;
         observer.observe(&Progress::Prepared {
             prompts: prompts.ready.len(),
             failures: prompts.failed.len(),
