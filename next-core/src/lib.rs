@@ -39,6 +39,7 @@
 pub mod artifact;
 pub mod checkpoint;
 pub mod error;
+mod forward;
 mod guard;
 pub mod jsonl;
 pub mod metrics;

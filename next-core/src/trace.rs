@@ -197,17 +197,9 @@ pub trait Tracer: Send + Sync {
     async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError>;
 }
 
-#[async_trait]
-impl<T: Tracer + ?Sized> Tracer for Box<T> {
-    async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError> {
-        (**self).trace(program, tests).await
-    }
-}
-
-#[async_trait]
-impl<T: Tracer + ?Sized> Tracer for std::sync::Arc<T> {
-    async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError> {
-        (**self).trace(program, tests).await
+crate::forward::forward_role! {
+    Tracer {
+        async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError>;
     }
 }
 
