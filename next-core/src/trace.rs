@@ -207,10 +207,19 @@ crate::forward::forward_role! {
 /// [`TraceStatus::Crashed`]. For loops run without traces, where a [`Tracer`] is still
 /// required, together with [`NoneRenderer`](crate::render::NoneRenderer).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NoTracer;
+pub struct NoneTracer;
+
+/// The old name of [`NoneTracer`], as a type.
+#[deprecated(note = "renamed `NoneTracer`, after its factory's name `none` and `NoneRenderer`")]
+pub type NoTracer = NoneTracer;
+
+/// The old name of [`NoneTracer`], as a value, so that `tracer: NoTracer` still builds.
+#[deprecated(note = "renamed `NoneTracer`, after its factory's name `none` and `NoneRenderer`")]
+#[allow(non_upper_case_globals)]
+pub const NoTracer: NoneTracer = NoneTracer;
 
 #[async_trait]
-impl Tracer for NoTracer {
+impl Tracer for NoneTracer {
     async fn trace(
         &self,
         _program: &Program,
@@ -233,6 +242,18 @@ impl Tracer for NoTracer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_name_of_the_none_tracer_still_builds() {
+        let tracer: NoTracer = NoTracer;
+        let traces = futures::executor::block_on(tracer.trace(
+            &Program::new("x = 1\n"),
+            &[TestCase::new("assert x == 1").unwrap()],
+        ))
+        .unwrap();
+        assert_eq!(traces.len(), 1);
+    }
 
     #[test]
     fn event_json_is_flat() {
