@@ -246,13 +246,13 @@ mod tests {
     #[test]
     #[allow(deprecated)]
     fn the_old_name_of_the_none_tracer_still_builds() {
-        let tracer: NoTracer = NoTracer;
-        let traces = futures::executor::block_on(tracer.trace(
+        let old: NoTracer = NoTracer;
+        let recorded = futures::executor::block_on(old.trace(
             &Program::new("x = 1\n"),
             &[TestCase::new("assert x == 1").unwrap()],
         ))
         .unwrap();
-        assert_eq!(traces.len(), 1);
+        assert_eq!(recorded.len(), 1);
     }
 
     #[test]
