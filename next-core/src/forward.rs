@@ -13,7 +13,7 @@
 /// The methods are listed with their signatures, all `async fn` (the trait is an
 /// `async_trait`) or all `fn`; list every method of the trait, provided ones included.
 ///
-/// ```ignore
+/// ```text
 /// forward_role! {
 ///     Tracer {
 ///         async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError>;
