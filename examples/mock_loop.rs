@@ -6,7 +6,7 @@
 //! cargo run -p next-examples --example mock_loop -- RUN_DIR # keep the run; run again to resume it
 //! ```
 //!
-//! It builds a [`SelfTraining`] over `NoTracer`, `NoneRenderer`, `MockSampler`,
+//! It builds a [`SelfTraining`] over `NoneTracer`, `NoneRenderer`, `MockSampler`,
 //! `MockVerifier` and `MockTrainer` ([`next_examples::mock_roles`]), runs three
 //! iterations on 12 training and 6 development tasks ([`next_examples::demo_tasks`]),
 //! prints progress as it goes (an observer closure) and then each iteration's pass@1 on
@@ -15,8 +15,7 @@
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
-use next_core::observe::Progress;
-use next_core::self_training::SelfTraining;
+use next_core::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

@@ -13,8 +13,7 @@
 //! The helpers in a few lines:
 //!
 //! ```
-//! use next_core::self_training::SelfTraining;
-//! use next_core::observe::NoObserver;
+//! use next_core::prelude::*;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let train = next_examples::demo_tasks("train", 6)?;
@@ -31,16 +30,10 @@
 
 use std::fmt::Write as _;
 
-use next_core::error::InvalidInput;
-use next_core::observe::Progress;
-use next_core::render::NoneRenderer;
-use next_core::run::Summary;
-use next_core::self_training::{Evaluation, HardFilter, LoopConfig, Roles};
-use next_core::task::{Program, RepairTask, TaskId, TestCase};
+use next_core::prelude::*;
 use next_core::testing::{
     mark, task_tag, MockSampler, MockTrainer, MockVerifier, Skill, VerdictPattern,
 };
-use next_core::trace::NoTracer;
 
 /// A buggy program, what it should do, and the tests a fix must pass.
 struct Template {
@@ -148,9 +141,9 @@ pub fn demo_config(iterations: u32) -> LoopConfig {
 /// The roles of a loop without a model: no traces, the bare buggy program as the
 /// prompt, a mock model whose skill starts at 0.05 and grows by 0.02 per training
 /// example up to 0.9, the mock verifier and the mock trainer.
-pub fn mock_roles() -> Roles<NoTracer, NoneRenderer, MockSampler, MockVerifier, MockTrainer> {
+pub fn mock_roles() -> Roles<NoneTracer, NoneRenderer, MockSampler, MockVerifier, MockTrainer> {
     Roles {
-        tracer: NoTracer,
+        tracer: NoneTracer,
         renderer: NoneRenderer,
         sampler: MockSampler::new(Skill::growing(0.05, 0.02, 0.9)),
         verifier: MockVerifier::new(),
@@ -250,7 +243,6 @@ mod tests {
     use std::collections::HashSet;
 
     use futures::executor::block_on;
-    use next_core::verify::Verifier;
 
     use super::*;
 

@@ -5,8 +5,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use futures::executor::block_on;
-use next_core::observe::{NoObserver, Progress};
-use next_core::self_training::SelfTraining;
+use next_core::prelude::*;
 use next_core::testing::MockVerifier;
 
 #[test]

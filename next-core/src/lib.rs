@@ -7,11 +7,17 @@
 //! passes the tests, fine-tunes the model on them and repeats.
 //!
 //! This crate owns the types every part shares ([`task`], [`trace`], [`sample`],
-//! [`verify`], [`train`]), the five roles as object-safe async traits
-//! ([`sandbox::Sandbox`], [`trace::Tracer`], [`render::TraceRenderer`],
-//! [`sample::RationaleSampler`], [`verify::Verifier`], [`train::Trainer`]), the one
-//! place where prompts are built and answers parsed ([`prompt`]), the metrics
-//! ([`metrics`]) and the loop.
+//! [`verify`], [`train`]), the six roles as object-safe traits, all async but the
+//! renderer's ([`sandbox::Sandbox`], [`trace::Tracer`], [`render::TraceRenderer`],
+//! [`sample::RationaleSampler`], [`verify::Verifier`], [`train::Trainer`]; the loop
+//! drives the last five, and the tracer and the verifier run code in the sandbox), the
+//! one place where prompts are built and answers parsed ([`prompt`]), the metrics
+//! ([`metrics`]), the [`registry`] that builds roles by name, and the loop
+//! ([`self_training`]).
+//!
+//! A program embedding the library needs one import, the [`prelude`]:
+//! `use next_core::prelude::*;` brings the roles, the types they exchange, the loop,
+//! its observer, the registry and the trivial roles.
 //!
 //! The design decision that shapes it: **backends never talk to each other, only to
 //! these traits**. Each arrow of a repair task (trace, render, prompt, sample, verify,
@@ -39,10 +45,12 @@
 pub mod artifact;
 pub mod checkpoint;
 pub mod error;
+mod forward;
 mod guard;
 pub mod jsonl;
 pub mod metrics;
 pub mod observe;
+pub mod prelude;
 pub mod prompt;
 pub mod registry;
 pub mod render;

@@ -5,8 +5,6 @@
 //! Renderers live in `next-tracers`; this module holds the trait and [`NoneRenderer`],
 //! the trivial one, for runs without traces and for implementors' tests.
 
-use std::sync::Arc;
-
 use crate::task::{Program, TestCase};
 use crate::trace::Trace;
 
@@ -38,33 +36,12 @@ pub trait TraceRenderer: Send + Sync {
     fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String;
 }
 
-impl<T: TraceRenderer + ?Sized> TraceRenderer for Box<T> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn shows_execution(&self) -> bool {
-        (**self).shows_execution()
-    }
-    fn legend(&self) -> &str {
-        (**self).legend()
-    }
-    fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String {
-        (**self).render(program, tests, traces)
-    }
-}
-
-impl<T: TraceRenderer + ?Sized> TraceRenderer for Arc<T> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn shows_execution(&self) -> bool {
-        (**self).shows_execution()
-    }
-    fn legend(&self) -> &str {
-        (**self).legend()
-    }
-    fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String {
-        (**self).render(program, tests, traces)
+crate::forward::forward_role! {
+    TraceRenderer {
+        fn name(&self) -> &str;
+        fn shows_execution(&self) -> bool;
+        fn legend(&self) -> &str;
+        fn render(&self, program: &Program, tests: &[TestCase], traces: &[Trace]) -> String;
     }
 }
 

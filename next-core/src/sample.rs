@@ -5,8 +5,6 @@
 //! or a parse failure. Samplers build samples with [`Sample::from_raw`], so every backend
 //! parses answers the same way.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -148,29 +146,15 @@ pub trait RationaleSampler: Send + Sync {
     ) -> Result<Vec<Sample>, SampleError>;
 }
 
-#[async_trait]
-impl<T: RationaleSampler + ?Sized> RationaleSampler for Box<T> {
-    async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
-    ) -> Result<Vec<Sample>, SampleError> {
-        (**self).sample(model, prompt, n, params).await
-    }
-}
-
-#[async_trait]
-impl<T: RationaleSampler + ?Sized> RationaleSampler for Arc<T> {
-    async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
-    ) -> Result<Vec<Sample>, SampleError> {
-        (**self).sample(model, prompt, n, params).await
+crate::forward::forward_role! {
+    RationaleSampler {
+        async fn sample(
+            &self,
+            model: &Checkpoint,
+            prompt: &Prompt,
+            n: usize,
+            params: &SamplingParams,
+        ) -> Result<Vec<Sample>, SampleError>;
     }
 }
 

@@ -6,7 +6,6 @@
 //! are generic over it, so that the isolation backend (a process, WASM, Docker) is
 //! chosen once and applies everywhere.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -357,25 +356,10 @@ impl Preload {
     }
 }
 
-#[async_trait]
-impl<T: Sandbox + ?Sized> Sandbox for Box<T> {
-    async fn run(&self, job: Job) -> Result<Execution, SandboxError> {
-        (**self).run(job).await
-    }
-
-    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
-        (**self).preload(name, source).await
-    }
-}
-
-#[async_trait]
-impl<T: Sandbox + ?Sized> Sandbox for Arc<T> {
-    async fn run(&self, job: Job) -> Result<Execution, SandboxError> {
-        (**self).run(job).await
-    }
-
-    async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError> {
-        (**self).preload(name, source).await
+crate::forward::forward_role! {
+    Sandbox {
+        async fn run(&self, job: Job) -> Result<Execution, SandboxError>;
+        async fn preload(&self, name: &str, source: &str) -> Result<bool, SandboxError>;
     }
 }
 

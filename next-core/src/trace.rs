@@ -197,17 +197,9 @@ pub trait Tracer: Send + Sync {
     async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError>;
 }
 
-#[async_trait]
-impl<T: Tracer + ?Sized> Tracer for Box<T> {
-    async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError> {
-        (**self).trace(program, tests).await
-    }
-}
-
-#[async_trait]
-impl<T: Tracer + ?Sized> Tracer for std::sync::Arc<T> {
-    async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError> {
-        (**self).trace(program, tests).await
+crate::forward::forward_role! {
+    Tracer {
+        async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError>;
     }
 }
 
@@ -215,10 +207,19 @@ impl<T: Tracer + ?Sized> Tracer for std::sync::Arc<T> {
 /// [`TraceStatus::Crashed`]. For loops run without traces, where a [`Tracer`] is still
 /// required, together with [`NoneRenderer`](crate::render::NoneRenderer).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct NoTracer;
+pub struct NoneTracer;
+
+/// The old name of [`NoneTracer`], as a type.
+#[deprecated(note = "renamed `NoneTracer`, after its factory's name `none` and `NoneRenderer`")]
+pub type NoTracer = NoneTracer;
+
+/// The old name of [`NoneTracer`], as a value, so that `tracer: NoTracer` still builds.
+#[deprecated(note = "renamed `NoneTracer`, after its factory's name `none` and `NoneRenderer`")]
+#[allow(non_upper_case_globals)]
+pub const NoTracer: NoneTracer = NoneTracer;
 
 #[async_trait]
-impl Tracer for NoTracer {
+impl Tracer for NoneTracer {
     async fn trace(
         &self,
         _program: &Program,
@@ -241,6 +242,18 @@ impl Tracer for NoTracer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_old_name_of_the_none_tracer_still_builds() {
+        let old: NoTracer = NoTracer;
+        let recorded = futures::executor::block_on(old.trace(
+            &Program::new("x = 1\n"),
+            &[TestCase::new("assert x == 1").unwrap()],
+        ))
+        .unwrap();
+        assert_eq!(recorded.len(), 1);
+    }
 
     #[test]
     fn event_json_is_flat() {

@@ -11,7 +11,6 @@
 //! that works on another thread must notice that and stop at its next step.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -195,26 +194,13 @@ pub trait Trainer: Send + Sync {
     ) -> Result<Checkpoint, TrainError>;
 }
 
-#[async_trait]
-impl<T: Trainer + ?Sized> Trainer for Box<T> {
-    async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
-    ) -> Result<Checkpoint, TrainError> {
-        (**self).train(base, examples, cx).await
-    }
-}
-
-#[async_trait]
-impl<T: Trainer + ?Sized> Trainer for Arc<T> {
-    async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
-    ) -> Result<Checkpoint, TrainError> {
-        (**self).train(base, examples, cx).await
+crate::forward::forward_role! {
+    Trainer {
+        async fn train(
+            &self,
+            base: &Checkpoint,
+            examples: &[TrainExample],
+            cx: &TrainContext<'_>,
+        ) -> Result<Checkpoint, TrainError>;
     }
 }

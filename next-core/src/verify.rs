@@ -3,8 +3,6 @@
 //! A [`Verdict`] holds one [`TestOutcome`] per test, in the order of the tests. A fix is
 //! accepted only when every outcome is a pass ([`Verdict::passed`]).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -114,17 +112,9 @@ pub trait Verifier: Send + Sync {
     async fn verify(&self, program: &Program, tests: &[TestCase]) -> Result<Verdict, VerifyError>;
 }
 
-#[async_trait]
-impl<T: Verifier + ?Sized> Verifier for Box<T> {
-    async fn verify(&self, program: &Program, tests: &[TestCase]) -> Result<Verdict, VerifyError> {
-        (**self).verify(program, tests).await
-    }
-}
-
-#[async_trait]
-impl<T: Verifier + ?Sized> Verifier for Arc<T> {
-    async fn verify(&self, program: &Program, tests: &[TestCase]) -> Result<Verdict, VerifyError> {
-        (**self).verify(program, tests).await
+crate::forward::forward_role! {
+    Verifier {
+        async fn verify(&self, program: &Program, tests: &[TestCase]) -> Result<Verdict, VerifyError>;
     }
 }
 

@@ -88,7 +88,7 @@
 //! let table = file["sampler"].as_table().ok_or("no [sampler]")?;
 //!
 //! // By type: the options are the configuration struct.
-//! let (_kind, options) = registry::split_kind(registry::RoleKind::Sampler, table)?;
+//! let (_kind, options) = registry::split_kind(registry::RoleKind::RationaleSampler, table)?;
 //! let config: OpenAiConfig = options.try_into()?;
 //! assert_eq!(config.retry.max_attempts, 3);
 //! assert_eq!(config.timeout_secs, 120.0); // a default

@@ -24,7 +24,7 @@ use next_core::sample::{RationaleSampler, SamplingParams};
 use next_core::self_training::{LoopConfig, Roles, SelfTraining};
 use next_core::task::{Program, RepairTask, TaskId, TestCase};
 use next_core::testing::{MockSampler, MockVerifier, Skill};
-use next_core::trace::NoTracer;
+use next_core::trace::NoneTracer;
 use next_core::train::{Checkpoint, TrainContext, TrainExample, TrainUpdate, Trainer};
 use next_models::artifact::SMOLLM2;
 use next_models::candle::train::{Schedule, Target, SETTINGS_FILE, TENSORS_FILE};
@@ -232,7 +232,7 @@ fn the_loop_trains_an_adapter_with_mock_sampling() {
     })
     .unwrap();
     let roles = Roles {
-        tracer: NoTracer,
+        tracer: NoneTracer,
         renderer: NoneRenderer,
         sampler: MockSampler::new(Skill::growing(0.6, 0.0, 0.9)),
         verifier: MockVerifier::new(),

@@ -15,7 +15,7 @@ use next_core::run::{RunDir, RunError};
 use next_core::self_training::{LoopConfig, Roles, SelfTraining};
 use next_core::task::{Program, RepairTask, TaskId, TestCase};
 use next_core::testing::{mock_checkpoint, task_tag, MockSampler, MockVerifier, Skill};
-use next_core::trace::NoTracer;
+use next_core::trace::NoneTracer;
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, Trainer};
 use next_models::export::{ExportConfig, Format, JsonlExportTrainer, README_FILE};
 use serde_json::Value;
@@ -393,7 +393,8 @@ fn task(id: &str) -> RepairTask {
     .unwrap()
 }
 
-fn looped() -> SelfTraining<NoTracer, NoneRenderer, MockSampler, MockVerifier, JsonlExportTrainer> {
+fn looped() -> SelfTraining<NoneTracer, NoneRenderer, MockSampler, MockVerifier, JsonlExportTrainer>
+{
     let mut config = LoopConfig {
         iterations: 2,
         samples_per_task: 8,
@@ -405,7 +406,7 @@ fn looped() -> SelfTraining<NoTracer, NoneRenderer, MockSampler, MockVerifier, J
     config.hard_filter.enabled = false;
     SelfTraining::new(
         Roles {
-            tracer: NoTracer,
+            tracer: NoneTracer,
             renderer: NoneRenderer,
             sampler: MockSampler::new(Skill::growing(0.3, 0.01, 0.9)),
             verifier: MockVerifier::new(),

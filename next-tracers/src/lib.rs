@@ -32,6 +32,9 @@ pub mod python;
 pub mod render;
 
 pub use next_core::render::NoneRenderer;
+/// The old name of [`NoneTracer`] (deprecated).
+#[allow(deprecated)]
 pub use next_core::trace::NoTracer;
+pub use next_core::trace::NoneTracer;
 pub use python::{PythonTracer, TracerOptions};
 pub use render::{BlocksRenderer, InlineRenderer, ScratchpadRenderer};

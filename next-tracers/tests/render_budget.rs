@@ -95,7 +95,7 @@ fn the_factories_are_registered_with_their_options() {
         assert!(
             entries
                 .iter()
-                .any(|e| e.role == RoleKind::Renderer && e.name == name),
+                .any(|e| e.role == RoleKind::TraceRenderer && e.name == name),
             "{name} is not registered"
         );
     }

@@ -30,7 +30,7 @@ use next_core::task::{Program, RepairTask, TaskId};
 use next_core::testing::{
     strategies, FailOn, Fault, MockSampler, MockTracer, MockTrainer, MockVerifier, Skill,
 };
-use next_core::trace::NoTracer;
+use next_core::trace::NoneTracer;
 use next_core::train::TrainExample;
 use proptest::prelude::*;
 
@@ -67,7 +67,7 @@ proptest! {
         config.train_from = if from_previous { TrainFrom::Previous } else { TrainFrom::Base };
         let looped = SelfTraining::new(
             Roles {
-                tracer: NoTracer,
+                tracer: NoneTracer,
                 renderer: NoneRenderer,
                 sampler,
                 verifier: MockVerifier::new(),
@@ -402,7 +402,7 @@ proptest! {
         config.hard_filter.threshold = 0.3;
         let looped = SelfTraining::new(
             Roles {
-                tracer: NoTracer,
+                tracer: NoneTracer,
                 renderer: NoneRenderer,
                 sampler: MockSampler::new(Skill::growing(base, growth, 0.95))
                     .with_unparseable_rate(0.05)
@@ -449,7 +449,7 @@ fn a_failed_training_stops_the_run_and_resume_retries_it() {
     let mut config = config(3, 2, 8, 2);
     config.hard_filter.enabled = false;
     let roles = |trainer| Roles {
-        tracer: NoTracer,
+        tracer: NoneTracer,
         renderer: NoneRenderer,
         sampler: MockSampler::fixed(0.5),
         verifier: MockVerifier::new(),
@@ -474,7 +474,7 @@ fn a_failed_training_stops_the_run_and_resume_retries_it() {
     let calls = trainer.call_counter();
     let healthy = SelfTraining::new(
         Roles {
-            tracer: NoTracer,
+            tracer: NoneTracer,
             renderer: NoneRenderer,
             sampler: sampler_calls.clone(),
             verifier: MockVerifier::new(),
@@ -501,7 +501,7 @@ fn a_model_that_never_learns_keeps_the_base_score_and_is_not_re_evaluated() {
     let sampler = MockSampler::fixed(0.0);
     let looped = SelfTraining::new(
         Roles {
-            tracer: NoTracer,
+            tracer: NoneTracer,
             renderer: NoneRenderer,
             sampler: sampler.clone(),
             verifier: MockVerifier::new(),

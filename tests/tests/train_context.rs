@@ -15,7 +15,7 @@ use next_core::render::NoneRenderer;
 use next_core::run::RunError;
 use next_core::self_training::{Roles, SelfTraining};
 use next_core::testing::{MockSampler, MockTrainer, MockVerifier, Skill};
-use next_core::trace::NoTracer;
+use next_core::trace::NoneTracer;
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, TrainUpdate, Trainer};
 
 use common::{block_on, config, fixed_tasks, split_tasks};
@@ -65,7 +65,7 @@ fn a_resumed_training_finds_its_state_in_a_fresh_output_directory() {
     let (train, dev) = split_tasks(fixed_tasks(6), 0.5);
     let trainer = Arc::new(Flaky::default());
     let roles = Roles {
-        tracer: NoTracer,
+        tracer: NoneTracer,
         renderer: NoneRenderer,
         sampler: MockSampler::new(Skill::fixed(0.9)),
         verifier: MockVerifier::new(),

@@ -2,7 +2,7 @@
 //! for runs without execution traces.
 
 use crate::render::{NoneRenderer, TraceRenderer};
-use crate::trace::{NoTracer, Tracer};
+use crate::trace::{NoneTracer, Tracer};
 
 use super::{no_options, Context, RegistryError, RoleKind};
 
@@ -10,7 +10,7 @@ fn build_none_renderer(
     options: &toml::Table,
     _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
-    no_options(RoleKind::Renderer, "none", options)?;
+    no_options(RoleKind::TraceRenderer, "none", options)?;
     Ok(Box::new(NoneRenderer))
 }
 
@@ -19,7 +19,7 @@ fn build_none_tracer(
     _cx: &Context,
 ) -> Result<Box<dyn Tracer>, RegistryError> {
     no_options(RoleKind::Tracer, "none", options)?;
-    Ok(Box::new(NoTracer))
+    Ok(Box::new(NoneTracer))
 }
 
 crate::register_factory!(

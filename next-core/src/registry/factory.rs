@@ -13,6 +13,10 @@ use super::{Context, RegistryError};
 
 /// The six kinds of factory, one per role.
 ///
+/// Each variant is named after its role's trait ([`RoleKind::TraceRenderer`] builds a
+/// [`TraceRenderer`]); [`RoleKind::as_str`] gives the shorter name that configuration
+/// files use (`renderer`, `sampler`, ...).
+///
 /// The order (`Ord`) is the order of the walk of a repair task, sandbox first; listings
 /// are sorted by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,10 +25,10 @@ pub enum RoleKind {
     Sandbox,
     /// Builds a [`Tracer`].
     Tracer,
-    /// Builds a [`TraceRenderer`].
-    Renderer,
-    /// Builds a [`RationaleSampler`].
-    Sampler,
+    /// Builds a [`TraceRenderer`]; configured by the `renderer` table.
+    TraceRenderer,
+    /// Builds a [`RationaleSampler`]; configured by the `sampler` table.
+    RationaleSampler,
     /// Builds a [`Verifier`].
     Verifier,
     /// Builds a [`Trainer`].
@@ -36,8 +40,8 @@ impl RoleKind {
     pub const ALL: [RoleKind; 6] = [
         RoleKind::Sandbox,
         RoleKind::Tracer,
-        RoleKind::Renderer,
-        RoleKind::Sampler,
+        RoleKind::TraceRenderer,
+        RoleKind::RationaleSampler,
         RoleKind::Verifier,
         RoleKind::Trainer,
     ];
@@ -48,8 +52,8 @@ impl RoleKind {
         match self {
             RoleKind::Sandbox => "sandbox",
             RoleKind::Tracer => "tracer",
-            RoleKind::Renderer => "renderer",
-            RoleKind::Sampler => "sampler",
+            RoleKind::TraceRenderer => "renderer",
+            RoleKind::RationaleSampler => "sampler",
             RoleKind::Verifier => "verifier",
             RoleKind::Trainer => "trainer",
         }
@@ -92,9 +96,9 @@ pub enum Builder {
     /// Builds a tracer.
     Tracer(TracerBuilder),
     /// Builds a trace renderer.
-    Renderer(RendererBuilder),
+    TraceRenderer(RendererBuilder),
     /// Builds a rationale sampler.
-    Sampler(SamplerBuilder),
+    RationaleSampler(SamplerBuilder),
     /// Builds a verifier.
     Verifier(VerifierBuilder),
     /// Builds a trainer.
@@ -107,8 +111,8 @@ impl Builder {
         match self {
             Builder::Sandbox(_) => RoleKind::Sandbox,
             Builder::Tracer(_) => RoleKind::Tracer,
-            Builder::Renderer(_) => RoleKind::Renderer,
-            Builder::Sampler(_) => RoleKind::Sampler,
+            Builder::TraceRenderer(_) => RoleKind::TraceRenderer,
+            Builder::RationaleSampler(_) => RoleKind::RationaleSampler,
             Builder::Verifier(_) => RoleKind::Verifier,
             Builder::Trainer(_) => RoleKind::Trainer,
         }
@@ -156,12 +160,12 @@ impl Factory {
         summary: &'static str,
         build: RendererBuilder,
     ) -> Self {
-        Self::new(name, summary, Builder::Renderer(build))
+        Self::new(name, summary, Builder::TraceRenderer(build))
     }
 
     /// A rationale sampler factory.
     pub const fn sampler(name: &'static str, summary: &'static str, build: SamplerBuilder) -> Self {
-        Self::new(name, summary, Builder::Sampler(build))
+        Self::new(name, summary, Builder::RationaleSampler(build))
     }
 
     /// A verifier factory.
@@ -218,10 +222,10 @@ mod sealed {
 }
 
 macro_rules! impl_role {
-    ($($role:ident => $trait:ident,)*) => {$(
-        impl sealed::Sealed for dyn $trait {}
+    ($($role:ident),* $(,)?) => {$(
+        impl sealed::Sealed for dyn $role {}
 
-        impl Role for dyn $trait {
+        impl Role for dyn $role {
             const KIND: RoleKind = RoleKind::$role;
 
             fn builder_of(
@@ -236,14 +240,15 @@ macro_rules! impl_role {
     )*};
 }
 
-impl_role! {
-    Sandbox => Sandbox,
-    Tracer => Tracer,
-    Renderer => TraceRenderer,
-    Sampler => RationaleSampler,
-    Verifier => Verifier,
-    Trainer => Trainer,
-}
+// The variants of `RoleKind` and `Builder` are named after the role traits.
+impl_role!(
+    Sandbox,
+    Tracer,
+    TraceRenderer,
+    RationaleSampler,
+    Verifier,
+    Trainer,
+);
 
 /// Registers a factory at compile time, from any crate that depends on `next-core`.
 ///

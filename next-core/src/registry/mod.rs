@@ -66,7 +66,7 @@
 //!     options: &toml::Table,
 //!     _cx: &Context,
 //! ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
-//!     let TitledOptions { title } = registry::options(RoleKind::Renderer, "titled", options)?;
+//!     let TitledOptions { title } = registry::options(RoleKind::TraceRenderer, "titled", options)?;
 //!     Ok(Box::new(Titled { title }))
 //! }
 //!
@@ -92,8 +92,8 @@
 //!
 //!     // The listing shows it next to the factories next-core registers itself.
 //!     let entries = registry::list();
-//!     assert!(entries.iter().any(|e| e.role == RoleKind::Renderer && e.name == "titled"));
-//!     assert!(entries.iter().any(|e| e.role == RoleKind::Renderer && e.name == "none"));
+//!     assert!(entries.iter().any(|e| e.role == RoleKind::TraceRenderer && e.name == "titled"));
+//!     assert!(entries.iter().any(|e| e.role == RoleKind::TraceRenderer && e.name == "none"));
 //!     Ok(())
 //! }
 //! ```

@@ -42,7 +42,7 @@ fn build_strict(
     options: &toml::Table,
     _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
-    let StrictOptions { width } = super::options(RoleKind::Renderer, "test-strict", options)?;
+    let StrictOptions { width } = super::options(RoleKind::TraceRenderer, "test-strict", options)?;
     Ok(Box::new(Strict { width }))
 }
 
@@ -145,7 +145,7 @@ fn build_failing(
     _cx: &Context,
 ) -> Result<Box<dyn RationaleSampler>, RegistryError> {
     Err(RegistryError::build(
-        RoleKind::Sampler,
+        RoleKind::RationaleSampler,
         "test-failing",
         std::io::Error::other("model file missing"),
     ))
@@ -188,7 +188,7 @@ fn none_renderer_rejects_options() {
             name,
             message,
         } => {
-            assert_eq!(*role, RoleKind::Renderer);
+            assert_eq!(*role, RoleKind::TraceRenderer);
             assert_eq!(name, "none");
             assert!(message.contains("`width`"), "{message}");
         }
@@ -222,7 +222,7 @@ fn unknown_name_lists_available_names_of_the_role() {
             name,
             available,
         } => {
-            assert_eq!(*role, RoleKind::Renderer);
+            assert_eq!(*role, RoleKind::TraceRenderer);
             assert_eq!(name, "inlne");
             assert!(available.contains(&"none".to_owned()));
             assert!(available.contains(&"test-strict".to_owned()));
@@ -278,7 +278,7 @@ fn options_are_deserialized_and_an_unknown_field_is_named() {
             name,
             message,
         } => {
-            assert_eq!(*role, RoleKind::Renderer);
+            assert_eq!(*role, RoleKind::TraceRenderer);
             assert_eq!(name, "test-strict");
             assert!(message.contains("colour"), "{message}");
         }
@@ -321,7 +321,7 @@ fn a_table_without_kind_is_missing_kind() {
         matches!(
             err,
             RegistryError::MissingKind {
-                role: RoleKind::Sampler
+                role: RoleKind::RationaleSampler
             }
         ),
         "{err:?}"
@@ -352,7 +352,7 @@ fn a_kind_that_is_not_a_string_is_invalid_kind() {
 #[test]
 fn split_kind_passes_the_rest_of_the_table_as_options() {
     let (name, options) = split_kind(
-        RoleKind::Sampler,
+        RoleKind::RationaleSampler,
         &table("kind = \"openai\"\nmodel = \"x\"\nn = 2"),
     )
     .unwrap();
@@ -417,13 +417,13 @@ fn a_builder_failure_keeps_its_source() {
         .err()
         .unwrap();
     assert!(
-        matches!(&err, RegistryError::Build { role: RoleKind::Sampler, name, .. } if name == "test-failing")
+        matches!(&err, RegistryError::Build { role: RoleKind::RationaleSampler, name, .. } if name == "test-failing")
     );
     assert_eq!(
         chain(&err),
         "cannot build sampler `test-failing`: model file missing"
     );
-    assert_eq!(err.role(), RoleKind::Sampler);
+    assert_eq!(err.role(), RoleKind::RationaleSampler);
 }
 
 #[test]
@@ -434,9 +434,9 @@ fn list_is_sorted_and_includes_the_core_entries() {
         .windows(2)
         .all(|pair| (pair[0].role, pair[0].name) <= (pair[1].role, pair[1].name)));
     let has = |role, name| entries.iter().any(|e| e.role == role && e.name == name);
-    assert!(has(RoleKind::Renderer, "none"));
+    assert!(has(RoleKind::TraceRenderer, "none"));
     assert!(has(RoleKind::Tracer, "none"));
-    assert!(has(RoleKind::Renderer, "test-strict"));
+    assert!(has(RoleKind::TraceRenderer, "test-strict"));
     // Sorted by role in walk order: every tracer comes before every renderer.
     let last_tracer = entries
         .iter()
@@ -444,7 +444,7 @@ fn list_is_sorted_and_includes_the_core_entries() {
         .unwrap();
     let first_renderer = entries
         .iter()
-        .position(|e| e.role == RoleKind::Renderer)
+        .position(|e| e.role == RoleKind::TraceRenderer)
         .unwrap();
     assert!(last_tracer < first_renderer);
     assert_eq!(entries.len(), factories().count());

@@ -58,7 +58,8 @@ impl SamplerOptions {
     /// Checks the ranges: probabilities in `[0, 1]`, a finite growth, at least one
     /// variant.
     fn check(&self) -> Result<(), RegistryError> {
-        let bad = |message: String| RegistryError::options(RoleKind::Sampler, NAME, message);
+        let bad =
+            |message: String| RegistryError::options(RoleKind::RationaleSampler, NAME, message);
         for (key, value) in [
             ("skill", self.skill),
             ("max", self.max),
@@ -93,7 +94,7 @@ fn build_sampler(
     options: &toml::Table,
     _cx: &Context,
 ) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let options: SamplerOptions = registry::options(RoleKind::Sampler, NAME, options)?;
+    let options: SamplerOptions = registry::options(RoleKind::RationaleSampler, NAME, options)?;
     options.check()?;
     let sampler = MockSampler::new(Skill::growing(options.skill, options.growth, options.max))
         .with_unparseable_rate(options.unparseable_rate)
@@ -211,7 +212,7 @@ mod tests {
             listed,
             [
                 RoleKind::Tracer,
-                RoleKind::Sampler,
+                RoleKind::RationaleSampler,
                 RoleKind::Verifier,
                 RoleKind::Trainer
             ]

@@ -384,9 +384,9 @@ fn run(model: &LocalModel, config: &CandleConfig, job: &Job) -> Result<Vec<Sampl
 }
 
 fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let config: CandleConfig = registry::options(RoleKind::Sampler, NAME, options)?;
+    let config: CandleConfig = registry::options(RoleKind::RationaleSampler, NAME, options)?;
     let sampler = CandleSampler::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::Sampler, NAME, err))?;
+        .map_err(|err| RegistryError::build(RoleKind::RationaleSampler, NAME, err))?;
     Ok(Box::new(sampler))
 }
 

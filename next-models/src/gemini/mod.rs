@@ -200,9 +200,9 @@ fn resource(model: &str) -> Result<String, String> {
 }
 
 fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let config: GeminiConfig = registry::options(RoleKind::Sampler, NAME, options)?;
+    let config: GeminiConfig = registry::options(RoleKind::RationaleSampler, NAME, options)?;
     let sampler = GeminiSampler::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::Sampler, NAME, err))?;
+        .map_err(|err| RegistryError::build(RoleKind::RationaleSampler, NAME, err))?;
     Ok(Box::new(sampler))
 }
 

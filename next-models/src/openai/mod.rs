@@ -175,9 +175,9 @@ impl RationaleSampler for OpenAiSampler {
 }
 
 fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let config: OpenAiConfig = registry::options(RoleKind::Sampler, NAME, options)?;
+    let config: OpenAiConfig = registry::options(RoleKind::RationaleSampler, NAME, options)?;
     let sampler = OpenAiSampler::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::Sampler, NAME, err))?;
+        .map_err(|err| RegistryError::build(RoleKind::RationaleSampler, NAME, err))?;
     Ok(Box::new(sampler))
 }
 

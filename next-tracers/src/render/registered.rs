@@ -42,9 +42,10 @@ where
             budget_table.insert(key.to_owned(), value);
         }
     }
-    let budget: BudgetOptions = registry::options(RoleKind::Renderer, name, &budget_table)?;
-    let options: O = registry::options(RoleKind::Renderer, name, &own)?;
-    let bad = |err: InvalidInput| RegistryError::options(RoleKind::Renderer, name, err.message());
+    let budget: BudgetOptions = registry::options(RoleKind::TraceRenderer, name, &budget_table)?;
+    let options: O = registry::options(RoleKind::TraceRenderer, name, &own)?;
+    let bad =
+        |err: InvalidInput| RegistryError::options(RoleKind::TraceRenderer, name, err.message());
     let renderer = make(options).map_err(bad)?;
     let budgets = [
         budget
