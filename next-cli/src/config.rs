@@ -39,7 +39,6 @@
 //! kind = "mock"
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -183,51 +182,6 @@ impl RunConfig {
     /// The path of the configuration file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// How this file's `[loop]` settings differ from those recorded in the run directory
-    /// `dir` (its `config.json`), one phrase per setting, such as
-    /// `` `iterations` is 2 in the run and 3 here ``. Empty when they do not differ or the
-    /// recorded settings cannot be read.
-    pub fn loop_differences(&self, dir: &Path) -> Vec<String> {
-        let stored = std::fs::read(dir.join("config.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
-        let (Some(stored), Ok(ours)) = (stored, serde_json::to_value(&self.looped)) else {
-            return Vec::new();
-        };
-        let mut theirs = BTreeMap::new();
-        flatten("", &stored, &mut theirs);
-        let mut mine = BTreeMap::new();
-        flatten("", &ours, &mut mine);
-        let missing = serde_json::Value::Null;
-        let keys: BTreeSet<&String> = theirs.keys().chain(mine.keys()).collect();
-        keys.into_iter()
-            .filter_map(|key| {
-                let run = theirs.get(key).unwrap_or(&missing);
-                let here = mine.get(key).unwrap_or(&missing);
-                (run != here).then(|| format!("`{key}` is {run} in the run and {here} here"))
-            })
-            .collect()
-    }
-}
-
-/// The leaves of a JSON value by dotted path (`eval.ks`), objects walked into.
-fn flatten(prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>) {
-    match value {
-        serde_json::Value::Object(map) if !map.is_empty() => {
-            for (key, inner) in map {
-                let path = if prefix.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{prefix}.{key}")
-                };
-                flatten(&path, inner, out);
-            }
-        }
-        leaf => {
-            out.insert(prefix.to_owned(), leaf.clone());
-        }
     }
 }
 

@@ -196,18 +196,11 @@ fn explain(error: RunError, dir: &Path, config: &RunConfig) -> CliError {
             dir: dir.to_owned(),
             config: config.path().to_owned(),
         },
-        RunError::ConfigMismatch { .. } => {
-            let differences = config.loop_differences(dir);
-            CliError::ConfigMismatch {
-                dir: dir.to_owned(),
-                config: config.path().to_owned(),
-                differences: if differences.is_empty() {
-                    "compare the two".to_owned()
-                } else {
-                    differences.join("; ")
-                },
-            }
-        }
+        RunError::ConfigMismatch { differences, .. } => CliError::ConfigMismatch {
+            dir: dir.to_owned(),
+            config: config.path().to_owned(),
+            differences: differences.join("; "),
+        },
         other => CliError::Run(other),
     }
 }

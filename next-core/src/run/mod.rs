@@ -114,20 +114,21 @@ pub enum RunError {
     Damaged(PathBuf),
     /// The run directory was made with other roles (another model, say): its records
     /// would mix two models' samples.
-    #[error("the run in {path} was made with other roles (they differ in: {keys}); resume it with the roles in its roles.json")]
+    #[error("the run in {path} was made with other roles ({}); resume it with the roles in its roles.json", differences.join("; "))]
     RolesMismatch {
         /// The run directory.
         path: PathBuf,
-        /// The keys whose values differ, comma-separated.
-        keys: String,
+        /// How they differ, one phrase per setting.
+        differences: Vec<String>,
     },
     /// The run directory was made with another configuration.
-    #[error("the run in {path} was made with another configuration (it differs in: {keys}); resume it with the configuration in its config.json")]
+    #[error("the run in {path} was made with another configuration ({}); resume it with the configuration in its config.json", differences.join("; "))]
     ConfigMismatch {
         /// The run directory.
         path: PathBuf,
-        /// The keys whose values differ, comma-separated.
-        keys: String,
+        /// How they differ, one phrase per setting, such as
+        /// `` `iterations` is 2 in the run and 3 here ``.
+        differences: Vec<String>,
     },
     /// Training failed. Nothing recorded is lost; resuming retries the training.
     #[error("training for iteration {iteration} failed: {message}")]
@@ -287,13 +288,13 @@ impl RunDir {
                     source,
                 }
             })?;
-        let keys = differing_keys(&stored, current, ignored);
-        if keys.is_empty() {
+        let differences = differences(&stored, current, ignored);
+        if differences.is_empty() {
             Ok(())
         } else {
             Err(RunError::ConfigMismatch {
                 path: self.root.clone(),
-                keys: keys.join(", "),
+                differences,
             })
         }
     }
@@ -343,13 +344,13 @@ impl RunDir {
                 line: 1,
                 source,
             })?;
-        let keys = differing_keys(&stored, current, &[]);
-        if keys.is_empty() {
+        let differences = differences(&stored, current, &[]);
+        if differences.is_empty() {
             Ok(())
         } else {
             Err(RunError::RolesMismatch {
                 path: self.root.clone(),
-                keys: keys.join(", "),
+                differences,
             })
         }
     }
@@ -450,44 +451,53 @@ impl RunDir {
     }
 }
 
-/// The top-level keys (dotted one level down into tables) whose values differ between
-/// two configurations, leaving out `ignored`.
-fn differing_keys(
+/// How two configurations differ, one phrase per setting (its dotted path), such as
+/// `` `iterations` is 2 in the run and 3 here ``, leaving out the settings under the
+/// top-level keys of `ignored`.
+fn differences(
     stored: &serde_json::Value,
     current: &serde_json::Value,
     ignored: &[&str],
 ) -> Vec<String> {
-    use serde_json::Value;
-    let empty = serde_json::Map::new();
-    let fields = |v: &'_ Value| -> serde_json::Map<String, Value> {
-        v.as_object().unwrap_or(&empty).clone()
-    };
-    let (a, b) = (fields(stored), fields(current));
-    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let mut differ = Vec::new();
-    for key in keys {
-        if ignored.contains(&key.as_str()) {
-            continue;
-        }
-        match (a.get(key), b.get(key)) {
-            (Some(Value::Object(x)), Some(Value::Object(y))) => {
-                let mut inner: Vec<&String> = x.keys().chain(y.keys()).collect();
-                inner.sort();
-                inner.dedup();
-                differ.extend(
-                    inner
-                        .into_iter()
-                        .filter(|k| x.get(*k) != y.get(*k))
-                        .map(|k| format!("{key}.{k}")),
-                );
+    use std::collections::{BTreeMap, BTreeSet};
+    /// The leaves of a JSON value by dotted path (`eval.ks`), objects walked into.
+    fn flatten(
+        prefix: &str,
+        value: &serde_json::Value,
+        out: &mut BTreeMap<String, serde_json::Value>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) if !map.is_empty() => {
+                for (key, inner) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    flatten(&path, inner, out);
+                }
             }
-            (x, y) if x != y => differ.push(key.clone()),
-            _ => {}
+            leaf => {
+                out.insert(prefix.to_owned(), leaf.clone());
+            }
         }
     }
-    differ
+    let (mut theirs, mut ours) = (BTreeMap::new(), BTreeMap::new());
+    flatten("", stored, &mut theirs);
+    flatten("", current, &mut ours);
+    let missing = serde_json::Value::Null;
+    let keys: BTreeSet<&String> = theirs.keys().chain(ours.keys()).collect();
+    keys.into_iter()
+        .filter(|key| {
+            let top = key.split('.').next().unwrap_or(key);
+            !ignored.contains(&top)
+        })
+        .filter_map(|key| {
+            let run = theirs.get(key).unwrap_or(&missing);
+            let here = ours.get(key).unwrap_or(&missing);
+            (run != here).then(|| format!("`{key}` is {run} in the run and {here} here"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -569,8 +579,14 @@ mod tests {
             "sampling": {"temperature": 0.5, "top_p": 0.95},
         });
         match run.check_config(&other, &["concurrency"]) {
-            Err(RunError::ConfigMismatch { keys, .. }) => {
-                assert_eq!(keys, "sampling.temperature, seed");
+            Err(RunError::ConfigMismatch { differences, .. }) => {
+                assert_eq!(
+                    differences,
+                    [
+                        "`sampling.temperature` is 0.8 in the run and 0.5 here",
+                        "`seed` is 1 in the run and 2 here"
+                    ]
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -584,7 +600,10 @@ mod tests {
         run.check_roles(&roles).unwrap();
         let other = serde_json::json!({"sampler": {"kind": "openai", "temperature": 0.8}});
         match run.check_roles(&other) {
-            Err(RunError::RolesMismatch { keys, .. }) => assert_eq!(keys, "sampler.kind"),
+            Err(RunError::RolesMismatch { differences, .. }) => assert_eq!(
+                differences,
+                [r#"`sampler.kind` is "candle" in the run and "openai" here"#]
+            ),
             other => panic!("{other:?}"),
         }
         // A run that recorded no roles takes the first description it is resumed with.
