@@ -472,6 +472,26 @@ pub(crate) fn check_base_url(base_url: &str) -> Result<&str, ModelError> {
     }
 }
 
+/// The configuration of a client for `model` with every other option at its default:
+/// the configuration that the options table `model = "..."` gives.
+pub(crate) fn config_for<T: DeserializeOwned>(model: String) -> T {
+    let options = toml::Table::from_iter([("model".to_owned(), toml::Value::String(model))]);
+    #[allow(clippy::expect_used)] // every option but `model` has a serde default
+    options
+        .try_into()
+        .expect("a client configuration needs no option but its model")
+}
+
+/// The default of an option of `N` (a count), for `#[serde(default = ...)]`.
+pub(crate) const fn default_count<const N: usize>() -> usize {
+    N
+}
+
+/// The default timeout of one request, in seconds.
+pub(crate) fn default_timeout_secs() -> f64 {
+    120.0
+}
+
 /// Shows a header map with its values hidden (they may be secrets), for `Debug`.
 pub(crate) struct Redacted<'a>(pub &'a BTreeMap<String, String>);
 

@@ -111,6 +111,9 @@
 //! ```
 #![deny(missing_docs)]
 
+#[macro_use]
+mod factory;
+
 pub mod artifact;
 pub mod checkpoint;
 pub mod error;

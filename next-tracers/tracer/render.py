@@ -237,31 +237,44 @@ class Renderer:
     # True when text is the whole repr; otherwise text is an exact prefix of it, at
     # least k characters long. `suf` is the same for suffixes.
 
-    def pre(self, v, k, d):
-        t = type(v)
+    def short(self, v, t, k, d, head):
+        """What `pre` (head True) or `suf` (head False) returns for `v` of type `t`
+        without walking its items one by one: the text of an atom, of a container that is
+        empty or being walked already, or of a list or tuple of plain items; None when
+        the items must be walked."""
         if t not in CONTAINERS:
-            return self.atom(v, t, k, True)
+            return self.atom(v, t, k, head)
         if d > 50:
             raise _TooDeep()
-        key = id(v)
-        if key in self.busy:
+        if id(v) in self.busy:
             return RECURSIVE[t], True
         if not v:
             return EMPTY[t], True
-        opener, closer = BRACKETS[t]
         if t is list or t is tuple:
             # Enough elements for k characters (each takes at least three, with its
             # separator): when they are plain numbers or short strings, one C-level
-            # repr of that slice is an exact prefix of the whole repr.
+            # repr of that slice is an exact prefix (or suffix) of the whole repr.
             m = k // 3 + 2
-            chunk = v[:m]
+            chunk = v[:m] if head else v[-m:]
             if _plain(chunk):
+                opener, closer = BRACKETS[t]
                 items = list.__repr__(list(chunk))[1:-1]
                 if m < len(v):
-                    return opener + items + ", ", False
+                    if head:
+                        return opener + items + ", ", False
+                    return ", " + items + closer, False
                 if t is tuple and len(v) == 1:
                     items += ","
                 return opener + items + closer, True
+        return None
+
+    def pre(self, v, k, d):
+        t = type(v)
+        done = self.short(v, t, k, d, True)
+        if done is not None:
+            return done
+        key = id(v)
+        opener, closer = BRACKETS[t]
         out = [opener]
         n = len(opener)
         pre = self.pre
@@ -298,26 +311,11 @@ class Renderer:
 
     def suf(self, v, k, d):
         t = type(v)
-        if t not in CONTAINERS:
-            return self.atom(v, t, k, False)
-        if d > 50:
-            raise _TooDeep()
+        done = self.short(v, t, k, d, False)
+        if done is not None:
+            return done
         key = id(v)
-        if key in self.busy:
-            return RECURSIVE[t], True
-        if not v:
-            return EMPTY[t], True
         opener, closer = BRACKETS[t]
-        if t is list or t is tuple:
-            m = k // 3 + 2
-            chunk = v[-m:]
-            if _plain(chunk):
-                items = list.__repr__(list(chunk))[1:-1]
-                if m < len(v):
-                    return ", " + items + closer, False
-                if t is tuple and len(v) == 1:
-                    items += ","
-                return opener + items + closer, True
         out = [closer]
         n = len(closer)
         if t is tuple and len(v) == 1:

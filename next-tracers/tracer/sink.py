@@ -35,19 +35,7 @@ class Sink:
     def emit(self, text):
         """Appends one line; False when the byte budget is used up. In the map, the
         line counts once committed (`position`, `commit`): handlers commit when done."""
-        data = (self.nonce + text + "\n").encode("utf-8", "replace")
-        if self.size + len(data) > self.budget:
-            return False
-        if self.mm is not None:
-            start = self.HEADER + self.size
-            self.mm[start : start + len(data)] = data
-            self.size += len(data)
-        else:
-            if len(self.buf) >= self.flush_every:
-                self.flush()  # first: if it fails, this line is not half-recorded
-            self.buf.append(data)
-            self.size += len(data)
-        return True
+        return self.emit_line(self.nonce + text + "\n")
 
     def emit_line(self, line):
         """`emit` of a line that already holds its nonce and newline (Line events)."""

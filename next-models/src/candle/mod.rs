@@ -105,7 +105,6 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use futures::channel::oneshot;
 use next_core::prompt::Prompt;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::sample::{RationaleSampler, Sample, SampleError, SamplingParams};
 use next_core::train::Checkpoint;
 
@@ -383,16 +382,9 @@ fn run(model: &LocalModel, config: &CandleConfig, job: &Job) -> Result<Vec<Sampl
         .collect())
 }
 
-fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let config: CandleConfig = registry::options(RoleKind::RationaleSampler, NAME, options)?;
-    let sampler = CandleSampler::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::RationaleSampler, NAME, err))?;
-    Ok(Box::new(sampler))
-}
-
-next_core::register_factory!(
+register_configured!(
     sampler,
-    "candle",
+    NAME,
     "a local llama-family GGUF on the CPU with candle (default: SmolLM2-135M-Instruct)",
-    build,
+    CandleSampler::new,
 );

@@ -44,14 +44,14 @@ pub struct GeminiConfig {
     pub api_key_env: String,
     /// The timeout of one request, from connecting to the last byte of the answer, in
     /// seconds. Default 120.
-    #[serde(default = "default_timeout_secs")]
+    #[serde(default = "crate::http::default_timeout_secs")]
     pub timeout_secs: f64,
     /// Most requests in flight at once, over every call of the sampler. Default 8.
-    #[serde(default = "default_max_concurrency")]
+    #[serde(default = "crate::http::default_count::<8>")]
     pub max_concurrency: usize,
     /// Most candidates asked for in one request (`candidateCount`); more samples take
     /// several requests. Default 8, the API's limit.
-    #[serde(default = "default_max_candidates")]
+    #[serde(default = "crate::http::default_count::<8>")]
     pub max_candidates_per_request: usize,
     /// Sent as the request's `safetySettings` when not empty.
     #[serde(default)]
@@ -98,17 +98,7 @@ impl fmt::Debug for GeminiConfig {
 impl GeminiConfig {
     /// The default configuration for `model`.
     pub fn new(model: impl Into<String>) -> Self {
-        Self {
-            base_url: default_base_url(),
-            model: model.into(),
-            api_key_env: default_api_key_env(),
-            timeout_secs: default_timeout_secs(),
-            max_concurrency: default_max_concurrency(),
-            max_candidates_per_request: default_max_candidates(),
-            safety_settings: Vec::new(),
-            retry: RetryPolicy::default(),
-            headers: BTreeMap::new(),
-        }
+        crate::http::config_for(model.into())
     }
 }
 
@@ -118,16 +108,4 @@ fn default_base_url() -> String {
 
 fn default_api_key_env() -> String {
     "GEMINI_API_KEY".into()
-}
-
-fn default_timeout_secs() -> f64 {
-    120.0
-}
-
-fn default_max_concurrency() -> usize {
-    8
-}
-
-fn default_max_candidates() -> usize {
-    8
 }

@@ -30,7 +30,6 @@ mod wire;
 
 use async_trait::async_trait;
 use next_core::prompt::Prompt;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::sample::{RationaleSampler, Sample, SampleError, SamplingParams};
 use next_core::train::Checkpoint;
 use reqwest::header::HeaderName;
@@ -199,18 +198,11 @@ fn resource(model: &str) -> Result<String, String> {
     })
 }
 
-fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let config: GeminiConfig = registry::options(RoleKind::RationaleSampler, NAME, options)?;
-    let sampler = GeminiSampler::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::RationaleSampler, NAME, err))?;
-    Ok(Box::new(sampler))
-}
-
-next_core::register_factory!(
+register_configured!(
     sampler,
-    "gemini",
+    NAME,
     "the Gemini generateContent API (candidateCount, safety blocks as missing samples)",
-    build,
+    GeminiSampler::new,
 );
 
 #[cfg(test)]

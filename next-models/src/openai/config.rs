@@ -44,15 +44,15 @@ pub struct OpenAiConfig {
     pub api_key_env: String,
     /// The timeout of one request, from connecting to the last byte of the answer, in
     /// seconds. A request past it is retried by the retry policy. Default 120.
-    #[serde(default = "default_timeout_secs")]
+    #[serde(default = "crate::http::default_timeout_secs")]
     pub timeout_secs: f64,
     /// Most requests in flight at once, over every call of the sampler (the loop samples
     /// many tasks at once). Default 8.
-    #[serde(default = "default_max_concurrency")]
+    #[serde(default = "crate::http::default_count::<8>")]
     pub max_concurrency: usize,
     /// Most choices asked for in one request (`n`); more samples take several requests.
     /// Default 128, OpenAI's limit.
-    #[serde(default = "default_max_choices")]
+    #[serde(default = "crate::http::default_count::<128>")]
     pub max_choices_per_request: usize,
     /// How failed requests are retried.
     #[serde(default)]
@@ -81,35 +81,16 @@ impl fmt::Debug for OpenAiConfig {
 impl OpenAiConfig {
     /// The default configuration for `model`.
     pub fn new(model: impl Into<String>) -> Self {
-        Self {
-            base_url: default_base_url(),
-            model: model.into(),
-            api_key_env: default_api_key_env(),
-            timeout_secs: default_timeout_secs(),
-            max_concurrency: default_max_concurrency(),
-            max_choices_per_request: default_max_choices(),
-            retry: RetryPolicy::default(),
-            headers: BTreeMap::new(),
-        }
+        crate::http::config_for(model.into())
     }
 }
 
-fn default_base_url() -> String {
+/// The OpenAI API's base URL.
+pub(super) fn default_base_url() -> String {
     "https://api.openai.com/v1".into()
 }
 
-fn default_api_key_env() -> String {
+/// The variable that holds the OpenAI API key.
+pub(super) fn default_api_key_env() -> String {
     "OPENAI_API_KEY".into()
-}
-
-fn default_timeout_secs() -> f64 {
-    120.0
-}
-
-fn default_max_concurrency() -> usize {
-    8
-}
-
-fn default_max_choices() -> usize {
-    128
 }

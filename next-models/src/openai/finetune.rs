@@ -67,7 +67,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::error::chain;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, TrainUpdate, Trainer};
 use reqwest::header::AUTHORIZATION;
 
@@ -560,16 +559,9 @@ impl Trainer for OpenAiFineTuneTrainer {
     }
 }
 
-fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn Trainer>, RegistryError> {
-    let config: OpenAiFineTuneConfig = registry::options(RoleKind::Trainer, NAME, options)?;
-    let trainer = OpenAiFineTuneTrainer::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::Trainer, NAME, err))?;
-    Ok(Box::new(trainer))
-}
-
-next_core::register_factory!(
+register_configured!(
     trainer,
-    "openai-ft",
+    NAME,
     "OpenAI's fine-tuning API: uploads the examples, runs a job, returns the tuned model",
-    build,
+    OpenAiFineTuneTrainer::new,
 );

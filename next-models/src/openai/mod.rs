@@ -37,7 +37,6 @@ mod wire;
 
 use async_trait::async_trait;
 use next_core::prompt::Prompt;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::sample::{RationaleSampler, Sample, SampleError, SamplingParams};
 use next_core::train::Checkpoint;
 use reqwest::header::AUTHORIZATION;
@@ -174,16 +173,9 @@ impl RationaleSampler for OpenAiSampler {
     }
 }
 
-fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn RationaleSampler>, RegistryError> {
-    let config: OpenAiConfig = registry::options(RoleKind::RationaleSampler, NAME, options)?;
-    let sampler = OpenAiSampler::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::RationaleSampler, NAME, err))?;
-    Ok(Box::new(sampler))
-}
-
-next_core::register_factory!(
+register_configured!(
     sampler,
-    "openai",
+    NAME,
     "an OpenAI-compatible chat completions server (hosted, vLLM, llama.cpp, Ollama)",
-    build,
+    OpenAiSampler::new,
 );

@@ -23,16 +23,9 @@
 use next_core::sandbox::Termination;
 
 use crate::process::resource;
-use crate::process::termination::{limit_in_last_line, mentions_memory_exhaustion};
-
-/// Why this sandbox ended a job itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KillReason {
-    /// The wall-clock limit.
-    Timeout,
-    /// The output limit, under the `kill` policy.
-    Output,
-}
+/// Why this sandbox ended a job itself: the reasons of the process sandbox.
+pub(crate) use crate::process::termination::KillReason;
+use crate::process::termination::{limit, limit_in_last_line, mentions_memory_exhaustion};
 
 /// How the engine saw the container end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +42,8 @@ pub(crate) fn classify(
     killed: Option<KillReason>,
     stderr_tail: &[u8],
 ) -> Termination {
-    let limit = |resource: &str| Termination::ResourceLimit {
-        resource: resource.to_owned(),
-    };
-    match killed {
-        Some(KillReason::Timeout) => return Termination::TimedOut,
-        Some(KillReason::Output) => return limit(resource::OUTPUT),
-        None => {}
+    if let Some(reason) = killed {
+        return reason.termination();
     }
     if end.oom_killed {
         return limit(resource::MEMORY);

@@ -49,19 +49,31 @@ pub mod resource {
     pub const OUTPUT: &str = "output";
 }
 
+impl KillReason {
+    /// How a job killed for this reason ended.
+    pub(crate) fn termination(self) -> Termination {
+        match self {
+            KillReason::Timeout => Termination::TimedOut,
+            KillReason::Output => limit(resource::OUTPUT),
+        }
+    }
+}
+
+/// The end of a job stopped by the limit on `resource`.
+pub(crate) fn limit(resource: &str) -> Termination {
+    Termination::ResourceLimit {
+        resource: resource.to_owned(),
+    }
+}
+
 /// Classifies a job's end; `stderr_tail` is the end of its stderr.
 pub(crate) fn classify(
     status: RawStatus,
     killed: Option<KillReason>,
     stderr_tail: &[u8],
 ) -> Termination {
-    let limit = |resource: &str| Termination::ResourceLimit {
-        resource: resource.to_owned(),
-    };
-    match killed {
-        Some(KillReason::Timeout) => return Termination::TimedOut,
-        Some(KillReason::Output) => return limit(resource::OUTPUT),
-        None => {}
+    if let Some(reason) = killed {
+        return reason.termination();
     }
     match status {
         RawStatus::Signaled(signal) if signal == libc::SIGXCPU => limit(resource::CPU_TIME),

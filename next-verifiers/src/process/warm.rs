@@ -33,6 +33,7 @@ use next_core::sandbox::{Execution, Job};
 use rustix::net::{socketpair, sockopt, AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{pidfd_send_signal, Signal};
+use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -237,6 +238,29 @@ impl Server {
         rlimits: &[(libc::c_int, u64, u64)],
         ends: &ChildEnds,
     ) -> Result<(u64, oneshot::Receiver<Done>), Error> {
+        let fds = [ends.stdin.as_fd(), ends.stdout.as_fd(), ends.stderr.as_fd()];
+        self.dispatch(
+            |id| Request {
+                id,
+                source: request_source,
+                rlimits,
+            },
+            "encoding a request",
+            "a job",
+            &fds,
+        )
+    }
+
+    /// Sends the request `request(id)` under a fresh id, with `fds`; returns the id and
+    /// where its end will be reported. A server that cannot be sent it (`what`) is
+    /// broken: it is killed, and the next job restarts it.
+    fn dispatch<R: Serialize>(
+        &self,
+        request: impl FnOnce(u64) -> R,
+        encoding: &str,
+        what: &str,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(u64, oneshot::Receiver<Done>), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done_tx, done_rx) = oneshot::channel();
         self.shared.pending().insert(
@@ -246,48 +270,29 @@ impl Server {
                 ..Pending::default()
             },
         );
-        let request = Request {
-            id,
-            source: request_source,
-            rlimits,
-        };
-        let body = serde_json::to_vec(&request)
-            .map_err(|e| Error::io("encoding a request", io::Error::other(e)))?;
-        let fds = [ends.stdin.as_fd(), ends.stdout.as_fd(), ends.stderr.as_fd()];
-        if let Err(err) = self.send(&body, &fds) {
+        let body = serde_json::to_vec(&request(id))
+            .map_err(|e| Error::io(encoding, io::Error::other(e)))?;
+        if let Err(err) = self.send(&body, fds) {
             self.shared.pending().remove(&id);
-            // A server that does not read is broken: kill it; the next job restarts it.
             self.child.kill();
             self.shared.die();
-            return Err(Error::Server(format!("cannot send it a job: {err}")));
+            return Err(Error::Server(format!("cannot send it {what}: {err}")));
         }
         Ok((id, done_rx))
     }
 
     /// Has the server import `source` as module `name` before its next forks.
     async fn preload(&self, name: &str, source: &str) -> Result<(), Error> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (done_tx, done_rx) = oneshot::channel();
-        self.shared.pending().insert(
-            id,
-            Pending {
-                done: Some(done_tx),
-                ..Pending::default()
+        let (_, done_rx) = self.dispatch(
+            |id| PreloadRequest {
+                id,
+                preload: name,
+                source,
             },
-        );
-        let request = PreloadRequest {
-            id,
-            preload: name,
-            source,
-        };
-        let body = serde_json::to_vec(&request)
-            .map_err(|e| Error::io("encoding a preload request", io::Error::other(e)))?;
-        if let Err(err) = self.send(&body, &[]) {
-            self.shared.pending().remove(&id);
-            self.child.kill();
-            self.shared.die();
-            return Err(Error::Server(format!("cannot send it a module: {err}")));
-        }
+            "encoding a preload request",
+            "a module",
+            &[],
+        )?;
         match done_rx.await {
             Ok(Done::Preloaded(None)) => Ok(()),
             Ok(Done::Preloaded(Some(why))) => Err(Error::Server(format!(

@@ -42,7 +42,7 @@ pub struct OpenAiFineTuneConfig {
     /// The API's base URL, up to and including the version: files go to
     /// `{base_url}/files`, jobs to `{base_url}/fine_tuning/jobs`. Default
     /// `https://api.openai.com/v1`.
-    #[serde(default = "default_base_url")]
+    #[serde(default = "crate::openai::config::default_base_url")]
     pub base_url: String,
     /// The model tuned when training from
     /// [`Checkpoint::base`](next_core::train::Checkpoint::base); a hosted checkpoint
@@ -52,7 +52,7 @@ pub struct OpenAiFineTuneConfig {
     /// The name of the environment variable that holds the API key, sent as
     /// `Authorization: Bearer <key>`. Default `OPENAI_API_KEY`. Read once, when the
     /// trainer is built, and never shown.
-    #[serde(default = "default_api_key_env")]
+    #[serde(default = "crate::openai::config::default_api_key_env")]
     pub api_key_env: String,
     /// A string of at most 64 characters added to the tuned model's name.
     #[serde(default)]
@@ -79,7 +79,7 @@ pub struct OpenAiFineTuneConfig {
     pub max_wait_secs: Option<f64>,
     /// The timeout of one request, from connecting to the last byte of the answer, in
     /// seconds (the upload of the training file included). Default 120.
-    #[serde(default = "default_timeout_secs")]
+    #[serde(default = "crate::http::default_timeout_secs")]
     pub timeout_secs: f64,
     /// How failed requests are retried (every request: the upload, the creation of the
     /// job, each look at it).
@@ -114,21 +114,7 @@ impl fmt::Debug for OpenAiFineTuneConfig {
 impl OpenAiFineTuneConfig {
     /// The default configuration for tuning `model`.
     pub fn new(model: impl Into<String>) -> Self {
-        Self {
-            base_url: default_base_url(),
-            model: model.into(),
-            api_key_env: default_api_key_env(),
-            suffix: None,
-            n_epochs: None,
-            batch_size: None,
-            learning_rate_multiplier: None,
-            seed: None,
-            poll_interval_secs: default_poll_interval_secs(),
-            max_wait_secs: None,
-            timeout_secs: default_timeout_secs(),
-            retry: RetryPolicy::default(),
-            headers: BTreeMap::new(),
-        }
+        crate::http::config_for(model.into())
     }
 
     /// Checks the options that [`Api`](crate::http::Api) does not (the model, the
@@ -183,18 +169,6 @@ impl OpenAiFineTuneConfig {
     }
 }
 
-fn default_base_url() -> String {
-    "https://api.openai.com/v1".into()
-}
-
-fn default_api_key_env() -> String {
-    "OPENAI_API_KEY".into()
-}
-
 fn default_poll_interval_secs() -> f64 {
     30.0
-}
-
-fn default_timeout_secs() -> f64 {
-    120.0
 }

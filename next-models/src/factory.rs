@@ -1,0 +1,38 @@
+//! [`register_configured!`]: the registry factory of a role built from its options alone.
+
+/// Registers, as the `$role` factory `$name`, a builder that reads the role's options into
+/// the configuration `$new` takes and builds the role with it.
+///
+/// Options that do not fit the configuration are a [`RegistryError::Options`], a
+/// failure of `$new` a [`RegistryError::Build`], both naming the role and `$name`.
+///
+/// [`RegistryError::Options`]: next_core::registry::RegistryError::Options
+/// [`RegistryError::Build`]: next_core::registry::RegistryError::Build
+#[cfg_attr(
+    not(any(feature = "openai", feature = "gemini", feature = "candle")),
+    allow(unused_macros)
+)]
+macro_rules! register_configured {
+    (sampler, $name:expr, $summary:expr, $new:path $(,)?) => {
+        register_configured!(@ sampler, RationaleSampler, next_core::sample::RationaleSampler, $name, $summary, $new);
+    };
+    (trainer, $name:expr, $summary:expr, $new:path $(,)?) => {
+        register_configured!(@ trainer, Trainer, next_core::train::Trainer, $name, $summary, $new);
+    };
+    (@ $role:ident, $kind:ident, $trait:path, $name:expr, $summary:expr, $new:path) => {
+        next_core::register_factory!(
+            $role,
+            $name,
+            $summary,
+            |options: &toml::Table,
+             _cx: &next_core::registry::Context|
+             -> Result<Box<dyn $trait>, next_core::registry::RegistryError> {
+                use next_core::registry::{self, RegistryError, RoleKind};
+                let config = registry::options(RoleKind::$kind, $name, options)?;
+                let built = $new(config)
+                    .map_err(|err| RegistryError::build(RoleKind::$kind, $name, err))?;
+                Ok(Box::new(built))
+            },
+        );
+    };
+}
