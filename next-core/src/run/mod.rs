@@ -29,6 +29,7 @@
 
 mod lock;
 mod phase;
+mod phase_dir;
 mod records;
 mod report;
 pub(crate) mod seal;
@@ -38,6 +39,8 @@ use std::sync::Arc;
 
 pub use crate::repair::Stage;
 pub use phase::Phase;
+pub use phase_dir::PhaseDir;
+pub(crate) use phase_dir::RecordFile;
 pub use records::{FailureRecord, PromptRecord, SampleRecord, VerdictRecord};
 pub use report::{Best, FailureCounts, IterationReport, PhaseMetrics, Summary};
 
@@ -440,14 +443,21 @@ impl RunDir {
     ///
     /// # Errors
     /// I/O errors.
+    pub fn phase(&self, phase: Phase) -> Result<PhaseDir, RunError> {
+        PhaseDir::create(self.root.join(phase.to_string()))
+    }
+
+    /// The path of a phase's directory, created if missing.
+    ///
+    /// # Errors
+    /// I/O errors.
     pub fn phase_dir(&self, phase: Phase) -> Result<PathBuf, RunError> {
-        let dir = self.root.join(phase.to_string());
-        std::fs::create_dir_all(&dir).map_err(|source| RunError::Io {
-            action: "creating",
-            path: dir.clone(),
-            source,
-        })?;
-        Ok(dir)
+        Ok(self.phase(phase)?.path().to_owned())
+    }
+
+    /// Writes the run's `summary.json`.
+    pub(crate) fn write_summary(&self, summary: &Summary) -> Result<(), RunError> {
+        write_json(&self.root.join("summary.json"), summary)
     }
 }
 

@@ -43,7 +43,7 @@ use crate::render::TraceRenderer;
 use crate::repair::Repairer;
 use crate::run::{
     Best, CheckpointRecord, DeferredRecord, IterationReport, PhaseMetrics, RunDir, RunError,
-    Summary, CHECKPOINT_RECORD, CONFIG, DEFERRED,
+    Summary, CONFIG,
 };
 use crate::sample::RationaleSampler;
 use crate::task::RepairTask;
@@ -51,7 +51,7 @@ use crate::trace::Tracer;
 use crate::train::{Checkpoint, TrainContext, TrainError, TrainExample, Trainer};
 use crate::verify::Verifier;
 
-use phase::{write_json, Plan};
+use phase::Plan;
 
 /// The five roles the loop drives, by name.
 #[derive(Debug, Clone)]
@@ -288,7 +288,7 @@ where
             iterations,
             best,
         };
-        write_json(&run.path().join("summary.json"), &summary)?;
+        run.write_summary(&summary)?;
         observer.observe(&Progress::RunFinished { summary: &summary });
         Ok(summary)
     }
@@ -339,10 +339,7 @@ where
         }
         let mut metrics = outcome.metrics;
         metrics.hard_tasks = Some(hard.len());
-        write_json(
-            &run.phase_dir(Phase::Filter)?.join("metrics.json"),
-            &metrics,
-        )?;
+        run.phase(Phase::Filter)?.write_metrics(&metrics)?;
         Ok((metrics, hard))
     }
 
@@ -355,20 +352,8 @@ where
         examples: &[TrainExample],
         observer: &dyn Observer,
     ) -> Result<(Checkpoint, bool), RunError> {
-        let dir = run.phase_dir(Phase::Iteration(iteration))?;
-        let record_path = dir.join(CHECKPOINT_RECORD);
-        if record_path.is_file() {
-            let bytes = std::fs::read(&record_path).map_err(|source| RunError::Io {
-                action: "reading",
-                path: record_path.clone(),
-                source,
-            })?;
-            let record: CheckpointRecord =
-                serde_json::from_slice(&bytes).map_err(|source| jsonl::JsonlError::Malformed {
-                    path: record_path.clone(),
-                    line: 1,
-                    source,
-                })?;
+        let dir = run.phase(Phase::Iteration(iteration))?;
+        if let Some(record) = dir.checkpoint_record()? {
             return Ok((record.checkpoint, record.trained));
         }
         let record = if examples.is_empty() {
@@ -377,37 +362,16 @@ where
                 trained: false,
             }
         } else {
-            let out = dir.join("checkpoint");
-            // Files of a training that was killed are not trusted.
-            if out.exists() {
-                std::fs::remove_dir_all(&out).map_err(|source| RunError::Io {
-                    action: "removing the unfinished checkpoint",
-                    path: out.clone(),
-                    source,
-                })?;
-            }
-            // The state directory outlives a killed training: a hosted trainer notes there
-            // the job it started, to find it again.
-            let state = dir.join("train-state");
-            for path in [&out, &state] {
-                std::fs::create_dir_all(path).map_err(|source| RunError::Io {
-                    action: "creating",
-                    path: path.clone(),
-                    source,
-                })?;
-            }
+            let (out, state) = dir.training_dirs()?;
             let cx = TrainContext::for_iteration(&out, &state, iteration, observer);
             let trained = self.trainer.train(start, examples, &cx);
             let checkpoint = match AssertUnwindSafe(trained).catch_unwind().await {
                 Ok(Ok(checkpoint)) => checkpoint,
                 Ok(Err(TrainError::Deferred { instructions })) => {
-                    write_json(
-                        &dir.join(DEFERRED),
-                        &DeferredRecord {
-                            iteration,
-                            instructions: instructions.clone(),
-                        },
-                    )?;
+                    dir.write_deferred(&DeferredRecord {
+                        iteration,
+                        instructions: instructions.clone(),
+                    })?;
                     return Err(RunError::TrainingDeferred {
                         iteration,
                         instructions,
@@ -431,7 +395,7 @@ where
                 trained: true,
             }
         };
-        write_json(&record_path, &record)?;
+        dir.write_checkpoint_record(&record)?;
         Ok((record.checkpoint, record.trained))
     }
 }

@@ -6,7 +6,6 @@
 //! role and gives the same result.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
@@ -14,15 +13,15 @@ use tokio::sync::Semaphore;
 
 use super::SelfTraining;
 use crate::guard::derive_seed;
-use crate::jsonl::{self, Appender};
+use crate::jsonl::Appender;
 use crate::metrics::{self, Counts};
 use crate::observe::{Observer, Phase, Progress, Stage};
 use crate::prompt::{self, Prompt};
 use crate::render::TraceRenderer;
-use crate::run::seal;
 use crate::run::{
     FailureCounts, FailureRecord, PhaseMetrics, RunDir, RunError, SampleRecord, VerdictRecord,
 };
+use crate::run::{PhaseDir, RecordFile};
 use crate::sample::{Answer, RationaleSampler, Sample};
 use crate::task::{RepairTask, TaskId};
 use crate::trace::Tracer;
@@ -65,11 +64,11 @@ struct Recorded {
 }
 
 /// A sampling phase's record files, sealed when it finishes.
-const RECORD_FILES: [&str; 4] = [
-    "samples.jsonl",
-    "verdicts.jsonl",
-    "failures.jsonl",
-    "train.jsonl",
+const RECORD_FILES: [RecordFile; 4] = [
+    RecordFile::Samples,
+    RecordFile::Verdicts,
+    RecordFile::Failures,
+    RecordFile::Train,
 ];
 
 struct Files {
@@ -103,12 +102,9 @@ struct TaskResult {
 }
 
 impl Recorded {
-    fn load(dir: &Path) -> Result<Self, RunError> {
+    fn load(dir: &PhaseDir) -> Result<Self, RunError> {
         let mut recorded = Recorded::default();
-        for name in ["samples", "verdicts", "failures", "train"] {
-            jsonl::repair_tail(&dir.join(format!("{name}.jsonl")))?;
-        }
-        for line in jsonl::read_lines::<SampleRecord>(&dir.join("samples.jsonl"))?.records {
+        for line in dir.records::<SampleRecord>(RecordFile::Samples)? {
             recorded
                 .samples
                 .entry(line.task)
@@ -116,13 +112,13 @@ impl Recorded {
                 .entry(line.index)
                 .or_insert(line.sample);
         }
-        for line in jsonl::read_lines::<VerdictRecord>(&dir.join("verdicts.jsonl"))?.records {
+        for line in dir.records::<VerdictRecord>(RecordFile::Verdicts)? {
             recorded
                 .verdicts
                 .entry((line.task, line.index))
                 .or_insert(line.verdict);
         }
-        for line in jsonl::read_lines::<FailureRecord>(&dir.join("failures.jsonl"))?.records {
+        for line in dir.records::<FailureRecord>(RecordFile::Failures)? {
             match (line.stage, line.index) {
                 (Stage::Verify, Some(index)) => {
                     recorded.verify_failed.insert((line.task, index));
@@ -133,7 +129,7 @@ impl Recorded {
                 _ => {}
             }
         }
-        for line in jsonl::read_lines::<TrainExample>(&dir.join("train.jsonl"))?.records {
+        for line in dir.records::<TrainExample>(RecordFile::Train)? {
             recorded.examples.insert((line.task, line.sample));
         }
         Ok(recorded)
@@ -141,15 +137,14 @@ impl Recorded {
 }
 
 impl Files {
-    fn open(dir: &Path) -> Result<Self, RunError> {
-        let open = |name: &str| -> Result<Mutex<Appender>, RunError> {
-            Ok(Mutex::new(Appender::open(&dir.join(name))?))
-        };
+    fn open(dir: &PhaseDir) -> Result<Self, RunError> {
+        let open =
+            |file| -> Result<Mutex<Appender>, RunError> { Ok(Mutex::new(dir.appender(file)?)) };
         Ok(Self {
-            samples: open("samples.jsonl")?,
-            verdicts: open("verdicts.jsonl")?,
-            failures: open("failures.jsonl")?,
-            train: open("train.jsonl")?,
+            samples: open(RecordFile::Samples)?,
+            verdicts: open(RecordFile::Verdicts)?,
+            failures: open(RecordFile::Failures)?,
+            train: open(RecordFile::Train)?,
         })
     }
 }
@@ -190,8 +185,8 @@ where
             phase: plan.phase,
             tasks: plan.tasks.len(),
         });
-        let dir = run.phase_dir(plan.phase)?;
-        seal::check(&dir)?;
+        let dir = run.phase(plan.phase)?;
+        dir.check_seal()?;
         let recorded = Recorded::load(&dir)?;
         let files = Files::open(&dir)?;
         let samplers = Semaphore::new(self.config.concurrency.samplers);
@@ -232,8 +227,8 @@ where
             results.push(result);
         }
         let metrics = measure(plan, &results)?;
-        write_json(&dir.join("metrics.json"), &metrics)?;
-        seal::seal(&dir, &RECORD_FILES)?;
+        dir.write_metrics(&metrics)?;
+        dir.seal(&RECORD_FILES)?;
         observer.observe(&Progress::PhaseFinished {
             phase: plan.phase,
             metrics: &metrics,
@@ -520,5 +515,3 @@ fn measure(plan: &Plan<'_>, results: &[TaskResult]) -> Result<PhaseMetrics, RunE
         hard_tasks: None,
     })
 }
-
-pub(super) use crate::run::write_json;

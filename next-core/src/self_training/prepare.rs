@@ -8,11 +8,10 @@ use futures::stream::{self, StreamExt as _};
 
 use super::phase::{append, Prompts};
 use super::SelfTraining;
-use crate::jsonl::{self, Appender};
 use crate::observe::{Observer, Phase, Progress};
 use crate::render::TraceRenderer;
 use crate::repair::StepFailure;
-use crate::run::seal;
+use crate::run::RecordFile;
 use crate::run::{FailureRecord, PromptRecord, RunDir, RunError};
 use crate::sample::RationaleSampler;
 use crate::task::RepairTask;
@@ -36,24 +35,20 @@ where
         observer: &dyn Observer,
     ) -> Result<Prompts, RunError> {
         let phase = Phase::Prepare;
-        let dir = run.phase_dir(phase)?;
-        let prompts_path = dir.join("prompts.jsonl");
-        let failures_path = dir.join("failures.jsonl");
-        seal::check(&dir)?;
-        jsonl::repair_tail(&prompts_path)?;
-        jsonl::repair_tail(&failures_path)?;
+        let dir = run.phase(phase)?;
+        dir.check_seal()?;
         let mut prompts = Prompts {
             ready: HashMap::new(),
             failed: HashMap::new(),
         };
-        for record in jsonl::read_lines::<PromptRecord>(&prompts_path)?.records {
+        for record in dir.records::<PromptRecord>(RecordFile::Prompts)? {
             prompts.ready.entry(record.task).or_insert(record.prompt);
         }
-        for record in jsonl::read_lines::<FailureRecord>(&failures_path)?.records {
+        for record in dir.records::<FailureRecord>(RecordFile::Failures)? {
             prompts.failed.entry(record.task).or_insert(record.stage);
         }
-        let prompt_file = Mutex::new(Appender::open(&prompts_path)?);
-        let failure_file = Mutex::new(Appender::open(&failures_path)?);
+        let prompt_file = Mutex::new(dir.appender(RecordFile::Prompts)?);
+        let failure_file = Mutex::new(dir.appender(RecordFile::Failures)?);
         let todo: Vec<&RepairTask> = tasks
             .iter()
             .copied()
@@ -98,7 +93,7 @@ where
             }
             observer.observe(&Progress::TaskPrepared { task: &task.id });
         }
-        seal::seal(&dir, &["prompts.jsonl", "failures.jsonl"])?;
+        dir.seal(&[RecordFile::Prompts, RecordFile::Failures])?;
         observer.observe(&Progress::Prepared {
             prompts: prompts.ready.len(),
             failures: prompts.failed.len(),
