@@ -83,7 +83,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt as _;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, TrainUpdate, Trainer};
 
 pub use self::config::{LoraConfig, Schedule};
@@ -396,16 +395,9 @@ fn load(job: &Job, report: &mut dyn FnMut(TrainUpdate)) -> Result<Parts, CandleE
     Ok(parts)
 }
 
-fn build(options: &toml::Table, _cx: &Context) -> Result<Box<dyn Trainer>, RegistryError> {
-    let config: LoraConfig = registry::options(RoleKind::Trainer, NAME, options)?;
-    let trainer = CandleLoraTrainer::new(config)
-        .map_err(|err| RegistryError::build(RoleKind::Trainer, NAME, err))?;
-    Ok(Box::new(trainer))
-}
-
-next_core::register_factory!(
+register_configured!(
     trainer,
-    "candle-lora",
+    NAME,
     "LoRA fine-tuning of the local candle model on the CPU (default: SmolLM2-135M-Instruct)",
-    build,
+    CandleLoraTrainer::new,
 );

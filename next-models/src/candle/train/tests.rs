@@ -364,3 +364,24 @@ fn the_hand_written_pass_gives_the_autograd_loss_and_gradients() {
     );
     assert!(refused.is_err());
 }
+
+#[test]
+fn the_factory_reads_its_options_and_refuses_bad_ones() {
+    use next_core::registry::{self, Context, RegistryError};
+    let cx = Context::new();
+    let options = |key: &str, value: i64| {
+        toml::Table::from_iter([(key.to_owned(), toml::Value::Integer(value))])
+    };
+    let misspelt = registry::trainer("candle-lora", &options("rnak", 8), &cx);
+    assert!(
+        matches!(misspelt, Err(RegistryError::Options { .. })),
+        "{:?}",
+        misspelt.err()
+    );
+    let zero = registry::trainer("candle-lora", &options("rank", 0), &cx);
+    assert!(
+        matches!(zero, Err(RegistryError::Build { .. })),
+        "{:?}",
+        zero.err()
+    );
+}
