@@ -58,19 +58,24 @@ impl RationaleSampler for Uneven {
     }
 }
 
+/// The mock roles, with the uneven sampler.
+fn roles() -> Roles<MockTracer, TracedRenderer, Uneven, MockVerifier, MockTrainer> {
+    Roles {
+        tracer: MockTracer::new(),
+        renderer: TracedRenderer,
+        sampler: Uneven(MockSampler::default()),
+        verifier: MockVerifier::new(),
+        trainer: MockTrainer::new(),
+    }
+}
+
 /// The record files of a finished run in `concurrency`, by name.
 fn records(concurrency: Concurrency, dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let tasks = fixed_tasks(8);
     let (train, dev) = tasks.split_at(5);
     let mut config = config(7, 1, 4, 2);
     config.concurrency = concurrency;
-    let roles = Roles {
-        tracer: MockTracer::new(),
-        renderer: TracedRenderer,
-        sampler: Uneven(MockSampler::default()),
-        verifier: MockVerifier::new(),
-        trainer: MockTrainer::new(),
-    };
+    let roles = roles();
     let looped = SelfTraining::new(roles, config).unwrap();
     block_on(looped.run(dir, train, dev, &NoObserver)).unwrap();
     let mut files = Vec::new();
@@ -124,13 +129,7 @@ fn record_files_are_the_same_at_any_concurrency_and_resume_at_another() {
     // The finished run resumes with another concurrency: nothing to redo, no refusal.
     let mut config = config(7, 1, 4, 2);
     config.concurrency.tasks = 2;
-    let roles = Roles {
-        tracer: MockTracer::new(),
-        renderer: TracedRenderer,
-        sampler: Uneven(MockSampler::default()),
-        verifier: MockVerifier::new(),
-        trainer: MockTrainer::new(),
-    };
+    let roles = roles();
     let looped = SelfTraining::new(roles, config).unwrap();
     block_on(looped.resume(many.path(), &NoObserver)).unwrap();
 }
@@ -151,13 +150,7 @@ fn an_edited_record_of_a_finished_phase_is_refused_on_resume() {
     std::fs::write(&samples, edited).unwrap();
     let mut config = config(7, 1, 4, 2);
     config.concurrency = concurrency;
-    let roles = Roles {
-        tracer: MockTracer::new(),
-        renderer: TracedRenderer,
-        sampler: Uneven(MockSampler::default()),
-        verifier: MockVerifier::new(),
-        trainer: MockTrainer::new(),
-    };
+    let roles = roles();
     let looped = SelfTraining::new(roles, config).unwrap();
     match block_on(looped.resume(dir.path(), &NoObserver)) {
         Err(RunError::Tampered(path)) => assert_eq!(path, samples),

@@ -193,6 +193,34 @@ pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<
     Ok(jsonl::write_atomic(path, &bytes)?)
 }
 
+/// The bytes of `path`, or `None` when there is no such file.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, RunError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RunError::Io {
+            action: "reading",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The JSON document of `path`, or `None` when there is no such file.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Option<T>, RunError> {
+    let Some(bytes) = read_optional(path)? else {
+        return Ok(None);
+    };
+    let value = serde_json::from_slice(&bytes).map_err(|source| JsonlError::Malformed {
+        path: path.to_owned(),
+        line: 1,
+        source,
+    })?;
+    Ok(Some(value))
+}
+
 impl RunDir {
     /// Makes a new run directory at `path` (created if missing) and writes the
     /// configuration, the roles' description (when given) and the task sets into it.
@@ -328,25 +356,9 @@ impl RunDir {
     /// I/O errors and a stored description that does not parse.
     pub fn check_roles(&self, current: &serde_json::Value) -> Result<(), RunError> {
         let path = self.root.join(ROLES);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return write_json(&path, current);
-            }
-            Err(source) => {
-                return Err(RunError::Io {
-                    action: "reading",
-                    path,
-                    source,
-                })
-            }
+        let Some(stored) = read_json::<serde_json::Value>(&path)? else {
+            return write_json(&path, current);
         };
-        let stored: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|source| JsonlError::Malformed {
-                path: path.clone(),
-                line: 1,
-                source,
-            })?;
         let differences = differences(&stored, current, &[]);
         if differences.is_empty() {
             Ok(())

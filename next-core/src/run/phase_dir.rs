@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use super::{seal, write_json, CheckpointRecord, DeferredRecord, PhaseMetrics, RunError};
-use crate::jsonl::{self, Appender, JsonlError};
+use super::{
+    read_json, seal, write_json, CheckpointRecord, DeferredRecord, PhaseMetrics, RunError,
+};
+use crate::jsonl::{self, Appender};
 
 /// A record file of a phase: JSON Lines, one record appended as it is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,24 +99,7 @@ impl PhaseDir {
 
     /// The recorded result of an iteration's training, if it ended.
     pub(crate) fn checkpoint_record(&self) -> Result<Option<CheckpointRecord>, RunError> {
-        let path = self.dir.join(super::CHECKPOINT_RECORD);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(RunError::Io {
-                    action: "reading",
-                    path,
-                    source,
-                })
-            }
-        };
-        let record = serde_json::from_slice(&bytes).map_err(|source| JsonlError::Malformed {
-            path: path.clone(),
-            line: 1,
-            source,
-        })?;
-        Ok(Some(record))
+        read_json(&self.dir.join(super::CHECKPOINT_RECORD))
     }
 
     /// Records the result of an iteration's training.

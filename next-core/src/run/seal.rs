@@ -10,8 +10,7 @@ use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
 
-use super::{write_json, RunError};
-use crate::jsonl::JsonlError;
+use super::{read_json, read_optional, write_json, RunError};
 
 /// The seal's file name.
 const SEAL: &str = "checksums.json";
@@ -19,17 +18,7 @@ const SEAL: &str = "checksums.json";
 /// The hex SHA-256 of `path`'s complete lines (a torn last line, which a resume cuts
 /// and redoes, is left out); a missing file hashes as empty.
 fn digest(path: &Path) -> Result<String, RunError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(source) => {
-            return Err(RunError::Io {
-                action: "reading",
-                path: path.to_owned(),
-                source,
-            })
-        }
-    };
+    let bytes = read_optional(path)?.unwrap_or_default();
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut hex = String::with_capacity(64);
     for byte in Sha256::digest(&bytes[..complete]) {
@@ -57,24 +46,9 @@ pub(crate) fn seal(dir: &Path, files: &[&str]) -> Result<(), RunError> {
 /// [`RunError::Tampered`] naming a file whose bytes are not those sealed; I/O errors
 /// and a seal that does not parse.
 pub(crate) fn check(dir: &Path) -> Result<(), RunError> {
-    let path = dir.join(SEAL);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(RunError::Io {
-                action: "reading",
-                path,
-                source,
-            })
-        }
+    let Some(sums) = read_json::<BTreeMap<String, String>>(&dir.join(SEAL))? else {
+        return Ok(());
     };
-    let sums: BTreeMap<String, String> =
-        serde_json::from_slice(&bytes).map_err(|source| JsonlError::Malformed {
-            path: path.clone(),
-            line: 1,
-            source,
-        })?;
     for (name, sum) in &sums {
         let file = dir.join(name);
         if digest(&file)? != *sum {
