@@ -251,33 +251,6 @@ fn check(
     })
 }
 
-/// `y = x W^T` plus the adapters of the product, when it has some; `u` and `keep` are
-/// the adapters' saved state.
-#[allow(clippy::too_many_arguments)]
-fn project(
-    w: &Matrix,
-    adapted: Option<&Adapted>,
-    x: &[f32],
-    rows: usize,
-    y: &mut [f32],
-    into: Out,
-    u: &mut Vec<f32>,
-    keep: Option<&Keep>,
-    scratch: &mut Scratch,
-) {
-    let (n, k) = (w.rows(), w.cols());
-    product(
-        view_mut(y, 0, rows, n, n),
-        into,
-        view(x, 0, rows, k, k),
-        w.view().transpose(),
-        1.0,
-    );
-    if let Some(adapted) = adapted {
-        adapted.forward(x, rows, keep, u, y, n, scratch);
-    }
-}
-
 /// Draws the dropout of an adapted product's input of `len` numbers.
 fn draw(adapted: Option<&Adapted>, dropout: &mut Option<Dropout<'_>>, len: usize) -> Option<Keep> {
     adapted?;
@@ -312,22 +285,27 @@ fn forward(
         u,
         keep,
     } = saved;
-    let [u_qkv, u_o, u_gate_up, u_down] = u;
+    // Each product: its adapters' dropout drawn (in the order the reference draws it),
+    // then `y = x W^T` (or `y +=`, onto the residual) with the adapters' update.
+    let mut project = |stack: usize, w: &Matrix, x: &[f32], y: &mut [f32], into: Out| {
+        let adapted = adapters[stack].as_ref();
+        keep[stack] = draw(adapted, dropout, x.len());
+        let (n, k) = (w.rows(), w.cols());
+        product(
+            view_mut(y, 0, rows, n, n),
+            into,
+            view(x, 0, rows, k, k),
+            w.view().transpose(),
+            1.0,
+        );
+        if let Some(adapted) = adapted {
+            adapted.forward(x, rows, keep[stack].as_ref(), &mut u[stack], y, n, scratch);
+        }
+    };
     let h1 = sized(h1, rows * d);
     rms_norm(x, &layer.attn_norm, eps, h1);
-    keep[QKV] = draw(adapters[QKV].as_ref(), dropout, rows * d);
     let qkv = sized(qkv, rows * dims.qkv);
-    project(
-        &layer.qkv,
-        adapters[QKV].as_ref(),
-        h1,
-        rows,
-        qkv,
-        Out::Set,
-        u_qkv,
-        keep[QKV].as_ref(),
-        scratch,
-    );
+    project(QKV, &layer.qkv, h1, qkv, Out::Set);
     let half = dims.hd / 2;
     let rotated = (dims.nh + dims.nkv) * dims.hd;
     rope(
@@ -336,51 +314,18 @@ fn forward(
     let probs = sized(probs, dims.b * dims.nh * dims.t * dims.t);
     let attn = sized(attn, rows * d);
     attention::forward(dims, qkv, probs, attn);
-    keep[O] = draw(adapters[O].as_ref(), dropout, rows * d);
     let mid = sized(mid, rows * d);
     mid.copy_from_slice(x);
-    project(
-        &layer.wo,
-        adapters[O].as_ref(),
-        attn,
-        rows,
-        mid,
-        Out::Add,
-        u_o,
-        keep[O].as_ref(),
-        scratch,
-    );
+    project(O, &layer.wo, attn, mid, Out::Add);
     let h2 = sized(h2, rows * d);
     rms_norm(mid, &layer.ffn_norm, eps, h2);
-    keep[GATE_UP] = draw(adapters[GATE_UP].as_ref(), dropout, rows * d);
     let gate_up = sized(gate_up, rows * 2 * ff);
-    project(
-        &layer.gate_up,
-        adapters[GATE_UP].as_ref(),
-        h2,
-        rows,
-        gate_up,
-        Out::Set,
-        u_gate_up,
-        keep[GATE_UP].as_ref(),
-        scratch,
-    );
+    project(GATE_UP, &layer.gate_up, h2, gate_up, Out::Set);
     let act = sized(act, rows * ff);
     swiglu(gate_up, ff, act);
-    keep[DOWN] = draw(adapters[DOWN].as_ref(), dropout, rows * ff);
     let out = sized(out, rows * d);
     out.copy_from_slice(mid);
-    project(
-        &layer.down,
-        adapters[DOWN].as_ref(),
-        act,
-        rows,
-        out,
-        Out::Add,
-        u_down,
-        keep[DOWN].as_ref(),
-        scratch,
-    );
+    project(DOWN, &layer.down, act, out, Out::Add);
 }
 
 /// The buffers of a layer's backward pass; `dx` holds the gradient of the layer's
@@ -394,38 +339,6 @@ struct Back<'a> {
     d_gate_up: &'a mut Vec<f32>,
     scores: &'a mut Vec<f32>,
     adapters: &'a mut Scratch,
-}
-
-/// The gradient `dx`, `(rows, k)`, of a product's input `x` for the gradient `g`,
-/// `(rows, n)`, of its output `x W^T` plus adapters; adds the adapters' gradients to
-/// `grads`.
-#[allow(clippy::too_many_arguments)]
-fn project_back(
-    w: &Matrix,
-    adapted: Option<&Adapted>,
-    x: &[f32],
-    rows: usize,
-    u: &[f32],
-    keep: Option<&Keep>,
-    g: &[f32],
-    dx: &mut [f32],
-    grads: &mut [Vec<f32>],
-    scratch: &mut Scratch,
-) {
-    let (n, k) = (w.rows(), w.cols());
-    product(
-        view_mut(dx, 0, rows, k, k),
-        Out::Set,
-        view(g, 0, rows, n, n),
-        w.view(),
-        1.0,
-    );
-    if let Some(adapted) = adapted {
-        let (before, after) = grads.split_at_mut(adapted.grad + 1);
-        let da = &mut before[adapted.grad];
-        let db = &mut after[0];
-        adapted.backward(x, rows, keep, u, g, n, dx, (da, db), scratch);
-    }
 }
 
 /// One layer backward: `back.dx` goes from the gradient of the layer's output to that
@@ -451,74 +364,42 @@ fn backward(
         scores,
         adapters: scratch,
     } = back;
+    // Each product: the gradient `dx` of its input `x` for the gradient `g` of its
+    // output, and its adapters' gradients added to `grads`.
+    let mut back = |stack: usize, w: &Matrix, x: &[f32], g: &[f32], dx: &mut [f32]| {
+        let (n, k) = (w.rows(), w.cols());
+        product(
+            view_mut(dx, 0, rows, k, k),
+            Out::Set,
+            view(g, 0, rows, n, n),
+            w.view(),
+            1.0,
+        );
+        if let Some(adapted) = adapters[stack].as_ref() {
+            let (before, after) = grads.split_at_mut(adapted.grad + 1);
+            let keep = saved.keep[stack].as_ref();
+            let pair = (&mut before[adapted.grad][..], &mut after[0][..]);
+            adapted.backward(x, rows, keep, &saved.u[stack], g, n, dx, pair, scratch);
+        }
+    };
     // The feed-forward: out = mid + down(swiglu(gate_up(norm(mid)))).
     let d_act = sized(d_act, rows * ff);
-    project_back(
-        &layer.down,
-        adapters[DOWN].as_ref(),
-        &saved.act,
-        rows,
-        &saved.u[DOWN],
-        saved.keep[DOWN].as_ref(),
-        dx,
-        d_act,
-        grads,
-        scratch,
-    );
+    back(DOWN, &layer.down, &saved.act, dx, d_act);
     let d_gate_up = sized(d_gate_up, rows * 2 * ff);
     swiglu_back(&saved.gate_up, ff, d_act, d_gate_up);
     let d_norm = sized(d_norm, rows * d);
-    project_back(
-        &layer.gate_up,
-        adapters[GATE_UP].as_ref(),
-        &saved.h2,
-        rows,
-        &saved.u[GATE_UP],
-        saved.keep[GATE_UP].as_ref(),
-        d_gate_up,
-        d_norm,
-        grads,
-        scratch,
-    );
+    back(GATE_UP, &layer.gate_up, &saved.h2, d_gate_up, d_norm);
     rms_norm_back(&saved.mid, &layer.ffn_norm, eps, d_norm, dx, true);
     // The attention: mid = x + o(attention(rope(qkv(norm(x))))).
     let d_attn = sized(d_attn, rows * d);
-    project_back(
-        &layer.wo,
-        adapters[O].as_ref(),
-        &saved.attn,
-        rows,
-        &saved.u[O],
-        saved.keep[O].as_ref(),
-        dx,
-        d_attn,
-        grads,
-        scratch,
-    );
+    back(O, &layer.wo, &saved.attn, dx, d_attn);
     let d_qkv = sized(d_qkv, rows * dims.qkv);
     attention::backward(dims, &saved.qkv, &saved.probs, d_attn, d_qkv, scores);
     let rotated = (dims.nh + dims.nkv) * dims.hd;
+    let half = dims.hd / 2;
     rope(
-        d_qkv,
-        dims.qkv,
-        rotated,
-        dims.t,
-        &model.cos,
-        &model.sin,
-        dims.hd / 2,
-        -1.0,
+        d_qkv, dims.qkv, rotated, dims.t, &model.cos, &model.sin, half, -1.0,
     );
-    project_back(
-        &layer.qkv,
-        adapters[QKV].as_ref(),
-        &saved.h1,
-        rows,
-        &saved.u[QKV],
-        saved.keep[QKV].as_ref(),
-        d_qkv,
-        d_norm,
-        grads,
-        scratch,
-    );
+    back(QKV, &layer.qkv, &saved.h1, d_qkv, d_norm);
     rms_norm_back(&saved.x, &layer.attn_norm, eps, d_norm, dx, true);
 }
