@@ -43,6 +43,26 @@ fn parse(label: &str) -> Option<(u64, u32)> {
     Some((namespace, pid))
 }
 
+/// Every container, running or not, that carries `label` (`key=value`).
+///
+/// # Errors
+/// [`Error::Engine`] naming `what` when the engine cannot list containers.
+pub(crate) async fn list_labelled(
+    docker: &Docker,
+    label: String,
+    what: &'static str,
+) -> Result<Vec<bollard::models::ContainerSummary>, Error> {
+    let filters = HashMap::from([("label", vec![label])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| Error::engine(what, e))
+}
+
 /// Removes the containers whose owner was a process of this PID namespace that is
 /// gone; returns their names.
 ///
@@ -53,15 +73,12 @@ pub(crate) async fn remove_orphans(docker: &Docker) -> Result<Vec<String>, Error
     if ours == 0 {
         return Ok(Vec::new());
     }
-    let filters = HashMap::from([("label", vec![format!("{LABEL_SANDBOX}=docker")])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let listed = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(|e| Error::engine("listing the containers of earlier sandboxes", e))?;
+    let listed = list_labelled(
+        docker,
+        format!("{LABEL_SANDBOX}=docker"),
+        "listing the containers of earlier sandboxes",
+    )
+    .await?;
     let mut removed = Vec::new();
     for container in listed {
         let owner = container

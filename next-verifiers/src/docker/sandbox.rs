@@ -2,13 +2,11 @@
 //! (each through `run.rs`), listing the sandbox's containers, and removing what is left
 //! when it is dropped.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 use super::config::DockerConfig;
@@ -99,15 +97,12 @@ impl DockerSandbox {
 
 /// The names of the containers labelled as `owner`'s.
 async fn list_owned(docker: &bollard::Docker, owner: &str) -> Result<Vec<String>, Error> {
-    let filters = HashMap::from([("label", vec![format!("{}={owner}", spec::LABEL_OWNER)])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let listed = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(|e| Error::engine("listing the sandbox's containers", e))?;
+    let listed = orphans::list_labelled(
+        docker,
+        format!("{}={owner}", spec::LABEL_OWNER),
+        "listing the sandbox's containers",
+    )
+    .await?;
     Ok(listed
         .into_iter()
         .flat_map(|c| c.names.unwrap_or_default())
