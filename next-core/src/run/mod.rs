@@ -165,12 +165,12 @@ pub enum RunError {
 /// A run directory (see the module documentation for its layout).
 ///
 /// Invariant: the directory exists and holds `config.json`, and this process holds its
-/// exclusive lock (`RUN/lock`) for as long as a clone of this value lives: no other
-/// run or resume can write into it meanwhile.
+/// lock (`RUN/lock`) for as long as a `RunDir` of the directory lives: no other process
+/// can run or resume it meanwhile (see `run/lock.rs`).
 #[derive(Debug, Clone)]
 pub struct RunDir {
     root: PathBuf,
-    _lock: Arc<lock::RunLock>,
+    lock: Arc<lock::RunLock>,
 }
 
 /// What a directory that is not yet a run may hold: what a start killed before it
@@ -278,7 +278,7 @@ impl RunDir {
         jsonl::write_atomic(&path.join(CONFIG), config_json)?;
         Ok(Self {
             root: path.to_owned(),
-            _lock: Arc::new(lock),
+            lock,
         })
     }
 
@@ -294,8 +294,17 @@ impl RunDir {
         let lock = lock::RunLock::acquire(path)?;
         Ok(Self {
             root: path.to_owned(),
-            _lock: Arc::new(lock),
+            lock,
         })
+    }
+
+    /// The right to drive the loop over this run, held for as long as the value lives:
+    /// one loop of this process at a time.
+    ///
+    /// # Errors
+    /// [`RunError::Locked`] when a loop of this process drives it already.
+    pub(crate) fn drive(&self) -> Result<lock::Driving, RunError> {
+        self.lock.drive()
     }
 
     /// Compares a configuration, as JSON, with the one the run was made with, leaving
@@ -544,20 +553,49 @@ mod tests {
         assert!(train.is_empty() && dev.is_empty());
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_live_run_locks_its_directory_and_says_who_holds_it() {
         let dir = tempfile::tempdir().unwrap();
         let live = RunDir::create(dir.path(), b"{}", None, &[], &[]).unwrap();
-        let copy = live.clone();
-        drop(live);
-        match RunDir::open(dir.path()) {
+        // Another process: a lock of its own on the same file is refused.
+        let other = std::fs::File::open(dir.path().join(lock::LOCK)).unwrap();
+        assert!(
+            rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .is_err(),
+            "the run's lock is exclusive"
+        );
+        // Within the process, a second RunDir shares the lock, but only one loop drives.
+        let reader = RunDir::open(dir.path()).unwrap();
+        let driving = live.drive().unwrap();
+        match reader.drive() {
             Err(RunError::Locked { holder, .. }) => {
                 assert!(holder.contains(&std::process::id().to_string()), "{holder}");
             }
-            other => panic!("a second open while the run is live: {other:?}"),
+            other => panic!("a second loop over a driven run: {other:?}"),
         }
-        drop(copy);
-        RunDir::open(dir.path()).expect("the lock goes with the last holder");
+        drop(driving);
+        let again = reader.drive().expect("driving ends with its guard");
+        drop((again, live, reader));
+        rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .expect("the lock goes with the last RunDir");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_held_by_another_process_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(RunDir::create(dir.path(), b"{}", None, &[], &[]).unwrap());
+        let other = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(lock::LOCK))
+            .unwrap();
+        rustix::fs::flock(&other, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+        std::fs::write(dir.path().join(lock::LOCK), "process 4242 (next run)").unwrap();
+        match RunDir::open(dir.path()) {
+            Err(RunError::Locked { holder, .. }) => assert_eq!(holder, "process 4242 (next run)"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

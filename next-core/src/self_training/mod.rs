@@ -159,6 +159,7 @@ where
             }
         })?;
         let run = RunDir::create(dir, &config, self.roles_record.as_ref(), train, dev)?;
+        let _driving = run.drive()?;
         self.drive(&run, train, dev, false, observer).await
     }
 
@@ -169,6 +170,7 @@ where
     /// configuration differs from the run's, and the errors of [`SelfTraining::run`].
     pub async fn resume(&self, dir: &Path, observer: &dyn Observer) -> Result<Summary, RunError> {
         let run = RunDir::open(dir)?;
+        let _driving = run.drive()?;
         let current =
             serde_json::to_value(&self.config).map_err(|source| jsonl::JsonlError::Serialize {
                 path: dir.join(CONFIG),
