@@ -14,14 +14,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use next_core::checkpoint::Checkpoint;
 use next_core::error::chain;
-use next_core::sample::Sample;
+use next_core::sample::{Sample, SamplingParams};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use crate::checkpoint::hosted_model;
 use crate::error::ModelError;
 use crate::retry::{self, Backoff, RetryPolicy};
 
@@ -524,6 +526,23 @@ pub(crate) struct Batch {
     pub delivered: usize,
     /// The usable samples.
     pub samples: Vec<Sample>,
+}
+
+/// The hosted model a request for `checkpoint` goes to (`configured` for the base model),
+/// once the sampling parameters are checked: the head of every client's draw.
+///
+/// # Errors
+/// [`ModelError::InvalidRequest`] for parameters out of range;
+/// [`ModelError::Checkpoint`] for a checkpoint that names no hosted model.
+pub(crate) fn request_model<'a>(
+    checkpoint: &'a Checkpoint,
+    configured: &'a str,
+    params: &SamplingParams,
+) -> Result<&'a str, ModelError> {
+    params
+        .validate()
+        .map_err(|err| ModelError::InvalidRequest(err.message().to_owned()))?;
+    hosted_model(checkpoint, configured)
 }
 
 /// Draws `n` samples with requests of at most `cap` samples each.

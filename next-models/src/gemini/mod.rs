@@ -35,7 +35,6 @@ use next_core::train::Checkpoint;
 use reqwest::header::HeaderName;
 
 pub use self::config::{GeminiConfig, SafetySetting};
-use crate::checkpoint::hosted_model;
 use crate::error::ModelError;
 use crate::http::{self, Api, Settings};
 
@@ -113,10 +112,7 @@ impl GeminiSampler {
         n: usize,
         params: &SamplingParams,
     ) -> Result<Vec<Sample>, ModelError> {
-        params
-            .validate()
-            .map_err(|err| ModelError::InvalidRequest(err.message().to_owned()))?;
-        let model = hosted_model(checkpoint, &self.config.model)?;
+        let model = http::request_model(checkpoint, &self.config.model, params)?;
         let url = self.url_for(model).map_err(|err| ModelError::Checkpoint {
             name: checkpoint.name.clone(),
             reason: err.to_string(),

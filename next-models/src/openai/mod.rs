@@ -42,7 +42,6 @@ use next_core::train::Checkpoint;
 use reqwest::header::AUTHORIZATION;
 
 pub use self::config::OpenAiConfig;
-use crate::checkpoint::hosted_model;
 use crate::error::ModelError;
 use crate::http::{self, Api, Batch, Settings};
 
@@ -118,10 +117,7 @@ impl OpenAiSampler {
         n: usize,
         params: &SamplingParams,
     ) -> Result<Vec<Sample>, ModelError> {
-        params
-            .validate()
-            .map_err(|err| ModelError::InvalidRequest(err.message().to_owned()))?;
-        let model = hosted_model(checkpoint, &self.config.model)?;
+        let model = http::request_model(checkpoint, &self.config.model, params)?;
         if n == 0 {
             return Ok(Vec::new());
         }
