@@ -51,6 +51,16 @@ pub(crate) struct Wanted {
 }
 
 impl Wanted {
+    /// No namespace at all.
+    pub const NONE: Wanted = Wanted {
+        user: false,
+        network: false,
+        pid: false,
+        mount: false,
+        proc: false,
+        ipc: false,
+    };
+
     /// What the configuration asks for. Without a user namespace an unprivileged caller
     /// can make no namespace at all.
     pub fn from_config(config: &IsolationConfig, root: bool) -> Self {

@@ -151,14 +151,7 @@ fn refusal(part: &str, err: &SpawnError) -> String {
 fn without_user(mut wanted: Wanted, ids: Ids) -> Wanted {
     wanted.user = false;
     if !ids.root {
-        wanted = Wanted {
-            user: false,
-            network: false,
-            pid: false,
-            mount: false,
-            proc: false,
-            ipc: false,
-        };
+        wanted = Wanted::NONE;
     }
     wanted
 }
@@ -176,14 +169,7 @@ fn refused_namespaces(
 ) -> Vec<(&'static str, Wanted)> {
     let mut current = wanted;
     let mut refused = Vec::new();
-    let none = Wanted {
-        user: false,
-        network: false,
-        pid: false,
-        mount: false,
-        proc: false,
-        ipc: false,
-    };
+    let none = Wanted::NONE;
     if wanted.user && !clone_works(Wanted { user: true, ..none }, ids, interpreter, base) {
         current = without_user(current, ids);
         refused.push(("user namespace", current));
