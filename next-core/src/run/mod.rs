@@ -319,16 +319,9 @@ impl RunDir {
         current: &serde_json::Value,
         ignored: &[&str],
     ) -> Result<(), RunError> {
-        let path = self.root.join(CONFIG);
-        let stored: serde_json::Value =
-            serde_json::from_slice(&self.config_bytes()?).map_err(|source| {
-                JsonlError::Malformed {
-                    path: path.clone(),
-                    line: 1,
-                    source,
-                }
-            })?;
-        let differences = differences(&stored, current, ignored);
+        let differences = self
+            .differences_from(CONFIG, current, ignored)?
+            .ok_or_else(|| RunError::NotARun(self.root.clone()))?;
         if differences.is_empty() {
             Ok(())
         } else {
@@ -337,6 +330,18 @@ impl RunDir {
                 differences,
             })
         }
+    }
+
+    /// How `current` differs from the run's JSON record `name` (see [`differences`]), or
+    /// `None` when the run has no such record.
+    fn differences_from(
+        &self,
+        name: &str,
+        current: &serde_json::Value,
+        ignored: &[&str],
+    ) -> Result<Option<Vec<String>>, RunError> {
+        let stored = read_json::<serde_json::Value>(&self.root.join(name))?;
+        Ok(stored.map(|stored| differences(&stored, current, ignored)))
     }
 
     /// The directory.
@@ -364,11 +369,9 @@ impl RunDir {
     /// [`RunError::RolesMismatch`] naming the keys that differ (`sampler.model`, say);
     /// I/O errors and a stored description that does not parse.
     pub fn check_roles(&self, current: &serde_json::Value) -> Result<(), RunError> {
-        let path = self.root.join(ROLES);
-        let Some(stored) = read_json::<serde_json::Value>(&path)? else {
-            return write_json(&path, current);
+        let Some(differences) = self.differences_from(ROLES, current, &[])? else {
+            return write_json(&self.root.join(ROLES), current);
         };
-        let differences = differences(&stored, current, &[]);
         if differences.is_empty() {
             Ok(())
         } else {
@@ -466,14 +469,6 @@ impl RunDir {
     /// I/O errors.
     pub fn phase(&self, phase: Phase) -> Result<PhaseDir, RunError> {
         PhaseDir::create(self.root.join(phase.to_string()))
-    }
-
-    /// The path of a phase's directory, created if missing.
-    ///
-    /// # Errors
-    /// I/O errors.
-    pub fn phase_dir(&self, phase: Phase) -> Result<PathBuf, RunError> {
-        Ok(self.phase(phase)?.path().to_owned())
     }
 
     /// Writes the run's `summary.json`.
