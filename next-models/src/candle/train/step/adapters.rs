@@ -40,18 +40,22 @@ pub(crate) struct Keep {
 }
 
 impl Keep {
+    /// Whether input `i` is kept.
+    fn kept(&self, i: usize) -> bool {
+        self.bits[i / 64] >> (i % 64) & 1 == 1
+    }
+
     /// `out = x` masked: kept inputs times the factor, the others 0.
     fn apply(&self, x: &[f32], out: &mut [f32]) {
         for (i, (o, x)) in out.iter_mut().zip(x).enumerate() {
-            let kept = self.bits[i / 64] >> (i % 64) & 1 == 1;
-            *o = if kept { x * self.scale } else { 0.0 };
+            *o = if self.kept(i) { x * self.scale } else { 0.0 };
         }
     }
 
     /// `out += y` masked.
     fn add_masked(&self, y: &[f32], out: &mut [f32]) {
         for (i, (o, y)) in out.iter_mut().zip(y).enumerate() {
-            if self.bits[i / 64] >> (i % 64) & 1 == 1 {
+            if self.kept(i) {
                 *o += y * self.scale;
             }
         }
@@ -89,13 +93,7 @@ impl Dropout<'_> {
         let n = shape.iter().product();
         let keep = self.keep(n);
         let mask: Vec<f32> = (0..n)
-            .map(|i| {
-                if keep.bits[i / 64] >> (i % 64) & 1 == 1 {
-                    keep.scale
-                } else {
-                    0.0
-                }
-            })
+            .map(|i| if keep.kept(i) { keep.scale } else { 0.0 })
             .collect();
         candle_core::Tensor::from_vec(mask, shape, &candle_core::Device::Cpu)
     }
