@@ -173,11 +173,7 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
 /// Runs `next run`: reads the configuration and the tasks, builds the loop and runs it
 /// into `out`.
 fn start(
-    config: &Path,
-    train: &Path,
-    dev: &Path,
-    out: &Path,
-    runtime: &Runtime,
+    config: &Path, train: &Path, dev: &Path, out: &Path, runtime: &Runtime,
 ) -> Result<ExitCode, CliError> {
     let config = RunConfig::read(config)?;
     let train = config::read_tasks(train)?;

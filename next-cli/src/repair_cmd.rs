@@ -158,8 +158,7 @@ fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
 
 /// A role named on the command line that could not be built.
 fn role_error(
-    role: &'static str,
-    name: &str,
+    role: &'static str, name: &str,
 ) -> impl FnOnce(next_core::registry::RegistryError) -> CliError {
     let name = name.to_owned();
     move |source| CliError::Role { role, name, source }

@@ -139,9 +139,7 @@ fn supply(dir: &Path, supplied: &[Supplied]) -> Result<(), CliError> {
 /// # Errors
 /// [`CliError`] for a run that failed.
 pub(crate) fn finish(
-    result: Result<Summary, RunError>,
-    dir: &Path,
-    config: &RunConfig,
+    result: Result<Summary, RunError>, dir: &Path, config: &RunConfig,
 ) -> Result<ExitCode, CliError> {
     match result {
         Ok(summary) => {

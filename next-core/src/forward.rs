@@ -91,9 +91,7 @@ mod tests {
             "READ IT LOUD"
         }
         fn render(
-            &self,
-            program: &Program,
-            _tests: &[crate::task::TestCase],
+            &self, program: &Program, _tests: &[crate::task::TestCase],
             _traces: &[crate::trace::Trace],
         ) -> String {
             program.source().to_uppercase()

@@ -141,9 +141,7 @@ impl fmt::Debug for Repairer<'_> {
 impl<'a> Repairer<'a> {
     /// A repairer over these roles, without few-shot examples.
     pub fn new(
-        tracer: &'a dyn Tracer,
-        renderer: &'a dyn TraceRenderer,
-        sampler: &'a dyn RationaleSampler,
+        tracer: &'a dyn Tracer, renderer: &'a dyn TraceRenderer, sampler: &'a dyn RationaleSampler,
         verifier: &'a dyn Verifier,
     ) -> Self {
         Self {
@@ -189,11 +187,7 @@ impl<'a> Repairer<'a> {
     /// # Errors
     /// A [`StepFailure`] at [`Stage::Sample`].
     pub async fn sample(
-        &self,
-        checkpoint: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, checkpoint: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, StepFailure> {
         guarded(self.sampler.sample(checkpoint, prompt, n, params))
             .await
@@ -232,11 +226,7 @@ impl<'a> Repairer<'a> {
     /// A [`StepFailure`] when the prompt cannot be built or the sampler fails; a fix
     /// that cannot be judged is an [`Attempt`] with an error instead.
     pub async fn repair(
-        &self,
-        task: &RepairTask,
-        checkpoint: &Checkpoint,
-        n: usize,
-        params: &SamplingParams,
+        &self, task: &RepairTask, checkpoint: &Checkpoint, n: usize, params: &SamplingParams,
     ) -> Result<Repair, StepFailure> {
         let prompt = self.prompt(task).await?;
         let samples = self.sample(checkpoint, &prompt, n, params).await?;

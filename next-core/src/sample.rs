@@ -138,11 +138,7 @@ pub trait RationaleSampler: Send + Sync {
     /// # Errors
     /// [`SampleError`] when no sample could be drawn.
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError>;
 }
 

@@ -38,10 +38,7 @@ impl Limits {
     /// # Errors
     /// [`crate::error::InvalidInput`] when a limit is zero.
     pub fn new(
-        wall_time: Duration,
-        memory_bytes: u64,
-        output_bytes: u64,
-        processes: u32,
+        wall_time: Duration, memory_bytes: u64, output_bytes: u64, processes: u32,
     ) -> Result<Self, crate::error::InvalidInput> {
         if wall_time.is_zero() || memory_bytes == 0 || output_bytes == 0 || processes == 0 {
             return Err(crate::error::InvalidInput::new(
@@ -327,9 +324,7 @@ impl Preload {
     /// # Errors
     /// [`FrameTooLarge`] when a field is 4 GiB or longer.
     pub fn stdin_head(
-        &self,
-        compiled: Option<(&str, &[u8])>,
-        with_harness: bool,
+        &self, compiled: Option<(&str, &[u8])>, with_harness: bool,
     ) -> Result<Vec<u8>, FrameTooLarge> {
         let (tag, code) = compiled
             .filter(|_| with_harness)

@@ -182,10 +182,7 @@ impl RepairTask {
     /// # Errors
     /// [`InvalidInput`] when `tests` is empty.
     pub fn new(
-        id: TaskId,
-        spec: impl Into<String>,
-        program: Program,
-        tests: Vec<TestCase>,
+        id: TaskId, spec: impl Into<String>, program: Program, tests: Vec<TestCase>,
         entry_point: impl Into<String>,
     ) -> Result<Self, InvalidInput> {
         RawTask {

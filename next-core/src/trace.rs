@@ -221,9 +221,7 @@ pub const NoTracer: NoneTracer = NoneTracer;
 #[async_trait]
 impl Tracer for NoneTracer {
     async fn trace(
-        &self,
-        _program: &Program,
-        tests: &[TestCase],
+        &self, _program: &Program, tests: &[TestCase],
     ) -> Result<Vec<Trace>, TraceError> {
         Ok((0..tests.len())
             .map(|test| Trace {

@@ -119,10 +119,7 @@ impl<'a> TrainContext<'a> {
     /// The context the loop hands a trainer for `iteration`.
     #[must_use]
     pub fn for_iteration(
-        out: &'a Path,
-        state: &'a Path,
-        iteration: u32,
-        observer: &'a dyn Observer,
+        out: &'a Path, state: &'a Path, iteration: u32, observer: &'a dyn Observer,
     ) -> Self {
         Self {
             out,
@@ -187,10 +184,7 @@ pub trait Trainer: Send + Sync {
     /// [`TrainError`] when no checkpoint could be made; [`TrainError::Deferred`] when
     /// the training is to happen elsewhere.
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError>;
 }
 

@@ -137,8 +137,7 @@ pub fn hosted_checkpoint(name: impl Into<String>, model: impl Into<String>) -> C
 /// [`ModelError::Checkpoint`] when the checkpoint is neither the base model nor names a
 /// non-empty hosted model id.
 pub fn hosted_model<'a>(
-    checkpoint: &'a Checkpoint,
-    configured: &'a str,
+    checkpoint: &'a Checkpoint, configured: &'a str,
 ) -> Result<&'a str, ModelError> {
     if checkpoint.is_base() {
         return Ok(configured);

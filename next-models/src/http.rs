@@ -140,10 +140,7 @@ impl Api {
     /// [`ModelError::Rejected`] for a client error, [`ModelError::Unavailable`] when the
     /// retries are spent, [`ModelError::Malformed`] for a success that is not a `T`.
     pub(crate) async fn post_json<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        body: &impl Serialize,
-        expected: &str,
+        &self, url: &str, body: &impl Serialize, expected: &str,
     ) -> Result<T, ModelError> {
         self.post_json_recovering(url, body, expected, || async { None })
             .await
@@ -158,11 +155,7 @@ impl Api {
     /// As [`Api::post_json`].
     #[cfg_attr(not(feature = "openai"), allow(dead_code))] // the fine-tuning trainer
     pub(crate) async fn post_json_recovering<T, F, Fut>(
-        &self,
-        url: &str,
-        body: &impl Serialize,
-        expected: &str,
-        recover: F,
+        &self, url: &str, body: &impl Serialize, expected: &str, recover: F,
     ) -> Result<T, ModelError>
     where
         T: DeserializeOwned,
@@ -191,11 +184,7 @@ impl Api {
     /// not a valid header value.
     #[cfg_attr(not(feature = "openai"), allow(dead_code))] // the fine-tuning trainer
     pub(crate) async fn post_bytes<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        body: &[u8],
-        content_type: &str,
-        expected: &str,
+        &self, url: &str, body: &[u8], content_type: &str, expected: &str,
     ) -> Result<T, ModelError> {
         let content_type = HeaderValue::from_str(content_type).map_err(|_| {
             ModelError::InvalidRequest(format!("{content_type:?} is not a valid content type"))
@@ -216,9 +205,7 @@ impl Api {
     /// As [`Api::post_json`].
     #[cfg_attr(not(feature = "openai"), allow(dead_code))] // the fine-tuning trainer
     pub(crate) async fn get_json<T: DeserializeOwned>(
-        &self,
-        url: &str,
-        expected: &str,
+        &self, url: &str, expected: &str,
     ) -> Result<T, ModelError> {
         self.send(reqwest::Method::GET, url, None, expected, || async { None })
             .await
@@ -226,12 +213,8 @@ impl Api {
 
     /// Sends one request, retrying by the policy, with `recover` asked before each retry.
     async fn send<T, F, Fut>(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        body: Option<(&[u8], HeaderValue)>,
-        expected: &str,
-        mut recover: F,
+        &self, method: reqwest::Method, url: &str, body: Option<(&[u8], HeaderValue)>,
+        expected: &str, mut recover: F,
     ) -> Result<T, ModelError>
     where
         T: DeserializeOwned,
@@ -285,10 +268,7 @@ impl Api {
     /// One request, holding a permit of the concurrency bound from sending it to reading
     /// the last byte of its answer.
     async fn attempt<T: DeserializeOwned>(
-        &self,
-        method: &reqwest::Method,
-        url: &str,
-        body: Option<&(&[u8], HeaderValue)>,
+        &self, method: &reqwest::Method, url: &str, body: Option<&(&[u8], HeaderValue)>,
         expected: &str,
     ) -> Result<Attempt<T>, ModelError> {
         let permit = self
@@ -535,9 +515,7 @@ pub(crate) struct Batch {
 /// [`ModelError::InvalidRequest`] for parameters out of range;
 /// [`ModelError::Checkpoint`] for a checkpoint that names no hosted model.
 pub(crate) fn request_model<'a>(
-    checkpoint: &'a Checkpoint,
-    configured: &'a str,
-    params: &SamplingParams,
+    checkpoint: &'a Checkpoint, configured: &'a str, params: &SamplingParams,
 ) -> Result<&'a str, ModelError> {
     params
         .validate()
@@ -558,9 +536,7 @@ pub(crate) fn request_model<'a>(
 /// others succeeded. An error is returned only when a request failed and no sample was
 /// drawn.
 pub(crate) async fn draw<F, Fut>(
-    n: usize,
-    cap: usize,
-    mut request: F,
+    n: usize, cap: usize, mut request: F,
 ) -> Result<Vec<Sample>, ModelError>
 where
     F: FnMut(usize, u64) -> Fut,

@@ -141,10 +141,7 @@ impl RetryPolicy {
     /// otherwise [`Backoff::Wait`] of the larger of `retry_after` and the jittered
     /// exponential backoff (see the [module documentation](self)).
     pub fn next_delay(
-        &self,
-        failed_attempts: u32,
-        retry_after: Option<Duration>,
-        unit: f64,
+        &self, failed_attempts: u32, retry_after: Option<Duration>, unit: f64,
     ) -> Backoff {
         if failed_attempts >= self.max_attempts {
             return Backoff::Exhausted;

@@ -81,9 +81,7 @@ fn examples() -> Vec<TrainExample> {
 }
 
 fn train(
-    trainer: &JsonlExportTrainer,
-    examples: &[TrainExample],
-    out: &Path,
+    trainer: &JsonlExportTrainer, examples: &[TrainExample], out: &Path,
 ) -> Result<Checkpoint, TrainError> {
     block_on(trainer.train(&Checkpoint::base(), examples, &TrainContext::new(out)))
 }

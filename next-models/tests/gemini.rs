@@ -248,8 +248,7 @@ fn error(code: u16, status: &str, message: &str) -> Reply {
 
 /// A server that checks each request for the key `key` and answers `answer(i, body)`.
 async fn server(
-    key: &'static str,
-    answer: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static,
+    key: &'static str, answer: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static,
 ) -> Server {
     Server::start(move |i, request| {
         let problems = schema_problems(request, key);

@@ -100,8 +100,7 @@ fn params() -> SamplingParams {
 }
 
 async fn sample(
-    sampler: &OpenAiSampler,
-    n: usize,
+    sampler: &OpenAiSampler, n: usize,
 ) -> Result<Vec<next_core::sample::Sample>, SampleError> {
     sampler
         .sample(&Checkpoint::base(), &chat(), n, &params())

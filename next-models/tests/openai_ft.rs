@@ -72,10 +72,7 @@ fn examples() -> Vec<TrainExample> {
 
 /// Trains with state in `state` for `iteration`; also returns the status lines reported.
 async fn train(
-    trainer: &OpenAiFineTuneTrainer,
-    out: &Path,
-    state: &Path,
-    iteration: u32,
+    trainer: &OpenAiFineTuneTrainer, out: &Path, state: &Path, iteration: u32,
 ) -> (Result<Checkpoint, TrainError>, Vec<String>) {
     let log = Mutex::new(Vec::new());
     let observer = |progress: &Progress<'_>| {

@@ -123,12 +123,7 @@ type TaskResult = (
 );
 
 fn report(
-    results: &[TaskResult],
-    wall: Duration,
-    jobs: usize,
-    mode: Mode,
-    python: &Path,
-    engine: Engine,
+    results: &[TaskResult], wall: Duration, jobs: usize, mode: Mode, python: &Path, engine: Engine,
 ) {
     let mut clean = 0;
     let mut truncated = 0;

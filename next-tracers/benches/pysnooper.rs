@@ -156,13 +156,8 @@ fn main() {
 /// Traces one program `runs` times with each tracer, after a warm-up run of each;
 /// returns its event count and the median times (this tracer, PySnooper).
 fn measure(
-    runtime: &tokio::runtime::Runtime,
-    tracer: &PythonTracer<ProcessSandbox>,
-    name: &str,
-    source: &str,
-    test: &str,
-    snooped: &Job,
-    runs: usize,
+    runtime: &tokio::runtime::Runtime, tracer: &PythonTracer<ProcessSandbox>, name: &str,
+    source: &str, test: &str, snooped: &Job, runs: usize,
 ) -> (usize, Duration, Duration) {
     let program = Program::new(source);
     let tests = [TestCase::new(test).expect("a test")];

@@ -863,16 +863,13 @@ struct ClaimsToPreload(std::sync::Arc<dyn next_core::sandbox::Sandbox>);
 #[async_trait::async_trait]
 impl next_core::sandbox::Sandbox for ClaimsToPreload {
     async fn run(
-        &self,
-        job: next_core::sandbox::Job,
+        &self, job: next_core::sandbox::Job,
     ) -> Result<next_core::sandbox::Execution, next_core::sandbox::SandboxError> {
         self.0.run(job).await
     }
 
     async fn preload(
-        &self,
-        _name: &str,
-        _source: &str,
+        &self, _name: &str, _source: &str,
     ) -> Result<bool, next_core::sandbox::SandboxError> {
         Ok(true)
     }

@@ -194,9 +194,7 @@ fn starts_with_program(text: &str, program: &Program) -> Result<(), TestCaseErro
 /// Checks [`Budgeted`]: the first of the shrinking renderings that fits, or the
 /// shortest.
 fn check_budget<R>(
-    renderer: R,
-    budget: Budget,
-    case: &(Program, Vec<TestCase>, Vec<Trace>),
+    renderer: R, budget: Budget, case: &(Program, Vec<TestCase>, Vec<Trace>),
 ) -> Result<(), TestCaseError>
 where
     R: TraceRenderer + Shrink + Clone,

@@ -134,9 +134,7 @@ fn program(candidate: &str, task: &Task) -> String {
 /// Verifies every program with `WORKERS` jobs in flight; returns the wall time and the
 /// verdicts.
 fn verify(
-    sandbox: impl Sandbox + 'static,
-    programs: &[String],
-    runtime: &tokio::runtime::Runtime,
+    sandbox: impl Sandbox + 'static, programs: &[String], runtime: &tokio::runtime::Runtime,
 ) -> (Duration, Vec<bool>) {
     let (took, ends) = verify_within(sandbox, programs, runtime, TIMEOUT);
     let passed = ends
@@ -148,9 +146,7 @@ fn verify(
 
 /// [`verify`] with another time limit.
 fn verify_within(
-    sandbox: impl Sandbox + 'static,
-    programs: &[String],
-    runtime: &tokio::runtime::Runtime,
+    sandbox: impl Sandbox + 'static, programs: &[String], runtime: &tokio::runtime::Runtime,
     timeout: Duration,
 ) -> (Duration, Vec<Termination>) {
     let sandbox = Arc::new(sandbox);
@@ -216,9 +212,7 @@ fn candidate(code: &str, task: &Task) -> Candidate {
 /// samples of each task, so plans are cached once per task). Returns the wall time of
 /// the timed pass and whether each candidate passed every test.
 fn verify_with_tests(
-    isolation: TestIsolation,
-    candidates: &[Candidate],
-    runtime: &tokio::runtime::Runtime,
+    isolation: TestIsolation, candidates: &[Candidate], runtime: &tokio::runtime::Runtime,
 ) -> (Duration, Vec<bool>) {
     let sandbox = ProcessSandbox::new(ProcessConfig::default()).expect("a warm sandbox");
     let config = TestVerifierConfig {
@@ -465,9 +459,7 @@ mod docker {
     use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
 
     pub fn compare(
-        programs: &[String],
-        interpreter: &std::path::Path,
-        runtime: &tokio::runtime::Runtime,
+        programs: &[String], interpreter: &std::path::Path, runtime: &tokio::runtime::Runtime,
         quick: bool,
     ) {
         let wanted = std::env::var("NEXT_BENCH_DOCKER")
@@ -546,9 +538,7 @@ mod wasm {
     /// Prints the per-job costs, then verifies a subset of `programs` with the WASM
     /// sandbox, the warm process sandbox and the classic harness.
     pub fn bench(
-        programs: &[String],
-        runtime: &tokio::runtime::Runtime,
-        interpreter: &std::path::Path,
+        programs: &[String], runtime: &tokio::runtime::Runtime, interpreter: &std::path::Path,
         quick: bool,
     ) {
         let started = Instant::now();

@@ -81,8 +81,7 @@ impl Error {
     /// An [`Error::Engine`] with its context.
     #[cfg(feature = "docker")]
     pub(crate) fn engine(
-        context: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
+        context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
         Self::Engine {
             context: context.into(),

@@ -96,16 +96,13 @@ struct Preloading {
 #[async_trait::async_trait]
 impl Sandbox for Preloading {
     async fn run(
-        &self,
-        job: next_core::sandbox::Job,
+        &self, job: next_core::sandbox::Job,
     ) -> Result<next_core::sandbox::Execution, next_core::sandbox::SandboxError> {
         self.inner.run(job).await
     }
 
     async fn preload(
-        &self,
-        _name: &str,
-        _source: &str,
+        &self, _name: &str, _source: &str,
     ) -> Result<bool, next_core::sandbox::SandboxError> {
         Ok(self.claims)
     }

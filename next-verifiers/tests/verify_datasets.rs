@@ -64,9 +64,7 @@ fn field<'a>(row: &'a serde_json::Value, name: &str) -> &'a str {
 type Finding = (String, bool, Option<TestOutcome>, Vec<Provenance>);
 
 async fn verify_all(
-    verifier: &Shared,
-    jobs: Vec<(String, Program, Vec<TestCase>)>,
-    parallel: usize,
+    verifier: &Shared, jobs: Vec<(String, Program, Vec<TestCase>)>, parallel: usize,
 ) -> Vec<Finding> {
     let gate = Arc::new(Semaphore::new(parallel));
     let mut set = JoinSet::new();
@@ -151,9 +149,7 @@ async fn every_mbpp_reference_solution_passes_its_tests() {
 }
 
 async fn humaneval(
-    prompt_field: &str,
-    body_field: &str,
-    file: &str,
+    prompt_field: &str, body_field: &str, file: &str,
 ) -> Option<(Shared, Vec<Finding>)> {
     let rows = read_jsonl(file)?;
     let verifier = verifier();

@@ -45,11 +45,7 @@ struct Uneven(MockSampler);
 #[async_trait]
 impl RationaleSampler for Uneven {
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError> {
         let text = prompt.to_plain_text();
         let delay = text.bytes().map(usize::from).sum::<usize>() % 23;

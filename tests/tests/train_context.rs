@@ -31,10 +31,7 @@ struct Flaky {
 #[async_trait]
 impl Trainer for Flaky {
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         let state = cx.state().expect("the loop gives a state directory");
         let in_state = state.join("job.json");

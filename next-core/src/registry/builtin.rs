@@ -7,16 +7,14 @@ use crate::trace::{NoneTracer, Tracer};
 use super::{no_options, Context, RegistryError, RoleKind};
 
 fn build_none_renderer(
-    options: &toml::Table,
-    _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
     no_options(RoleKind::TraceRenderer, "none", options)?;
     Ok(Box::new(NoneRenderer))
 }
 
 fn build_none_tracer(
-    options: &toml::Table,
-    _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn Tracer>, RegistryError> {
     no_options(RoleKind::Tracer, "none", options)?;
     Ok(Box::new(NoneTracer))

@@ -52,9 +52,7 @@ impl Context {
     /// [`RegistryError::MissingSandbox`], naming `role` and `name`, when the context has
     /// no sandbox.
     pub fn require_sandbox(
-        &self,
-        role: RoleKind,
-        name: &str,
+        &self, role: RoleKind, name: &str,
     ) -> Result<Arc<dyn Sandbox>, RegistryError> {
         self.sandbox
             .clone()

@@ -156,9 +156,7 @@ impl Factory {
 
     /// A trace renderer factory.
     pub const fn renderer(
-        name: &'static str,
-        summary: &'static str,
-        build: RendererBuilder,
+        name: &'static str, summary: &'static str, build: RendererBuilder,
     ) -> Self {
         Self::new(name, summary, Builder::TraceRenderer(build))
     }
@@ -170,9 +168,7 @@ impl Factory {
 
     /// A verifier factory.
     pub const fn verifier(
-        name: &'static str,
-        summary: &'static str,
-        build: VerifierBuilder,
+        name: &'static str, summary: &'static str, build: VerifierBuilder,
     ) -> Self {
         Self::new(name, summary, Builder::Verifier(build))
     }

@@ -200,9 +200,7 @@ pub fn find(role: RoleKind, name: &str) -> Result<&'static Factory, RegistryErro
 /// What [`find`] returns, and whatever the builder returns: [`RegistryError::Options`],
 /// [`RegistryError::MissingSandbox`], [`RegistryError::Build`].
 pub fn build<R: Role + ?Sized>(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<R>, RegistryError> {
     let factory = find(R::KIND, name)?;
     // `find` filtered on the role, so the builder is of that role.
@@ -223,8 +221,7 @@ pub fn build<R: Role + ?Sized>(
 /// [`RegistryError::MissingKind`] without a `kind` key, [`RegistryError::InvalidKind`]
 /// when it is not a string, and otherwise what [`build`] returns.
 pub fn from_table<R: Role + ?Sized>(
-    table: &toml::Table,
-    cx: &Context,
+    table: &toml::Table, cx: &Context,
 ) -> Result<Box<R>, RegistryError> {
     let (name, options) = split_kind(R::KIND, table)?;
     build::<R>(&name, &options, cx)
@@ -237,8 +234,7 @@ pub fn from_table<R: Role + ?Sized>(
 /// [`RegistryError::MissingKind`] without a `kind` key, [`RegistryError::InvalidKind`]
 /// when it is not a string.
 pub fn split_kind(
-    role: RoleKind,
-    table: &toml::Table,
+    role: RoleKind, table: &toml::Table,
 ) -> Result<(String, toml::Table), RegistryError> {
     let mut options = table.clone();
     match options.remove(KIND_KEY) {
@@ -256,9 +252,7 @@ pub fn split_kind(
 /// # Errors
 /// As [`build`].
 pub fn sandbox(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn Sandbox>, RegistryError> {
     build::<dyn Sandbox>(name, options, cx)
 }
@@ -268,9 +262,7 @@ pub fn sandbox(
 /// # Errors
 /// As [`build`].
 pub fn tracer(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn Tracer>, RegistryError> {
     build::<dyn Tracer>(name, options, cx)
 }
@@ -280,9 +272,7 @@ pub fn tracer(
 /// # Errors
 /// As [`build`].
 pub fn renderer(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
     build::<dyn TraceRenderer>(name, options, cx)
 }
@@ -292,9 +282,7 @@ pub fn renderer(
 /// # Errors
 /// As [`build`].
 pub fn sampler(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn RationaleSampler>, RegistryError> {
     build::<dyn RationaleSampler>(name, options, cx)
 }
@@ -304,9 +292,7 @@ pub fn sampler(
 /// # Errors
 /// As [`build`].
 pub fn verifier(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn Verifier>, RegistryError> {
     build::<dyn Verifier>(name, options, cx)
 }
@@ -316,9 +302,7 @@ pub fn verifier(
 /// # Errors
 /// As [`build`].
 pub fn trainer(
-    name: &str,
-    options: &toml::Table,
-    cx: &Context,
+    name: &str, options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn Trainer>, RegistryError> {
     build::<dyn Trainer>(name, options, cx)
 }
@@ -333,9 +317,7 @@ pub fn trainer(
 /// found wrong (the unknown or missing field, or the wrong type or value and the key
 /// that holds it), on one line.
 pub fn options<T: DeserializeOwned>(
-    role: RoleKind,
-    name: &str,
-    table: &toml::Table,
+    role: RoleKind, name: &str, table: &toml::Table,
 ) -> Result<T, RegistryError> {
     table.clone().try_into().map_err(|err: toml::de::Error| {
         RegistryError::options(role, name, one_line(&err.to_string()))

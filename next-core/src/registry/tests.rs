@@ -39,8 +39,7 @@ struct StrictOptions {
 }
 
 fn build_strict(
-    options: &toml::Table,
-    _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
     let StrictOptions { width } = super::options(RoleKind::TraceRenderer, "test-strict", options)?;
     Ok(Box::new(Strict { width }))
@@ -103,8 +102,7 @@ impl Tracer for SandboxTracer {
 }
 
 fn build_sandbox_tracer(
-    options: &toml::Table,
-    cx: &Context,
+    options: &toml::Table, cx: &Context,
 ) -> Result<Box<dyn Tracer>, RegistryError> {
     no_options(RoleKind::Tracer, "test-needs-sandbox", options)?;
     let sandbox = cx.require_sandbox(RoleKind::Tracer, "test-needs-sandbox")?;
@@ -141,8 +139,7 @@ inventory::submit! {
 
 /// A sampler whose builder fails with a source error.
 fn build_failing(
-    _options: &toml::Table,
-    _cx: &Context,
+    _options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn RationaleSampler>, RegistryError> {
     Err(RegistryError::build(
         RoleKind::RationaleSampler,

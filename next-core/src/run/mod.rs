@@ -230,10 +230,7 @@ impl RunDir {
     /// [`RunError::NotEmpty`] when it holds other files, [`RunError::Locked`]; I/O
     /// errors.
     pub fn create(
-        path: &Path,
-        config_json: &[u8],
-        roles: Option<&serde_json::Value>,
-        train: &[RepairTask],
+        path: &Path, config_json: &[u8], roles: Option<&serde_json::Value>, train: &[RepairTask],
         dev: &[RepairTask],
     ) -> Result<Self, RunError> {
         std::fs::create_dir_all(path).map_err(|source| RunError::Io {
@@ -315,9 +312,7 @@ impl RunDir {
     /// [`RunError::ConfigMismatch`] naming the keys that differ; I/O errors and a
     /// stored configuration that does not parse.
     pub fn check_config(
-        &self,
-        current: &serde_json::Value,
-        ignored: &[&str],
+        &self, current: &serde_json::Value, ignored: &[&str],
     ) -> Result<(), RunError> {
         let differences = self
             .differences_from(CONFIG, current, ignored)?
@@ -335,10 +330,7 @@ impl RunDir {
     /// How `current` differs from the run's JSON record `name` (see [`differences`]), or
     /// `None` when the run has no such record.
     fn differences_from(
-        &self,
-        name: &str,
-        current: &serde_json::Value,
-        ignored: &[&str],
+        &self, name: &str, current: &serde_json::Value, ignored: &[&str],
     ) -> Result<Option<Vec<String>>, RunError> {
         let stored = read_json::<serde_json::Value>(&self.root.join(name))?;
         Ok(stored.map(|stored| differences(&stored, current, ignored)))
@@ -408,9 +400,7 @@ impl RunDir {
     /// a training done elsewhere (no `iter-N/deferred.json`), or already has its
     /// checkpoint; I/O errors.
     pub fn supply_checkpoint(
-        &self,
-        iteration: u32,
-        checkpoint: &Checkpoint,
+        &self, iteration: u32, checkpoint: &Checkpoint,
     ) -> Result<(), RunError> {
         let dir = self.root.join(Phase::Iteration(iteration).to_string());
         let refuse = |reason: String| RunError::NotAwaitingCheckpoint { iteration, reason };
@@ -481,16 +471,12 @@ impl RunDir {
 /// `` `iterations` is 2 in the run and 3 here ``, leaving out the settings under the
 /// top-level keys of `ignored`.
 fn differences(
-    stored: &serde_json::Value,
-    current: &serde_json::Value,
-    ignored: &[&str],
+    stored: &serde_json::Value, current: &serde_json::Value, ignored: &[&str],
 ) -> Vec<String> {
     use std::collections::{BTreeMap, BTreeSet};
     /// The leaves of a JSON value by dotted path (`eval.ks`), objects walked into.
     fn flatten(
-        prefix: &str,
-        value: &serde_json::Value,
-        out: &mut BTreeMap<String, serde_json::Value>,
+        prefix: &str, value: &serde_json::Value, out: &mut BTreeMap<String, serde_json::Value>,
     ) {
         match value {
             serde_json::Value::Object(map) if !map.is_empty() => {

@@ -68,8 +68,7 @@ impl PhaseDir {
     /// Every complete record of `file`, after cutting a torn last line (what a kill in
     /// the middle of a write leaves) so that appending starts on a fresh line.
     pub(crate) fn records<T: DeserializeOwned>(
-        &self,
-        file: RecordFile,
+        &self, file: RecordFile,
     ) -> Result<Vec<T>, RunError> {
         let path = self.dir.join(file.name());
         jsonl::repair_tail(&path)?;
@@ -104,8 +103,7 @@ impl PhaseDir {
 
     /// Records the result of an iteration's training.
     pub(crate) fn write_checkpoint_record(
-        &self,
-        record: &CheckpointRecord,
+        &self, record: &CheckpointRecord,
     ) -> Result<(), RunError> {
         write_json(&self.dir.join(super::CHECKPOINT_RECORD), record)
     }

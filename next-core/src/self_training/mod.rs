@@ -145,11 +145,7 @@ where
     /// [`RunError::AlreadyExists`], I/O errors, and [`RunError::Train`] when training
     /// fails (the run can then be resumed).
     pub async fn run(
-        &self,
-        dir: &Path,
-        train: &[RepairTask],
-        dev: &[RepairTask],
-        observer: &dyn Observer,
+        &self, dir: &Path, train: &[RepairTask], dev: &[RepairTask], observer: &dyn Observer,
     ) -> Result<Summary, RunError> {
         check_tasks(train, dev)?;
         let config = serde_json::to_vec_pretty(&self.config).map_err(|source| {
@@ -188,11 +184,7 @@ where
     }
 
     async fn drive(
-        &self,
-        run: &RunDir,
-        train: &[RepairTask],
-        dev: &[RepairTask],
-        resumed: bool,
+        &self, run: &RunDir, train: &[RepairTask], dev: &[RepairTask], resumed: bool,
         observer: &dyn Observer,
     ) -> Result<Summary, RunError> {
         observer.observe(&Progress::RunStarted {
@@ -296,13 +288,8 @@ where
     }
 
     async fn evaluate(
-        &self,
-        run: &RunDir,
-        iteration: u32,
-        dev: &[&RepairTask],
-        checkpoint: &Checkpoint,
-        prompts: &phase::Prompts,
-        observer: &dyn Observer,
+        &self, run: &RunDir, iteration: u32, dev: &[&RepairTask], checkpoint: &Checkpoint,
+        prompts: &phase::Prompts, observer: &dyn Observer,
     ) -> Result<PhaseMetrics, RunError> {
         let plan = Plan {
             phase: Phase::Eval(iteration),
@@ -316,11 +303,7 @@ where
     }
 
     async fn filter<'t>(
-        &self,
-        run: &RunDir,
-        train: &[&'t RepairTask],
-        base: &Checkpoint,
-        prompts: &phase::Prompts,
+        &self, run: &RunDir, train: &[&'t RepairTask], base: &Checkpoint, prompts: &phase::Prompts,
         observer: &dyn Observer,
     ) -> Result<(PhaseMetrics, Vec<&'t RepairTask>), RunError> {
         let filter = &self.config.hard_filter;
@@ -347,11 +330,7 @@ where
 
     /// Trains (or reloads the recorded result of training) for one iteration.
     async fn train_step(
-        &self,
-        run: &RunDir,
-        iteration: u32,
-        start: &Checkpoint,
-        examples: &[TrainExample],
+        &self, run: &RunDir, iteration: u32, start: &Checkpoint, examples: &[TrainExample],
         observer: &dyn Observer,
     ) -> Result<(Checkpoint, bool), RunError> {
         let dir = run.phase(Phase::Iteration(iteration))?;

@@ -150,8 +150,7 @@ impl Files {
 }
 
 pub(super) fn append<T: serde::Serialize>(
-    file: &Mutex<Appender>,
-    record: &T,
+    file: &Mutex<Appender>, record: &T,
 ) -> Result<(), RunError> {
     // A poisoned lock only means another task panicked while holding it; the file
     // itself is intact, since every record is one write.
@@ -175,11 +174,7 @@ where
 {
     /// Runs (or finishes) one phase.
     pub(super) async fn phase(
-        &self,
-        run: &RunDir,
-        plan: &Plan<'_>,
-        prompts: &Prompts,
-        observer: &dyn Observer,
+        &self, run: &RunDir, plan: &Plan<'_>, prompts: &Prompts, observer: &dyn Observer,
     ) -> Result<Outcome, RunError> {
         observer.observe(&Progress::PhaseStarted {
             phase: plan.phase,
@@ -312,11 +307,7 @@ where
 
     /// The task's samples: those recorded, plus a sampler call for the missing ones.
     async fn samples(
-        &self,
-        cx: &TaskCx<'_>,
-        task: &RepairTask,
-        prompt: &Prompt,
-        log: &mut Vec<Entry>,
+        &self, cx: &TaskCx<'_>, task: &RepairTask, prompt: &Prompt, log: &mut Vec<Entry>,
     ) -> (BTreeMap<u32, Sample>, bool) {
         let n = cx.plan.samples_per_task;
         let mut samples = cx
@@ -370,10 +361,7 @@ where
 
     /// Judges every fix that has no verdict yet.
     async fn judge(
-        &self,
-        cx: &TaskCx<'_>,
-        task: &RepairTask,
-        samples: &BTreeMap<u32, Sample>,
+        &self, cx: &TaskCx<'_>, task: &RepairTask, samples: &BTreeMap<u32, Sample>,
         log: &mut Vec<Entry>,
     ) -> Judged {
         let pending = samples.iter().filter_map(|(&i, sample)| {
@@ -429,10 +417,7 @@ fn failure_entry(task: &RepairTask, stage: Stage, index: Option<u32>, message: S
 
 /// Writes a task's record to its file and tells the observer.
 fn write(
-    files: &Files,
-    phase: Phase,
-    observer: &dyn Observer,
-    entry: &Entry,
+    files: &Files, phase: Phase, observer: &dyn Observer, entry: &Entry,
 ) -> Result<(), RunError> {
     match entry {
         Entry::Sample(record) => {

@@ -29,10 +29,7 @@ where
 {
     /// Builds (or reloads) the prompt of every task.
     pub(super) async fn prepare(
-        &self,
-        run: &RunDir,
-        tasks: &[&RepairTask],
-        observer: &dyn Observer,
+        &self, run: &RunDir, tasks: &[&RepairTask], observer: &dyn Observer,
     ) -> Result<Prompts, RunError> {
         let phase = Phase::Prepare;
         let dir = run.phase(phase)?;

@@ -157,8 +157,7 @@ impl<R: fmt::Debug> fmt::Debug for FailOn<R> {
 impl<R> FailOn<R> {
     /// Wraps `inner` with a rule over each call's input.
     pub fn new(
-        inner: R,
-        rule: impl Fn(&RoleInput<'_>) -> Option<Fault> + Send + Sync + 'static,
+        inner: R, rule: impl Fn(&RoleInput<'_>) -> Option<Fault> + Send + Sync + 'static,
     ) -> Self {
         Self {
             inner,
@@ -267,11 +266,7 @@ impl<R: TraceRenderer> TraceRenderer for FailOn<R> {
 #[async_trait]
 impl<R: RationaleSampler> RationaleSampler for FailOn<R> {
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError> {
         self.check(&RoleInput::Sample { model, prompt, n })
             .map_err(|fault| SampleError::Backend(Box::new(fault)))?;
@@ -291,10 +286,7 @@ impl<R: Verifier> Verifier for FailOn<R> {
 #[async_trait]
 impl<R: Trainer> Trainer for FailOn<R> {
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         self.check(&RoleInput::Train { base, examples })
             .map_err(|fault| TrainError::Backend(Box::new(fault)))?;

@@ -91,8 +91,7 @@ struct TrainerOptions {
 }
 
 fn build_sampler(
-    options: &toml::Table,
-    _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn RationaleSampler>, RegistryError> {
     let options: SamplerOptions = registry::options(RoleKind::RationaleSampler, NAME, options)?;
     options.check()?;
@@ -103,8 +102,7 @@ fn build_sampler(
 }
 
 fn build_verifier(
-    options: &toml::Table,
-    _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn Verifier>, RegistryError> {
     no_options(RoleKind::Verifier, NAME, options)?;
     Ok(Box::new(MockVerifier::new()))

@@ -177,9 +177,7 @@ impl MockSampler {
     /// # Errors
     /// [`SampleError::Checkpoint`] when `model` is not a mock checkpoint.
     pub fn pass_probability(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
+        &self, model: &Checkpoint, prompt: &Prompt,
     ) -> Result<f64, SampleError> {
         let examples = checkpoint_examples(model)?;
         Ok((1.0 - self.unparseable_rate) * self.skill_for(prompt).at(examples))
@@ -238,11 +236,7 @@ fn fix_program(variant: u64, pattern: &VerdictPattern) -> Program {
 #[async_trait]
 impl RationaleSampler for MockSampler {
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let examples = checkpoint_examples(model)?;

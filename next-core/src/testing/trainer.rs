@@ -109,9 +109,7 @@ impl MockTrainer {
     /// [`TrainError::Checkpoint`] when `base` is not a mock checkpoint;
     /// [`TrainError::Backend`] when an example cannot be serialised.
     pub fn checkpoint_for(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
+        &self, base: &Checkpoint, examples: &[TrainExample],
     ) -> Result<Checkpoint, TrainError> {
         let start = examples_in(base).map_err(|reason| TrainError::Checkpoint {
             name: base.name.clone(),
@@ -136,10 +134,7 @@ impl MockTrainer {
 #[async_trait]
 impl Trainer for MockTrainer {
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let checkpoint = self.checkpoint_for(base, examples)?;

@@ -75,8 +75,7 @@ pub struct Adapter {
 impl Adapter {
     /// Builds an adapter from its pairs, checking the invariant.
     pub(crate) fn new(
-        settings: AdapterSettings,
-        pairs: HashMap<(usize, Target), Pair>,
+        settings: AdapterSettings, pairs: HashMap<(usize, Target), Pair>,
     ) -> Result<Self, String> {
         for layer in 0..settings.base.layers {
             for &target in &settings.targets {
@@ -198,9 +197,7 @@ impl Adapter {
     /// # Errors
     /// A candle error when the product fails.
     pub(crate) fn delta(
-        &self,
-        layer: usize,
-        target: Target,
+        &self, layer: usize, target: Target,
     ) -> candle_core::Result<Option<Tensor>> {
         let Some(pair) = self.pairs.get(&(layer, target)) else {
             return Ok(None);

@@ -99,10 +99,7 @@ impl Llama {
     /// Decodes one token for each row: `tokens[r]` is row `r`'s latest token. Returns the
     /// logits `(rows, vocab)`.
     pub fn decode(
-        &self,
-        tokens: &[u32],
-        prompt: &PromptCache,
-        rows: &mut RowCache,
+        &self, tokens: &[u32], prompt: &PromptCache, rows: &mut RowCache,
     ) -> Result<Tensor> {
         let hp = &self.hp;
         let b = tokens.len();
@@ -155,10 +152,7 @@ impl Llama {
 /// the queries `(kv_heads, rows, groups, head_dim)` and the keys and values
 /// `(kv_heads, rows, head_dim)`, queries and keys rotated by `cos` and `sin`.
 fn split_heads(
-    qkv: &[f32],
-    shape: AttentionShape,
-    cos: &[f32],
-    sin: &[f32],
+    qkv: &[f32], shape: AttentionShape, cos: &[f32], sin: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let AttentionShape {
         rows: b,

@@ -117,10 +117,7 @@ impl LocalModel {
     /// As [`LocalModel::load`]; [`CandleError::Adapter`] when the adapter does not fit
     /// the model.
     pub fn load_with_adapter(
-        path: &Path,
-        adapter: Option<&Adapter>,
-        weights: WeightFormat,
-        context: usize,
+        path: &Path, adapter: Option<&Adapter>, weights: WeightFormat, context: usize,
     ) -> Result<Self, CandleError> {
         let mut file = GgufFile::open(path)?;
         let (tokenizer, template) = chat_of(&file)?;
@@ -181,12 +178,7 @@ impl LocalModel {
     /// [`CandleError::ContextOverflow`] when the prompt leaves no room in the context
     /// window; [`CandleError::Inference`] when a tensor operation fails.
     pub fn generate(
-        &self,
-        prompt: &[u32],
-        n: usize,
-        params: &SamplingParams,
-        seed: u64,
-        max_batch: usize,
+        &self, prompt: &[u32], n: usize, params: &SamplingParams, seed: u64, max_batch: usize,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Generation, CandleError> {
         let limit = self.llama.context;
@@ -257,11 +249,7 @@ impl LocalModel {
     /// Decodes `rows` (each holding its first token) as one batch until each is done;
     /// returns the number of steps.
     fn decode_rows(
-        &self,
-        cache: &PromptCache,
-        rows: &mut [Row],
-        stop_strings: &[&[u8]],
-        budget: usize,
+        &self, cache: &PromptCache, rows: &mut [Row], stop_strings: &[&[u8]], budget: usize,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<usize, CandleError> {
         let mut active: Vec<usize> = (0..rows.len())
@@ -321,11 +309,7 @@ struct Row {
 impl Row {
     /// Takes the token the row sampled, and ends the row if it is done.
     fn push(
-        &mut self,
-        token: u32,
-        tokenizer: &GgufTokenizer,
-        stop_strings: &[&[u8]],
-        budget: usize,
+        &mut self, token: u32, tokenizer: &GgufTokenizer, stop_strings: &[&[u8]], budget: usize,
     ) {
         if tokenizer.ends_generation(token) {
             self.finish = Some(Finish::EndOfGeneration);

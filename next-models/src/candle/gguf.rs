@@ -180,11 +180,7 @@ impl GgufFile {
     /// # Errors
     /// As [`GgufFile::tensor`]; [`CandleError::Gguf`] for another shape.
     pub fn layer_matrix(
-        &mut self,
-        layer: usize,
-        target: Target,
-        rows: usize,
-        cols: usize,
+        &mut self, layer: usize, target: Target, rows: usize, cols: usize,
     ) -> Result<QTensor, CandleError> {
         let name = format!("blk.{layer}.{}.weight", target.gguf_name());
         let tensor = self.tensor(&name)?;
@@ -212,10 +208,7 @@ impl GgufFile {
     }
 
     pub fn check_dims(
-        &self,
-        name: &str,
-        tensor: &QTensor,
-        want: &[usize],
+        &self, name: &str, tensor: &QTensor, want: &[usize],
     ) -> Result<(), CandleError> {
         let got = tensor.shape().dims();
         if got == want {

@@ -129,11 +129,8 @@ fn axpy(acc: &mut [f32], p: f32, v: &[f32]) {
 /// `(rows, kv_heads x groups x head_dim)`, heads in order. Each row is computed alone,
 /// in the same order whatever the number of rows.
 pub(crate) fn attention(
-    q: &[f32],
-    (prompt_k, prompt_v): (&[f32], &[f32]),
-    (own_k, own_v): (&[f32], &[f32]),
-    shape: AttentionShape,
-    scale: f32,
+    q: &[f32], (prompt_k, prompt_v): (&[f32], &[f32]), (own_k, own_v): (&[f32], &[f32]),
+    shape: AttentionShape, scale: f32,
 ) -> Vec<f32> {
     let AttentionShape {
         rows,

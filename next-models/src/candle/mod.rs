@@ -289,11 +289,7 @@ impl Drop for CandleSampler {
 impl RationaleSampler for CandleSampler {
     /// Samples `n` answers as one batch; see the [module documentation](self).
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError> {
         params
             .validate()

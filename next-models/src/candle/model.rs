@@ -87,10 +87,7 @@ impl Llama {
     /// [`CandleError`] for a missing or misshapen tensor, or a rope scaling this
     /// forward pass does not implement.
     pub fn load(
-        file: &mut GgufFile,
-        adapter: Option<&Adapter>,
-        format: WeightFormat,
-        context: usize,
+        file: &mut GgufFile, adapter: Option<&Adapter>, format: WeightFormat, context: usize,
     ) -> std::result::Result<Self, CandleError> {
         let hp = model_hparams(file, adapter)?;
         let pad = format == WeightFormat::Q8_0 && tiled_kernel_available();
@@ -270,8 +267,7 @@ impl Llama {
 /// As [`Hparams::read`]; [`CandleError::Unsupported`] for rope scaling or
 /// per-frequency factors; [`CandleError::Adapter`] for an adapter of another model.
 pub(crate) fn model_hparams(
-    file: &GgufFile,
-    adapter: Option<&Adapter>,
+    file: &GgufFile, adapter: Option<&Adapter>,
 ) -> std::result::Result<Hparams, CandleError> {
     let hp = Hparams::read(file)?;
     check_rope(file)?;

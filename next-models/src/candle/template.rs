@@ -76,9 +76,7 @@ impl ChatTemplate {
     }
 
     fn render_messages(
-        &self,
-        prompt: &Prompt,
-        answer: Option<&str>,
+        &self, prompt: &Prompt, answer: Option<&str>,
     ) -> Result<String, CandleError> {
         let role_name = |role: Role| match role {
             Role::System => "system",

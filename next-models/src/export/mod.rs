@@ -183,10 +183,7 @@ impl JsonlExportTrainer {
 #[async_trait]
 impl Trainer for JsonlExportTrainer {
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         self.write(examples, cx.out())?;
         cx.report(&TrainUpdate::Status {

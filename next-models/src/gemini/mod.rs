@@ -106,11 +106,7 @@ impl GeminiSampler {
     }
 
     async fn draw(
-        &self,
-        checkpoint: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, checkpoint: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, ModelError> {
         let model = http::request_model(checkpoint, &self.config.model, params)?;
         let url = self.url_for(model).map_err(|err| ModelError::Checkpoint {
@@ -160,11 +156,7 @@ impl RationaleSampler for GeminiSampler {
     /// Samples `n` answers; blocked or empty candidates are left out (see the
     /// [module documentation](self)).
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError> {
         Ok(self.draw(model, prompt, n, params).await?)
     }

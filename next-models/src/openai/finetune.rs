@@ -219,10 +219,7 @@ impl OpenAiFineTuneTrainer {
     }
 
     async fn run(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         let model = hosted_model(base, &self.config.model).map_err(|err| match err {
             ModelError::Checkpoint { name, reason } => TrainError::Checkpoint { name, reason },
@@ -297,12 +294,7 @@ impl OpenAiFineTuneTrainer {
     /// Uploads the training file, unless `state` records its upload, and creates the
     /// job, recording each in `state` (in `dir`) before and after; returns the job's id.
     async fn start(
-        &self,
-        model: &str,
-        content: &[u8],
-        examples: usize,
-        dir: &Path,
-        state: &mut State,
+        &self, model: &str, content: &[u8], examples: usize, dir: &Path, state: &mut State,
         cx: &TrainContext<'_>,
     ) -> Result<String, TrainError> {
         let file = if let Some(file) = state.file_id.clone() {
@@ -354,11 +346,7 @@ impl OpenAiFineTuneTrainer {
     /// Creates the job; a creation whose answer was lost is found by its key before it
     /// is retried.
     async fn create_job(
-        &self,
-        model: &str,
-        file: &str,
-        key: &str,
-        iteration: u32,
+        &self, model: &str, file: &str, key: &str, iteration: u32,
     ) -> Result<wire::Job, ModelError> {
         let request = wire::CreateJob {
             model,
@@ -550,10 +538,7 @@ impl Trainer for OpenAiFineTuneTrainer {
     /// Tunes `base` (the configured model, or the hosted model of a tuned checkpoint) on
     /// `examples`; see the [module documentation](self).
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         self.run(base, examples, cx).await
     }

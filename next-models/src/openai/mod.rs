@@ -111,11 +111,7 @@ impl OpenAiSampler {
     }
 
     async fn draw(
-        &self,
-        checkpoint: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, checkpoint: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, ModelError> {
         let model = http::request_model(checkpoint, &self.config.model, params)?;
         if n == 0 {
@@ -159,11 +155,7 @@ impl OpenAiSampler {
 impl RationaleSampler for OpenAiSampler {
     /// Samples `n` answers; see the [module documentation](self).
     async fn sample(
-        &self,
-        model: &Checkpoint,
-        prompt: &Prompt,
-        n: usize,
-        params: &SamplingParams,
+        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, SampleError> {
         Ok(self.draw(model, prompt, n, params).await?)
     }

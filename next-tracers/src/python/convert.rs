@@ -33,9 +33,7 @@ struct Open {
 /// [`TraceError::Protocol`] when the harness did not start, or wrote something that is
 /// not the protocol (except a last line cut by a kill), or contradicted itself.
 pub(crate) fn assemble(
-    execution: &Execution,
-    nonce: &str,
-    tests: usize,
+    execution: &Execution, nonce: &str, tests: usize,
 ) -> Result<Outcome, TraceError> {
     let items = parse(&execution.stdout, nonce);
     let finished = items

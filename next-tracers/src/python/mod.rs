@@ -341,11 +341,7 @@ impl<S: Sandbox> PythonTracer<S> {
     /// The job for one task; `with_harness` false leaves the harness out (the sandbox
     /// preloaded it).
     fn job(
-        &self,
-        program: &Program,
-        tests: &[TestCase],
-        nonce: &str,
-        with_harness: bool,
+        &self, program: &Program, tests: &[TestCase], nonce: &str, with_harness: bool,
     ) -> Result<Job, TraceError> {
         let options = &self.options;
         let limits = options

@@ -201,8 +201,7 @@ impl<'de> Deserialize<'de> for WireEvent {
 struct EventVisitor;
 
 fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
-    seq: &mut A,
-    what: &str,
+    seq: &mut A, what: &str,
 ) -> Result<T, A::Error> {
     seq.next_element()?
         .ok_or_else(|| de::Error::custom(format!("event without its {what}")))

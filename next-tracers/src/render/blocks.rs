@@ -136,10 +136,7 @@ impl BlocksRenderer {
 
     /// The blocks of `steps`, and the items of the steps at each test line.
     fn blocks<'a>(
-        &self,
-        steps: &[Step<'a>],
-        layout: &Layout,
-        program_lines: usize,
+        &self, steps: &[Step<'a>], layout: &Layout, program_lines: usize,
     ) -> (Vec<Block<'a>>, BTreeMap<u32, Vec<String>>) {
         let max = self.options.max_value_chars;
         let headers = loop_headers(steps, program_lines);
@@ -202,11 +199,7 @@ impl BlocksRenderer {
 
     /// Writes `block`, numbered `number`.
     fn push_block(
-        out: &mut String,
-        block: &Block<'_>,
-        number: usize,
-        lines: &[&str],
-        layout: &Layout,
+        out: &mut String, block: &Block<'_>, number: usize, lines: &[&str], layout: &Layout,
     ) {
         let _ = write!(out, "[block {number}] ");
         if let Some(function) = block.function {

@@ -193,10 +193,7 @@ impl InlineRenderer {
 
     /// The rendered steps of `trace` by line, numbered from 0.
     fn notes(
-        &self,
-        trace: &Trace,
-        program_lines: usize,
-        test_lines: usize,
+        &self, trace: &Trace, program_lines: usize, test_lines: usize,
     ) -> BTreeMap<Location, Vec<String>> {
         let max = self.options.max_value_chars;
         let mut notes: BTreeMap<Location, Vec<String>> = BTreeMap::new();

@@ -27,9 +27,7 @@ const BUDGET_KEYS: [&str; 2] = ["budget_chars", "budget_tokens"];
 /// [`Budget`] when `budget_chars` or `budget_tokens` is given (the tighter of the two
 /// when both are).
 fn build<O, R>(
-    name: &str,
-    table: &toml::Table,
-    make: fn(O) -> Result<R, InvalidInput>,
+    name: &str, table: &toml::Table, make: fn(O) -> Result<R, InvalidInput>,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError>
 where
     O: DeserializeOwned,
@@ -71,22 +69,19 @@ where
 }
 
 fn build_inline(
-    table: &toml::Table,
-    _cx: &Context,
+    table: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
     build("inline", table, InlineRenderer::new)
 }
 
 fn build_scratchpad(
-    table: &toml::Table,
-    _cx: &Context,
+    table: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
     build("scratchpad", table, ScratchpadRenderer::new)
 }
 
 fn build_blocks(
-    table: &toml::Table,
-    _cx: &Context,
+    table: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
     build("blocks", table, BlocksRenderer::new)
 }

@@ -207,9 +207,7 @@ pub fn sandbox_in(python: &Python, mode: Mode) -> Arc<ProcessSandbox> {
 
 /// A tracer over `python`'s sandbox with `engine` and otherwise `options`.
 pub fn python_tracer(
-    python: &Python,
-    engine: Engine,
-    options: &TracerOptions,
+    python: &Python, engine: Engine, options: &TracerOptions,
 ) -> PythonTracer<Arc<dyn Sandbox>> {
     PythonTracer::with_options(
         sandbox(python),

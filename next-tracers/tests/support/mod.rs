@@ -34,11 +34,7 @@ impl Recorder {
 
     /// `Call` of `function` in `frame` at its `def` line.
     pub fn call(
-        &mut self,
-        frame: u32,
-        line: u32,
-        function: &str,
-        args: &[(&str, &str)],
+        &mut self, frame: u32, line: u32, function: &str, args: &[(&str, &str)],
     ) -> &mut Self {
         self.push(
             frame,

@@ -48,9 +48,7 @@ fn parse(label: &str) -> Option<(u64, u32)> {
 /// # Errors
 /// [`Error::Engine`] naming `what` when the engine cannot list containers.
 pub(crate) async fn list_labelled(
-    docker: &Docker,
-    label: String,
-    what: &'static str,
+    docker: &Docker, label: String, what: &'static str,
 ) -> Result<Vec<bollard::models::ContainerSummary>, Error> {
     let filters = HashMap::from([("label", vec![label])]);
     let options = ListContainersOptionsBuilder::default()

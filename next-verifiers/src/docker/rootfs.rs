@@ -150,10 +150,7 @@ impl RootFs {
     }
 
     fn add_stdlib(
-        &mut self,
-        root: &Path,
-        dir: &Path,
-        elves: &mut Vec<PathBuf>,
+        &mut self, root: &Path, dir: &Path, elves: &mut Vec<PathBuf>,
     ) -> Result<(), Error> {
         let read = std::fs::read_dir(dir)
             .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;

@@ -206,8 +206,7 @@ impl Output {
     /// Reads the attach stream to its end (both streams closed), keeping what fits.
     /// Returns whether the job must be killed for its output (policy `kill`).
     async fn collect(
-        &mut self,
-        mut stream: impl Stream<Item = Result<LogOutput, EngineError>> + Unpin,
+        &mut self, mut stream: impl Stream<Item = Result<LogOutput, EngineError>> + Unpin,
         policy: OnOutputLimit,
     ) -> Result<bool, Error> {
         while let Some(item) = stream.next().await {

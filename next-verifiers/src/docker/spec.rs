@@ -44,11 +44,7 @@ os.execve(argv[0], argv, {ENV})\n";
 
 /// The create request for one job, whose inputs are in the host directory `job_dir`.
 pub(crate) fn container(
-    config: &DockerConfig,
-    python: &ImagePython,
-    limits: &Limits,
-    job_dir: &Path,
-    owner: &str,
+    config: &DockerConfig, python: &ImagePython, limits: &Limits, job_dir: &Path, owner: &str,
 ) -> ContainerCreateBody {
     let exe = python.executable.clone();
     let mut argv = vec![exe.clone(), "-s".into(), "-S".into(), "-B".into()];

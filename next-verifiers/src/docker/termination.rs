@@ -38,9 +38,7 @@ pub(crate) struct EngineEnd {
 
 /// Classifies a job's end; `stderr_tail` is the end of its stderr.
 pub(crate) fn classify(
-    end: EngineEnd,
-    killed: Option<KillReason>,
-    stderr_tail: &[u8],
+    end: EngineEnd, killed: Option<KillReason>, stderr_tail: &[u8],
 ) -> Termination {
     if let Some(reason) = killed {
         return reason.termination();

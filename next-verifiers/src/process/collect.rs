@@ -159,13 +159,8 @@ pub(crate) struct Collected<T> {
 /// # Errors
 /// [`Error::Io`] when the pipes cannot be registered with the runtime.
 pub(crate) async fn collect<T>(
-    ends: OurEnds,
-    stdin: &[u8],
-    cap: u64,
-    policy: OnOutputLimit,
-    deadline: Instant,
-    wait: impl Future<Output = T>,
-    kill: &(dyn Fn() + Sync),
+    ends: OurEnds, stdin: &[u8], cap: u64, policy: OnOutputLimit, deadline: Instant,
+    wait: impl Future<Output = T>, kill: &(dyn Fn() + Sync),
 ) -> Result<Collected<T>, Error> {
     let register = |e: io::Error| Error::io("registering a job's pipe", e);
     let mut stdout = pipe::Receiver::from_owned_fd(ends.stdout).map_err(register)?;

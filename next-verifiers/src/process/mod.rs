@@ -236,9 +236,7 @@ impl Sandbox for ProcessSandbox {
 /// The cold jobs' settings under `plan`.
 #[allow(clippy::similar_names)]
 fn cold_settings(
-    plan: &Plan,
-    interpreter: &Interpreter,
-    config: &ProcessConfig,
+    plan: &Plan, interpreter: &Interpreter, config: &ProcessConfig,
 ) -> Result<Cold, Error> {
     let (inside_uid, inside_gid) = plan.job_inside();
     let runs_as_other = plan.ids.root && plan.ids.job.0 != 0;
@@ -264,10 +262,7 @@ fn argv_prefix(interpreter: &Interpreter) -> Result<Vec<std::ffi::CString>, Erro
 
 /// Starts the warm server under `plan`, or says why it cannot run.
 fn start_warm(
-    plan: &Plan,
-    interpreter: &Interpreter,
-    config: &ProcessConfig,
-    base: &Base,
+    plan: &Plan, interpreter: &Interpreter, config: &ProcessConfig, base: &Base,
 ) -> Result<(Warm, WorkDir), String> {
     let jail = plan
         .server_jail()

@@ -265,9 +265,7 @@ pub(crate) fn env_cstrings(env: &[(String, String)]) -> Result<Vec<CString>, Err
 /// `workdir_bytes`, so that a single growing file meets the file-size limit before the
 /// work directory is full.
 pub(crate) fn job_rlimits(
-    limits: &Limits,
-    file_bytes: u64,
-    process_limit: ProcessLimit,
+    limits: &Limits, file_bytes: u64, process_limit: ProcessLimit,
 ) -> Vec<(libc::c_int, u64, u64)> {
     let wall = limits.wall_time();
     let cpu = wall.as_secs() + u64::from(wall.subsec_nanos() > 0);

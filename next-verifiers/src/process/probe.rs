@@ -48,10 +48,7 @@ pub(crate) struct Probed {
 /// [`Error`] when even the plan without any namespace fails (no working interpreter,
 /// an unreachable work directory).
 pub(crate) fn probe(
-    mut wanted: Wanted,
-    ids: Ids,
-    interpreter: &Interpreter,
-    base: &Base,
+    mut wanted: Wanted, ids: Ids, interpreter: &Interpreter, base: &Base,
     make_cold: &dyn Fn(&Plan) -> Result<Cold, Error>,
 ) -> Result<Probed, Error> {
     let mut refused = Vec::new();
@@ -162,10 +159,7 @@ type Part = (&'static str, fn(&mut Wanted, bool), fn(&Wanted) -> bool);
 /// Which namespaces the kernel refuses, tried one by one (each with the user
 /// namespace, where that one works): the part's name and what is wanted without it.
 fn refused_namespaces(
-    wanted: Wanted,
-    ids: Ids,
-    interpreter: &Interpreter,
-    base: &Base,
+    wanted: Wanted, ids: Ids, interpreter: &Interpreter, base: &Base,
 ) -> Vec<(&'static str, Wanted)> {
     let mut current = wanted;
     let mut refused = Vec::new();

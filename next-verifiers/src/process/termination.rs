@@ -68,9 +68,7 @@ pub(crate) fn limit(resource: &str) -> Termination {
 
 /// Classifies a job's end; `stderr_tail` is the end of its stderr.
 pub(crate) fn classify(
-    status: RawStatus,
-    killed: Option<KillReason>,
-    stderr_tail: &[u8],
+    status: RawStatus, killed: Option<KillReason>, stderr_tail: &[u8],
 ) -> Termination {
     if let Some(reason) = killed {
         return reason.termination();

@@ -233,10 +233,7 @@ impl Server {
 
     /// Sends a job; returns its id and where its end will be reported.
     fn submit(
-        &self,
-        request_source: &str,
-        rlimits: &[(libc::c_int, u64, u64)],
-        ends: &ChildEnds,
+        &self, request_source: &str, rlimits: &[(libc::c_int, u64, u64)], ends: &ChildEnds,
     ) -> Result<(u64, oneshot::Receiver<Done>), Error> {
         let fds = [ends.stdin.as_fd(), ends.stdout.as_fd(), ends.stderr.as_fd()];
         self.dispatch(
@@ -255,11 +252,7 @@ impl Server {
     /// where its end will be reported. A server that cannot be sent it (`what`) is
     /// broken: it is killed, and the next job restarts it.
     fn dispatch<R: Serialize>(
-        &self,
-        request: impl FnOnce(u64) -> R,
-        encoding: &str,
-        what: &str,
-        fds: &[BorrowedFd<'_>],
+        &self, request: impl FnOnce(u64) -> R, encoding: &str, what: &str, fds: &[BorrowedFd<'_>],
     ) -> Result<(u64, oneshot::Receiver<Done>), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (done_tx, done_rx) = oneshot::channel();

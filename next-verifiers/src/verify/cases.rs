@@ -19,10 +19,7 @@ use super::value::{float_repr, py_literal, Value};
 /// # Errors
 /// [`InvalidInput`] when `entry_point` is not a Python identifier.
 pub fn evalplus_test(
-    entry_point: &str,
-    inputs: &[Value],
-    expected: &Value,
-    atol: f64,
+    entry_point: &str, inputs: &[Value], expected: &Value, atol: f64,
 ) -> Result<TestCase, InvalidInput> {
     let valid = entry_point
         .chars()
@@ -52,10 +49,7 @@ pub fn evalplus_test(
 /// # Errors
 /// [`InvalidInput`] when `inputs` is not an array or `entry_point` not an identifier.
 pub fn evalplus_test_from_json(
-    entry_point: &str,
-    inputs: &serde_json::Value,
-    expected: &serde_json::Value,
-    atol: f64,
+    entry_point: &str, inputs: &serde_json::Value, expected: &serde_json::Value, atol: f64,
 ) -> Result<TestCase, InvalidInput> {
     let serde_json::Value::Array(items) = inputs else {
         return Err(InvalidInput::new("EvalPlus inputs must be a JSON array"));

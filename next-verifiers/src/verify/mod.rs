@@ -343,9 +343,7 @@ impl<S: Sandbox> TestVerifier<S> {
     /// [`VerifyError`] when the sandbox cannot run a job, or the planner fails. A program
     /// that misbehaves in any way gets a verdict, never an error.
     pub async fn verify_report(
-        &self,
-        program: &Program,
-        tests: &[TestCase],
+        &self, program: &Program, tests: &[TestCase],
     ) -> Result<Report, VerifyError> {
         if tests.is_empty() {
             return Ok(Report {
@@ -409,10 +407,7 @@ impl<S: Sandbox> TestVerifier<S> {
 
     /// Runs `program` on `tests` in one candidate job; returns its execution and nonce.
     async fn candidate_run(
-        &self,
-        program: &Program,
-        tests: &[TestCase],
-        plans: &[TestPlan],
+        &self, program: &Program, tests: &[TestCase], plans: &[TestPlan],
     ) -> Result<(Execution, String), VerifyError> {
         // A sandbox that preloads the harness saves every job loading it; should a job
         // not find it there, it says so and is sent again with the harness.
@@ -438,9 +433,7 @@ impl<S: Sandbox> TestVerifier<S> {
     /// # Errors
     /// [`VerifyError`] when the planner job fails or the test has no `check` function.
     pub async fn split_check(
-        &self,
-        test: &str,
-        entry_point: &str,
+        &self, test: &str, entry_point: &str,
     ) -> Result<Vec<TestCase>, VerifyError> {
         let request = serde_json::json!({
             "mode": "split",
@@ -501,9 +494,7 @@ impl<S: Sandbox> TestVerifier<S> {
     }
 
     async fn run_planner(
-        &self,
-        request: &serde_json::Value,
-        size: usize,
+        &self, request: &serde_json::Value, size: usize,
     ) -> Result<serde_json::Value, VerifyError> {
         let size = u64::try_from(size).unwrap_or(u64::MAX);
         let limits = Limits::new(
@@ -548,11 +539,7 @@ impl<S: Sandbox> TestVerifier<S> {
     }
 
     fn candidate_job(
-        &self,
-        program: &Program,
-        tests: &[TestCase],
-        plans: &[TestPlan],
-        nonce: &str,
+        &self, program: &Program, tests: &[TestCase], plans: &[TestPlan], nonce: &str,
         with_harness: bool,
     ) -> Result<Job, VerifyError> {
         let items: Vec<serde_json::Value> = plans

@@ -70,11 +70,7 @@ pub(crate) fn read_records(stdout: &[u8], nonce: &str, n: usize) -> Records {
 }
 
 fn read_line(
-    line: &[u8],
-    nonce: &str,
-    n: usize,
-    started: &mut bool,
-    records: &mut Records,
+    line: &[u8], nonce: &str, n: usize, started: &mut bool, records: &mut Records,
 ) -> Result<(), String> {
     let body = line
         .strip_prefix(nonce.as_bytes())
@@ -283,9 +279,7 @@ pub(crate) fn ended_during(execution: &Execution) -> TestOutcome {
 
 /// One outcome per test: from the plan (a broken test), the channel, or the job's end.
 pub(crate) fn outcomes(
-    plans: &[TestPlan],
-    records: &Records,
-    execution: &Execution,
+    plans: &[TestPlan], records: &Records, execution: &Execution,
 ) -> Vec<TestOutcome> {
     plans
         .iter()

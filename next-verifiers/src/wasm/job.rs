@@ -42,11 +42,7 @@ const ENV: &[(&str, &str)] = &[
 /// [`Error`] when the job cannot be set up (its work directory, its WASI context, a
 /// runtime for its host calls). Whatever the guest does gives an [`Execution`].
 pub(crate) fn run(
-    loaded: &Loaded,
-    base: &Base,
-    settings: JobSettings,
-    job: Job,
-    cancel: &Arc<Cancel>,
+    loaded: &Loaded, base: &Base, settings: JobSettings, job: Job, cancel: &Arc<Cancel>,
 ) -> Result<Execution, Error> {
     let started = Instant::now();
     let deadline = started + job.limits.wall_time();

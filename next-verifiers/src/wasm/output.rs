@@ -139,24 +139,20 @@ impl Pollable for Captured {
 
 impl tokio::io::AsyncWrite for Captured {
     fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &[u8],
+        self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>, buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         self.push(buf);
         std::task::Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
+        self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
+        self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }

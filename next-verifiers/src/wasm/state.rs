@@ -64,10 +64,7 @@ pub(super) struct MemoryLimit {
 
 impl ResourceLimiter for MemoryLimit {
     fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
+        &mut self, _current: usize, desired: usize, _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= self.bytes;
         self.refused |= !allowed;
@@ -75,10 +72,7 @@ impl ResourceLimiter for MemoryLimit {
     }
 
     fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
+        &mut self, _current: usize, desired: usize, _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= TABLE_ELEMENTS)
     }

@@ -70,8 +70,7 @@ del r, m, f\n\
 exec(compile(src, 'main.py', 'exec'), g)\n";
 
 fn reader(
-    mut pipe: impl Read + Send + 'static,
-    limit: usize,
+    mut pipe: impl Read + Send + 'static, limit: usize,
 ) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
     std::thread::spawn(move || {
         let mut kept = Vec::new();

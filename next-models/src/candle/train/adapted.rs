@@ -53,13 +53,8 @@ impl CustomOp3 for AdaptedLinear {
     }
 
     fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        x_layout: &Layout,
-        a: &CpuStorage,
-        a_layout: &Layout,
-        b: &CpuStorage,
-        b_layout: &Layout,
+        &self, x: &CpuStorage, x_layout: &Layout, a: &CpuStorage, a_layout: &Layout,
+        b: &CpuStorage, b_layout: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (rows, k) = x_layout.shape().dims2()?;
         let r = self.rank;
@@ -106,12 +101,7 @@ impl CustomOp3 for AdaptedLinear {
     }
 
     fn bwd(
-        &self,
-        x: &Tensor,
-        a: &Tensor,
-        b: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
+        &self, x: &Tensor, a: &Tensor, b: &Tensor, _res: &Tensor, grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (x, a, b, g) = (x.detach(), a.detach(), b.detach(), grad.detach());
         let xd = self.dropped(&x)?;

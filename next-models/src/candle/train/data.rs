@@ -34,9 +34,7 @@ impl Encoded {
 /// # Errors
 /// [`CandleError::Template`] when the template fails for these messages.
 pub(crate) fn encode(
-    tokenizer: &GgufTokenizer,
-    template: &ChatTemplate,
-    example: &TrainExample,
+    tokenizer: &GgufTokenizer, template: &ChatTemplate, example: &TrainExample,
 ) -> Result<Encoded, CandleError> {
     let prompt_text = template.render(&example.prompt)?;
     let whole = template.render_answer(&example.prompt, &example.completion)?;
@@ -66,9 +64,7 @@ pub(crate) fn encode(
 /// windows of 16 batches, each window sorted by length and cut into batches, and the
 /// batches shuffled: padding stays small while the order stays random.
 pub(crate) fn epoch_batches(
-    examples: &[Encoded],
-    batch_size: usize,
-    rng: &mut fastrand::Rng,
+    examples: &[Encoded], batch_size: usize, rng: &mut fastrand::Rng,
 ) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
     rng.shuffle(&mut order);

@@ -69,9 +69,7 @@ pub(crate) struct Stats {
 
 /// The micro-batches of every epoch, in order, grouped into optimizer steps.
 pub(crate) fn plan(
-    examples: &[Encoded],
-    config: &LoraConfig,
-    rng: &mut fastrand::Rng,
+    examples: &[Encoded], config: &LoraConfig, rng: &mut fastrand::Rng,
 ) -> Vec<Vec<Vec<usize>>> {
     let mut steps = Vec::new();
     for _ in 0..config.epochs {
@@ -93,10 +91,7 @@ pub(crate) fn plan(
 // Token counts are far below 2^52.
 #[allow(clippy::cast_precision_loss)]
 pub(crate) fn fit(
-    model: &Frozen,
-    examples: &[Encoded],
-    config: &LoraConfig,
-    report: &mut dyn FnMut(TrainUpdate),
+    model: &Frozen, examples: &[Encoded], config: &LoraConfig, report: &mut dyn FnMut(TrainUpdate),
     stop: &dyn Fn() -> bool,
 ) -> Result<(Lora, Stats), FitError> {
     let started = Instant::now();

@@ -250,10 +250,7 @@ mod tests {
 
     /// The value and the input's gradient of `sum(f(x) * c)`.
     fn value_and_grad(
-        x: &[f32],
-        shape: &[usize],
-        c: &Tensor,
-        f: &dyn Fn(&Tensor) -> Tensor,
+        x: &[f32], shape: &[usize], c: &Tensor, f: &dyn Fn(&Tensor) -> Tensor,
     ) -> (Tensor, Tensor) {
         let x = Var::from_vec(x.to_vec(), shape, &Device::Cpu).unwrap();
         let y = f(x.as_tensor());

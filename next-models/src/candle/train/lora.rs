@@ -67,11 +67,7 @@ impl Lora {
     /// `±1/sqrt(in)` (PEFT's Kaiming-uniform default), `B` zero, so that a fresh
     /// adapter leaves the model as it is.
     pub fn new(
-        model: &Frozen,
-        targets: &[Target],
-        rank: usize,
-        scale: f64,
-        rng: &mut fastrand::Rng,
+        model: &Frozen, targets: &[Target], rank: usize, scale: f64, rng: &mut fastrand::Rng,
     ) -> Result<Self> {
         let mut stacks = HashMap::new();
         for layer in 0..model.hp.n_layer {
@@ -149,12 +145,8 @@ impl Lora {
     /// adapters (one fused operation) when it has some: the reference forward's.
     #[cfg(test)]
     pub fn project(
-        &self,
-        x: &Tensor,
-        w: &std::sync::Arc<super::ops::FrozenLinear>,
-        layer: usize,
-        stack: Stack,
-        dropout: &mut Option<Dropout<'_>>,
+        &self, x: &Tensor, w: &std::sync::Arc<super::ops::FrozenLinear>, layer: usize,
+        stack: Stack, dropout: &mut Option<Dropout<'_>>,
     ) -> Result<Tensor> {
         let Some(stacked) = self.stacks.get(&(layer, stack)) else {
             return super::ops::frozen_linear(x, w);
@@ -191,9 +183,7 @@ impl Lora {
 
     /// The pairs as an [`Adapter`] of `model`, with the settings' `training` note.
     pub fn to_adapter(
-        &self,
-        model: &Frozen,
-        training: serde_json::Value,
+        &self, model: &Frozen, training: serde_json::Value,
     ) -> std::result::Result<Adapter, String> {
         let failed = |e: candle_core::Error| e.to_string();
         let mut pairs = HashMap::new();

@@ -73,11 +73,7 @@ impl Matrix {
 /// # Panics
 /// When the view does not lie within `data` (a bug of the caller's sizes).
 pub(crate) fn view(
-    data: &[f32],
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    stride: usize,
+    data: &[f32], offset: usize, rows: usize, cols: usize, stride: usize,
 ) -> MatRef<'_, f32> {
     MatRef::from_row_major_slice_with_stride(&data[offset..], rows, cols, stride)
 }
@@ -92,11 +88,7 @@ pub(crate) fn view(
 /// # Panics
 /// As [`view`].
 pub(crate) fn view_mut(
-    data: &mut [f32],
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    stride: usize,
+    data: &mut [f32], offset: usize, rows: usize, cols: usize, stride: usize,
 ) -> MatMut<'_, f32> {
     MatMut::from_column_major_slice_with_stride_mut(&mut data[offset..], cols, rows, stride)
         .transpose_mut()
@@ -124,22 +116,14 @@ const SPLIT_AT: usize = 1 << 20;
 /// # Panics
 /// When the shapes do not agree (a bug of the caller's sizes).
 pub(crate) fn product(
-    out: MatMut<'_, f32>,
-    mode: Out,
-    lhs: MatRef<'_, f32>,
-    rhs: MatRef<'_, f32>,
-    alpha: f32,
+    out: MatMut<'_, f32>, mode: Out, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, alpha: f32,
 ) {
     split(out, mode, lhs, rhs, alpha, rayon::current_num_threads());
 }
 
 /// [`product`] over `ways` threads.
 fn split(
-    out: MatMut<'_, f32>,
-    mode: Out,
-    lhs: MatRef<'_, f32>,
-    rhs: MatRef<'_, f32>,
-    alpha: f32,
+    out: MatMut<'_, f32>, mode: Out, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, alpha: f32,
     ways: usize,
 ) {
     let (m, n, k) = (out.nrows(), out.ncols(), lhs.ncols());
@@ -171,11 +155,7 @@ fn split(
 /// As [`product`], on the calling thread only: for the small products that run in
 /// parallel with each other.
 pub(crate) fn product_here(
-    out: MatMut<'_, f32>,
-    mode: Out,
-    lhs: MatRef<'_, f32>,
-    rhs: MatRef<'_, f32>,
-    alpha: f32,
+    out: MatMut<'_, f32>, mode: Out, lhs: MatRef<'_, f32>, rhs: MatRef<'_, f32>, alpha: f32,
 ) {
     let accum = match mode {
         Out::Set => Accum::Replace,

@@ -208,10 +208,7 @@ impl Trainer for CandleLoraTrainer {
     /// Trains adapters on `examples` and writes them into `cx.out()`; see the
     /// [module documentation](self).
     async fn train(
-        &self,
-        base: &Checkpoint,
-        examples: &[TrainExample],
-        cx: &TrainContext<'_>,
+        &self, base: &Checkpoint, examples: &[TrainExample], cx: &TrainContext<'_>,
     ) -> Result<Checkpoint, TrainError> {
         let (gguf, start) = self.start_of(base)?;
         let out = std::path::absolute(cx.out()).map_err(|source| TrainError::Io {
@@ -263,9 +260,7 @@ impl Trainer for CandleLoraTrainer {
 
 /// The training thread: loads (or reuses) the model, encodes, fits, saves.
 fn run(
-    job: &Job,
-    report: &mut dyn FnMut(TrainUpdate),
-    stop: &dyn Fn() -> bool,
+    job: &Job, report: &mut dyn FnMut(TrainUpdate), stop: &dyn Fn() -> bool,
 ) -> Result<Checkpoint, TrainError> {
     let backend = |err: CandleError| TrainError::Backend(Box::new(err));
     let (model, tokenizer, template, start) = load(job, report).map_err(backend)?;

@@ -65,9 +65,7 @@ impl Frozen {
     /// [`CandleError`] for a file the inference forward would refuse, or an adapter
     /// that does not fit it.
     pub fn load(
-        file: &mut GgufFile,
-        start: Option<&Adapter>,
-        context: usize,
+        file: &mut GgufFile, start: Option<&Adapter>, context: usize,
     ) -> std::result::Result<Self, CandleError> {
         let hp = model_hparams(file, start)?;
         let path = file.path.clone();

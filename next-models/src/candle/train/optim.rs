@@ -63,9 +63,7 @@ impl AdamW {
     /// a variable without a gradient adds nothing.
     #[cfg(test)]
     pub fn accumulate(
-        &mut self,
-        vars: &[&Var],
-        grads: &candle_core::backprop::GradStore,
+        &mut self, vars: &[&Var], grads: &candle_core::backprop::GradStore,
     ) -> Result<()> {
         for (sum, var) in self.grads.iter_mut().zip(vars) {
             if let Some(g) = grads.get(var.as_tensor()) {

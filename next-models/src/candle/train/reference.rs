@@ -37,10 +37,7 @@ impl Frozen {
     /// token ids `ids`, `(batch, positions)`, with the adapters of `lora` (none: the
     /// base model). `dropout` draws the adapters' input masks.
     pub fn hidden(
-        &self,
-        ids: &Tensor,
-        lora: Option<&Lora>,
-        dropout: &mut Option<Dropout<'_>>,
+        &self, ids: &Tensor, lora: Option<&Lora>, dropout: &mut Option<Dropout<'_>>,
     ) -> Result<Tensor> {
         let hp = &self.hp;
         let (b, t) = ids.dims2()?;
@@ -142,10 +139,7 @@ impl Frozen {
 /// The summed negative log-likelihood of a batch's targets under the model with
 /// `lora`.
 pub(crate) fn batch_nll(
-    model: &Frozen,
-    lora: &Lora,
-    batch: &Batch,
-    dropout: &mut Option<Dropout<'_>>,
+    model: &Frozen, lora: &Lora, batch: &Batch, dropout: &mut Option<Dropout<'_>>,
 ) -> Result<Tensor> {
     let ids = Tensor::from_slice(&batch.ids, (batch.rows, batch.width), &Device::Cpu)?;
     let hidden = model.hidden(&ids, Some(lora), dropout)?;

@@ -57,12 +57,7 @@ pub(crate) fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
 // A row's width is far below 2^23.
 #[allow(clippy::cast_precision_loss)]
 pub(crate) fn rms_norm_back(
-    x: &[f32],
-    weight: &[f32],
-    eps: f32,
-    g: &[f32],
-    dx: &mut [f32],
-    add: bool,
+    x: &[f32], weight: &[f32], eps: f32, g: &[f32], dx: &mut [f32], add: bool,
 ) {
     let w = weight.len();
     dx.par_chunks_mut(w * ROWS_PER_TASK)
@@ -104,14 +99,8 @@ pub(crate) fn rms_norm_back(
 // The arguments are the layout of the rows; grouping them would only rename them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn rope(
-    x: &mut [f32],
-    width: usize,
-    rotated: usize,
-    positions: usize,
-    cos: &[f32],
-    sin: &[f32],
-    half: usize,
-    sign: f32,
+    x: &mut [f32], width: usize, rotated: usize, positions: usize, cos: &[f32], sin: &[f32],
+    half: usize, sign: f32,
 ) {
     assert!(cos.len() >= positions * half && sin.len() >= positions * half && rotated <= width);
     x.par_chunks_mut(width * ROWS_PER_TASK)
@@ -178,11 +167,7 @@ pub(crate) fn causal_softmax_back(p: &[f32], g: &mut [f32], positions: usize, sc
 
 /// [`causal_softmax_back`] on the calling thread, of rows whose first is row `first`.
 pub(crate) fn causal_softmax_back_rows(
-    p: &[f32],
-    g: &mut [f32],
-    positions: usize,
-    scale: f32,
-    first: usize,
+    p: &[f32], g: &mut [f32], positions: usize, scale: f32, first: usize,
 ) {
     let t = positions;
     for (k, (g, p)) in g.chunks_exact_mut(t).zip(p.chunks_exact(t)).enumerate() {
@@ -252,10 +237,7 @@ pub(crate) fn log_sum_exp(row: &[f32]) -> f32 {
 /// # Panics
 /// When a target is not below `vocab`, or the rows are fewer than the targets.
 pub(crate) fn cross_entropy_back(
-    logits: &mut [f32],
-    vocab: usize,
-    targets: &[u32],
-    scale: f32,
+    logits: &mut [f32], vocab: usize, targets: &[u32], scale: f32,
 ) -> f32 {
     let per_row: Vec<f32> = logits
         .par_chunks_mut(vocab)

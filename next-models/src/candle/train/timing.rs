@@ -44,12 +44,7 @@ impl StepTimes {
 /// # Errors
 /// [`CandleError`] when the model cannot be loaded or a step fails.
 pub fn time_steps(
-    gguf: &Path,
-    config: &LoraConfig,
-    batch: usize,
-    seq_len: usize,
-    warmup: usize,
-    steps: usize,
+    gguf: &Path, config: &LoraConfig, batch: usize, seq_len: usize, warmup: usize, steps: usize,
     seed: u64,
 ) -> Result<StepTimes, CandleError> {
     let config = LoraConfig {

@@ -171,11 +171,7 @@ fn complex_of(v: &Value) -> Option<(f64, f64)> {
 /// Complex arithmetic, as the textbook writes it (`a + bi` and `c + di`).
 #[allow(clippy::many_single_char_names)]
 fn complex_arith(
-    op: BinOp,
-    (a, b): (f64, f64),
-    (c, d): (f64, f64),
-    x: &Value,
-    y: &Value,
+    op: BinOp, (a, b): (f64, f64), (c, d): (f64, f64), x: &Value, y: &Value,
 ) -> Result<Value, PyErr> {
     Ok(match op {
         BinOp::Add => Value::Complex(a + c, b + d),

@@ -109,10 +109,7 @@ fn judge_check(check: &Check, holes: &Holes<'_>) -> TestOutcome {
 }
 
 fn judge_compare(
-    left: &Expr,
-    op: CompareOp,
-    right: &Expr,
-    holes: &Holes<'_>,
+    left: &Expr, op: CompareOp, right: &Expr, holes: &Holes<'_>,
 ) -> Result<Option<String>, Halt> {
     let l = eval(left, holes)?;
     let r = eval(right, holes)?;

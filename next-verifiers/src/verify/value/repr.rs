@@ -175,11 +175,7 @@ impl Repr {
     }
 
     fn items<'a>(
-        &mut self,
-        open: &str,
-        close: &str,
-        items: impl Iterator<Item = &'a Value>,
-        one_tuple: bool,
+        &mut self, open: &str, close: &str, items: impl Iterator<Item = &'a Value>, one_tuple: bool,
     ) -> Result<(), Full> {
         self.push(open)?;
         let mut count = 0;

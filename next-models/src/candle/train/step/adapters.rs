@@ -123,14 +123,8 @@ impl Adapted {
     /// writes `u = x' A^T`, which the backward pass reads.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
-        &self,
-        x: &[f32],
-        rows: usize,
-        keep: Option<&Keep>,
-        u: &mut Vec<f32>,
-        y: &mut [f32],
-        n: usize,
-        scratch: &mut Scratch,
+        &self, x: &[f32], rows: usize, keep: Option<&Keep>, u: &mut Vec<f32>, y: &mut [f32],
+        n: usize, scratch: &mut Scratch,
     ) {
         let (r, pr) = (self.rank, self.parts.len() * self.rank);
         let xd = input(x, keep, &mut scratch.masked);
@@ -162,16 +156,8 @@ impl Adapted {
     /// forward pass's.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
-        &self,
-        x: &[f32],
-        rows: usize,
-        keep: Option<&Keep>,
-        u: &[f32],
-        g: &[f32],
-        n: usize,
-        dx: &mut [f32],
-        (da, db): (&mut [f32], &mut [f32]),
-        scratch: &mut Scratch,
+        &self, x: &[f32], rows: usize, keep: Option<&Keep>, u: &[f32], g: &[f32], n: usize,
+        dx: &mut [f32], (da, db): (&mut [f32], &mut [f32]), scratch: &mut Scratch,
     ) {
         let (r, pr, k) = (self.rank, self.parts.len() * self.rank, self.inp);
         let du = sized(&mut scratch.du, rows * pr);

@@ -78,11 +78,7 @@ pub(super) fn forward(dims: &Dims, qkv: &[f32], probs: &mut [f32], attn: &mut [f
 /// for the gradient `d_attn` of the heads' outputs. `scratch` holds each head's scores'
 /// gradient and its share of its key and value heads' gradients, summed at the end.
 pub(super) fn backward(
-    dims: &Dims,
-    qkv: &[f32],
-    probs: &[f32],
-    d_attn: &[f32],
-    d_qkv: &mut [f32],
+    dims: &Dims, qkv: &[f32], probs: &[f32], d_attn: &[f32], d_qkv: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
     let (t, hd, qw, d) = (dims.t, dims.hd, dims.qkv, dims.d);

@@ -29,11 +29,7 @@ pub(super) struct Buffers {
 /// output `ws.last`; writes into `ws.dx` the gradient of `scale` times that sum with
 /// respect to `ws.last`.
 pub(super) fn loss_and_back(
-    model: &Frozen,
-    dims: &Dims,
-    batch: &Batch,
-    scale: f32,
-    ws: &mut Workspace,
+    model: &Frozen, dims: &Dims, batch: &Batch, scale: f32, ws: &mut Workspace,
 ) -> f32 {
     let (rows, d) = (dims.rows, dims.d);
     let head = model.head();

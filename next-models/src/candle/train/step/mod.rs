@@ -131,13 +131,8 @@ pub(crate) enum StepError {
 /// [`StepError::Shape`] when the batch is longer than the model's rotary tables, has a
 /// token or target outside the vocabulary, or `grads` does not match `adapters`.
 pub(crate) fn run(
-    model: &Frozen,
-    adapters: &Adapters,
-    batch: &Batch,
-    dropout: &mut Option<Dropout<'_>>,
-    scale: f32,
-    ws: &mut Workspace,
-    grads: &mut [Vec<f32>],
+    model: &Frozen, adapters: &Adapters, batch: &Batch, dropout: &mut Option<Dropout<'_>>,
+    scale: f32, ws: &mut Workspace, grads: &mut [Vec<f32>],
 ) -> Result<f32, StepError> {
     let dims = check(model, adapters, batch, grads)?;
     if ws.layers.len() != model.layers.len() {
@@ -192,10 +187,7 @@ pub(crate) fn run(
 
 /// The sizes of `batch` in `model`, once checked.
 fn check(
-    model: &Frozen,
-    adapters: &Adapters,
-    batch: &Batch,
-    grads: &[Vec<f32>],
+    model: &Frozen, adapters: &Adapters, batch: &Batch, grads: &[Vec<f32>],
 ) -> Result<Dims, StepError> {
     let hp = &model.hp;
     let (b, t) = (batch.rows, batch.width);
@@ -261,13 +253,8 @@ fn draw(adapted: Option<&Adapted>, dropout: &mut Option<Dropout<'_>>, len: usize
 /// output into `out`.
 #[allow(clippy::too_many_arguments)]
 fn forward(
-    model: &Frozen,
-    layer: &FrozenLayer,
-    adapters: &[Option<Adapted>; 4],
-    dims: &Dims,
-    saved: &mut Saved,
-    out: &mut Vec<f32>,
-    dropout: &mut Option<Dropout<'_>>,
+    model: &Frozen, layer: &FrozenLayer, adapters: &[Option<Adapted>; 4], dims: &Dims,
+    saved: &mut Saved, out: &mut Vec<f32>, dropout: &mut Option<Dropout<'_>>,
     scratch: &mut Scratch,
 ) {
     let (rows, d, ff) = (dims.rows, dims.d, layer.ff);
@@ -344,13 +331,8 @@ struct Back<'a> {
 /// One layer backward: `back.dx` goes from the gradient of the layer's output to that
 /// of its input; the adapters' gradients are added to `grads`.
 fn backward(
-    model: &Frozen,
-    layer: &FrozenLayer,
-    adapters: &[Option<Adapted>; 4],
-    dims: &Dims,
-    saved: &Saved,
-    back: Back<'_>,
-    grads: &mut [Vec<f32>],
+    model: &Frozen, layer: &FrozenLayer, adapters: &[Option<Adapted>; 4], dims: &Dims,
+    saved: &Saved, back: Back<'_>, grads: &mut [Vec<f32>],
 ) {
     let (rows, d, ff) = (dims.rows, dims.d, layer.ff);
     let eps = model.hp.rms_eps;
