@@ -285,7 +285,6 @@ pub fn parse_answer(raw: &str) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::TaskId;
 
     fn fix(answer: &Answer) -> (&str, &str) {
         match answer {
@@ -348,14 +347,12 @@ mod tests {
 
     #[test]
     fn prompt_shows_trace_or_program() {
-        let task = RepairTask::new(
-            TaskId::new("t").unwrap(),
+        let task = crate::task::fixture(
+            "t",
             "Add one.",
-            Program::new("def f(x):\n    return x\n"),
-            vec![TestCase::new("assert f(1) == 2").unwrap()],
-            "f",
-        )
-        .unwrap();
+            "def f(x):\n    return x\n",
+            "assert f(1) == 2",
+        );
         let plain = repair(&task, None, &[]);
         assert_eq!(plain.messages.len(), 2);
         assert!(plain.messages[1]
@@ -377,14 +374,12 @@ mod tests {
 
     #[test]
     fn few_shots_become_earlier_turns() {
-        let task = RepairTask::new(
-            TaskId::new("t").unwrap(),
+        let task = crate::task::fixture(
+            "t",
             "Add one.",
-            Program::new("def f(x):\n    return x\n"),
-            vec![TestCase::new("assert f(1) == 2").unwrap()],
-            "f",
-        )
-        .unwrap();
+            "def f(x):\n    return x\n",
+            "assert f(1) == 2",
+        );
         let shot = FewShot {
             task: task.clone(),
             rendered: None,

@@ -282,6 +282,16 @@ impl TryFrom<RawTask> for RepairTask {
     }
 }
 
+/// A task with one test and the entry point `f`, for tests.
+#[cfg(test)]
+pub(crate) fn fixture(id: &str, spec: &str, program: &str, test: &str) -> RepairTask {
+    let tests = TestCase::new(test).into_iter().collect();
+    match TaskId::new(id).map(|id| RepairTask::new(id, spec, Program::new(program), tests, "f")) {
+        Ok(Ok(task)) => task,
+        _ => panic!("a bad fixture: {id}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,14 +314,12 @@ mod tests {
 
     #[test]
     fn task_round_trips_through_json() {
-        let mut task = RepairTask::new(
-            TaskId::new("mbpp/2").unwrap(),
+        let mut task = crate::task::fixture(
+            "mbpp/2",
             "spec",
-            Program::new("def f():\n    return 1\n"),
-            vec![TestCase::new("assert f() == 1").unwrap()],
-            "f",
-        )
-        .unwrap();
+            "def f():\n    return 1\n",
+            "assert f() == 1",
+        );
         task.metadata
             .insert("bug_type".into(), serde_json::json!("value misuse"));
         let line = serde_json::to_string(&task).unwrap();
@@ -329,14 +337,7 @@ mod tests {
 
     #[test]
     fn setup_follows_the_fix() {
-        let mut task = RepairTask::new(
-            TaskId::new("t").unwrap(),
-            "",
-            Program::new("x = 1"),
-            vec![TestCase::new("assert x").unwrap()],
-            "f",
-        )
-        .unwrap();
+        let mut task = crate::task::fixture("t", "", "x = 1", "assert x");
         let fix = Program::new("def f(): pass\n");
         assert_eq!(task.with_setup(&fix), fix);
         task.setup = Some("import math".into());

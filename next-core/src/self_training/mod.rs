@@ -84,6 +84,15 @@ pub struct SelfTraining<T, R, S, V, Tn> {
     roles_record: Option<serde_json::Value>,
 }
 
+/// What a phase runs with, borrowed from a [`SelfTraining`] with its roles' types
+/// erased: the phases (`prepare.rs`, `phase.rs`) are written once, not once per set of
+/// roles.
+#[derive(Clone, Copy)]
+struct Worker<'a> {
+    repairer: Repairer<'a>,
+    config: &'a LoopConfig,
+}
+
 impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
 where
     T: Tracer,
@@ -127,10 +136,14 @@ where
         self
     }
 
-    /// The walk of one task over this loop's roles.
-    fn repairer(&self) -> Repairer<'_> {
-        Repairer::new(&self.tracer, &self.renderer, &self.sampler, &self.verifier)
-            .with_shots(&self.shots)
+    /// What the phases run with: the walk of one task over this loop's roles, and the
+    /// settings.
+    fn worker(&self) -> Worker<'_> {
+        Worker {
+            repairer: Repairer::new(&self.tracer, &self.renderer, &self.sampler, &self.verifier)
+                .with_shots(&self.shots),
+            config: &self.config,
+        }
     }
 
     /// The configuration.
@@ -193,7 +206,7 @@ where
             resumed,
         });
         let all: Vec<&RepairTask> = train.iter().chain(dev).collect();
-        let prompts = self.prepare(run, &all, observer).await?;
+        let prompts = self.worker().prepare(run, &all, observer).await?;
         let dev: Vec<&RepairTask> = dev.iter().collect();
         let train: Vec<&RepairTask> = train.iter().collect();
         let base = Checkpoint::base();
@@ -215,6 +228,7 @@ where
         let mut kept: Vec<TrainExample> = Vec::new();
         for iteration in 1..=self.config.iterations {
             let sampled = self
+                .worker()
                 .phase(
                     run,
                     &Plan {
@@ -299,7 +313,11 @@ where
             keep: None,
             ks: &self.config.eval.ks,
         };
-        Ok(self.phase(run, &plan, prompts, observer).await?.metrics)
+        Ok(self
+            .worker()
+            .phase(run, &plan, prompts, observer)
+            .await?
+            .metrics)
     }
 
     async fn filter<'t>(
@@ -315,7 +333,7 @@ where
             keep: None,
             ks: &[filter.k],
         };
-        let outcome = self.phase(run, &plan, prompts, observer).await?;
+        let outcome = self.worker().phase(run, &plan, prompts, observer).await?;
         let mut hard = Vec::new();
         for (task, counts) in train.iter().zip(&outcome.counts) {
             if metrics::pass_at_k(*counts, filter.k)? < filter.threshold {

@@ -11,22 +11,20 @@ use std::sync::Mutex;
 use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use tokio::sync::Semaphore;
 
-use super::SelfTraining;
+use super::Worker;
 use crate::guard::derive_seed;
 use crate::jsonl::Appender;
 use crate::metrics::{self, Counts};
 use crate::observe::{Observer, Phase, Progress, Stage};
 use crate::prompt::{self, Prompt};
-use crate::render::TraceRenderer;
 use crate::run::{
     FailureCounts, FailureRecord, PhaseMetrics, RunDir, RunError, SampleRecord, VerdictRecord,
 };
 use crate::run::{PhaseDir, RecordFile};
-use crate::sample::{Answer, RationaleSampler, Sample};
+use crate::sample::{Answer, Sample};
 use crate::task::{RepairTask, TaskId};
-use crate::trace::Tracer;
-use crate::train::{Checkpoint, TrainExample, Trainer};
-use crate::verify::{Verdict, Verifier};
+use crate::train::{Checkpoint, TrainExample};
+use crate::verify::Verdict;
 
 /// What a phase does.
 pub(super) struct Plan<'a> {
@@ -164,14 +162,7 @@ fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
 
-impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
-where
-    T: Tracer,
-    R: TraceRenderer,
-    S: RationaleSampler,
-    V: Verifier,
-    Tn: Trainer,
-{
+impl Worker<'_> {
     /// Runs (or finishes) one phase.
     pub(super) async fn phase(
         &self, run: &RunDir, plan: &Plan<'_>, prompts: &Prompts, observer: &dyn Observer,
@@ -329,7 +320,7 @@ where
         ));
         let drawn = {
             let _permit = cx.samplers.acquire().await;
-            self.repairer()
+            self.repairer
                 .sample(cx.plan.checkpoint, prompt, n, &params)
                 .await
         };
@@ -374,7 +365,7 @@ where
         let mut judged: Vec<(u32, Result<Verdict, String>)> = stream::iter(pending)
             .map(|(i, fix)| async move {
                 let _permit = cx.verifiers.acquire().await;
-                let verdict = self.repairer().judge(task, fix).await;
+                let verdict = self.repairer.judge(task, fix).await;
                 (i, verdict.map_err(|failure| failure.message))
             })
             .buffer_unordered(self.config.concurrency.verifiers)

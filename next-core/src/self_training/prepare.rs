@@ -7,26 +7,14 @@ use std::sync::Mutex;
 use futures::stream::{self, StreamExt as _};
 
 use super::phase::{append, Prompts};
-use super::SelfTraining;
+use super::Worker;
 use crate::observe::{Observer, Phase, Progress};
-use crate::render::TraceRenderer;
 use crate::repair::StepFailure;
 use crate::run::RecordFile;
 use crate::run::{FailureRecord, PromptRecord, RunDir, RunError};
-use crate::sample::RationaleSampler;
 use crate::task::RepairTask;
-use crate::trace::Tracer;
-use crate::train::Trainer;
-use crate::verify::Verifier;
 
-impl<T, R, S, V, Tn> SelfTraining<T, R, S, V, Tn>
-where
-    T: Tracer,
-    R: TraceRenderer,
-    S: RationaleSampler,
-    V: Verifier,
-    Tn: Trainer,
-{
+impl Worker<'_> {
     /// Builds (or reloads) the prompt of every task.
     pub(super) async fn prepare(
         &self, run: &RunDir, tasks: &[&RepairTask], observer: &dyn Observer,
@@ -59,7 +47,7 @@ where
             tasks: todo.len(),
         });
         let mut built = stream::iter(todo)
-            .map(|task| async move { (task, self.repairer().prompt(task).await) })
+            .map(|task| async move { (task, self.repairer.prompt(task).await) })
             .buffer_unordered(self.config.concurrency.tasks);
         while let Some((task, built)) = built.next().await {
             match built {

@@ -108,6 +108,14 @@ pub mod trainer;
 pub mod verdict;
 mod verifier;
 
+/// `n` tests `assert NAME(i) == i`, for the mock roles' own tests.
+#[cfg(test)]
+fn identity_tests(name: &str, n: usize) -> Vec<crate::task::TestCase> {
+    (0..n)
+        .filter_map(|i| crate::task::TestCase::new(format!("assert {name}({i}) == {i}")).ok())
+        .collect()
+}
+
 pub use fail::{FailOn, Fault, InjectedFault, RoleInput};
 pub use sampler::{task_tag, MockSampler, Skill};
 pub use sandbox::ScriptedSandbox;

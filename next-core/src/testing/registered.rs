@@ -183,20 +183,14 @@ mod tests {
         }
     }
 
-    /// The fraction of `n` samples whose fix passes under the mock verifier.
     fn pass_fraction(sampler: &dyn RationaleSampler, model: &Checkpoint, n: usize) -> f64 {
-        let params = SamplingParams::default();
-        let drawn = block_on(sampler.sample(model, &prompt(), n, &params)).unwrap();
-        assert_eq!(drawn.len(), n);
-        let tests = [TestCase::new("assert mock_fix(1) == 1").unwrap()];
-        let passed = drawn
-            .iter()
-            .filter_map(|s| s.fix())
-            .filter(|fix| MockVerifier::judge(fix, &tests).passed())
-            .count();
-        #[allow(clippy::cast_precision_loss)]
-        let fraction = passed as f64 / n as f64;
-        fraction
+        super::super::sampler::pass_fraction(
+            sampler,
+            model,
+            &prompt(),
+            n,
+            &SamplingParams::default(),
+        )
     }
 
     #[test]

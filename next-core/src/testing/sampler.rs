@@ -252,6 +252,27 @@ impl RationaleSampler for MockSampler {
     }
 }
 
+/// The fraction of `n` samples drawn by `sampler` whose fix passes under the mock
+/// verifier's `assert mock_fix(1) == 1`.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(super) fn pass_fraction(
+    sampler: &dyn RationaleSampler, model: &Checkpoint, prompt: &Prompt, n: usize,
+    params: &SamplingParams,
+) -> f64 {
+    let drawn = futures::executor::block_on(sampler.sample(model, prompt, n, params)).unwrap();
+    assert_eq!(drawn.len(), n);
+    let tests = [crate::task::TestCase::new("assert mock_fix(1) == 1").unwrap()];
+    let passed = drawn
+        .iter()
+        .filter_map(Sample::fix)
+        .filter(|fix| super::MockVerifier::judge(fix, &tests).passed())
+        .count();
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = passed as f64 / n as f64;
+    fraction
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -261,9 +282,7 @@ mod tests {
 
     use super::*;
     use crate::prompt::{Message, Role};
-    use crate::task::TestCase;
     use crate::testing::trainer::mock_checkpoint;
-    use crate::testing::MockVerifier;
 
     fn prompt(text: &str) -> Prompt {
         Prompt {
@@ -279,17 +298,7 @@ mod tests {
     }
 
     fn pass_fraction(sampler: &MockSampler, model: &Checkpoint, text: &str, n: usize) -> f64 {
-        let drawn = block_on(sampler.sample(model, &prompt(text), n, &params(Some(1)))).unwrap();
-        assert_eq!(drawn.len(), n);
-        let tests = [TestCase::new("assert mock_fix(1) == 1").unwrap()];
-        let passed = drawn
-            .iter()
-            .filter_map(Sample::fix)
-            .filter(|fix| MockVerifier::judge(fix, &tests).passed())
-            .count();
-        #[allow(clippy::cast_precision_loss)]
-        let fraction = passed as f64 / n as f64;
-        fraction
+        super::pass_fraction(sampler, model, &prompt(text), n, &params(Some(1)))
     }
 
     #[test]

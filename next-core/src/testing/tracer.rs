@@ -157,9 +157,7 @@ mod tests {
     use super::*;
 
     fn tests(n: usize) -> Vec<TestCase> {
-        (0..n)
-            .map(|i| TestCase::new(format!("assert g({i}) == {i}")).unwrap())
-            .collect()
+        super::super::identity_tests("g", n)
     }
 
     #[test]

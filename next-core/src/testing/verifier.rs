@@ -75,9 +75,7 @@ mod tests {
     use super::*;
 
     fn tests(n: usize) -> Vec<TestCase> {
-        (0..n)
-            .map(|i| TestCase::new(format!("assert f({i}) == {i}")).unwrap())
-            .collect()
+        super::super::identity_tests("f", n)
     }
 
     #[test]
