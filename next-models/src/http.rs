@@ -48,6 +48,37 @@ pub(crate) struct Settings<'a> {
     pub missing_key_hint: Option<String>,
 }
 
+impl<'a> Settings<'a> {
+    /// Settings without a key: the caller adds one with [`Settings::with_key`].
+    pub(crate) fn new(
+        provider: &'static str, timeout_secs: f64, max_concurrency: usize, retry: &'a RetryPolicy,
+        headers: &'a BTreeMap<String, String>,
+    ) -> Self {
+        Self {
+            provider,
+            timeout_secs,
+            max_concurrency,
+            retry,
+            headers,
+            auth: None,
+            missing_key_hint: None,
+        }
+    }
+
+    /// The same settings, sending `value` in `header` when there is one, and otherwise
+    /// saying `hint` after a 401 or 403.
+    pub(crate) fn with_key(
+        self, header: HeaderName, value: Option<String>, hint: impl FnOnce() -> String,
+    ) -> Self {
+        let missing_key_hint = value.is_none().then(hint);
+        Self {
+            auth: value.map(|value| (header, value)),
+            missing_key_hint,
+            ..self
+        }
+    }
+}
+
 /// One hosted API: a client with its headers, timeout, concurrency bound and retries.
 pub(crate) struct Api {
     provider: &'static str,

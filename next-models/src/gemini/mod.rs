@@ -79,15 +79,16 @@ impl GeminiSampler {
                 config.api_key_env
             ))
         })?;
-        let api = Api::new(Settings {
-            provider: NAME,
-            timeout_secs: config.timeout_secs,
-            max_concurrency: config.max_concurrency,
-            retry: &config.retry,
-            headers: &config.headers,
-            auth: Some((HeaderName::from_static(KEY_HEADER), key)),
-            missing_key_hint: None,
-        })?;
+        let api = Api::new(
+            Settings::new(
+                NAME,
+                config.timeout_secs,
+                config.max_concurrency,
+                &config.retry,
+                &config.headers,
+            )
+            .with_key(HeaderName::from_static(KEY_HEADER), Some(key), String::new),
+        )?;
         Ok(Self { api, base, config })
     }
 
@@ -104,10 +105,15 @@ impl GeminiSampler {
         let resource = resource(model).map_err(ModelError::InvalidRequest)?;
         Ok(format!("{}/v1beta/{resource}:generateContent", self.base))
     }
+}
 
-    async fn draw(
+#[async_trait]
+impl RationaleSampler for GeminiSampler {
+    /// Samples `n` answers; blocked or empty candidates are left out (see the
+    /// [module documentation](self)).
+    async fn sample(
         &self, checkpoint: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
-    ) -> Result<Vec<Sample>, ModelError> {
+    ) -> Result<Vec<Sample>, SampleError> {
         let model = http::request_model(checkpoint, &self.config.model, params)?;
         let url = self.url_for(model).map_err(|err| ModelError::Checkpoint {
             name: checkpoint.name.clone(),
@@ -120,7 +126,8 @@ impl GeminiSampler {
         if contents.is_empty() {
             return Err(ModelError::InvalidRequest(
                 "the prompt has no user or assistant message".into(),
-            ));
+            )
+            .into());
         }
         let (contents, system, url) = (&contents, system.as_ref(), &url);
         http::draw(
@@ -148,17 +155,7 @@ impl GeminiSampler {
             },
         )
         .await
-    }
-}
-
-#[async_trait]
-impl RationaleSampler for GeminiSampler {
-    /// Samples `n` answers; blocked or empty candidates are left out (see the
-    /// [module documentation](self)).
-    async fn sample(
-        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
-    ) -> Result<Vec<Sample>, SampleError> {
-        Ok(self.draw(model, prompt, n, params).await?)
+        .map_err(SampleError::from)
     }
 }
 

@@ -68,7 +68,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use next_core::error::chain;
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, TrainUpdate, Trainer};
-use reqwest::header::AUTHORIZATION;
 
 pub use self::config::OpenAiFineTuneConfig;
 use self::state::State;
@@ -172,22 +171,16 @@ impl OpenAiFineTuneTrainer {
     pub fn new(config: OpenAiFineTuneConfig) -> Result<Self, ModelError> {
         config.validate()?;
         let base_url = http::check_base_url(&config.base_url)?.to_owned();
-        let key = http::env_key(&config.api_key_env);
-        let missing_key_hint = key.is_none().then(|| {
-            format!(
-                "no API key was sent: the environment variable {} is not set",
-                config.api_key_env
-            )
-        });
-        let api = Api::new(Settings {
-            provider: NAME,
-            timeout_secs: config.timeout_secs,
-            max_concurrency: MAX_CONCURRENCY,
-            retry: &config.retry,
-            headers: &config.headers,
-            auth: key.map(|key| (AUTHORIZATION, format!("Bearer {key}"))),
-            missing_key_hint,
-        })?;
+        let api = Api::new(super::bearer(
+            Settings::new(
+                NAME,
+                config.timeout_secs,
+                MAX_CONCURRENCY,
+                &config.retry,
+                &config.headers,
+            ),
+            &config.api_key_env,
+        ))?;
         let poll_interval = retry::seconds(config.poll_interval_secs).unwrap_or_default();
         let max_wait = config.max_wait_secs.and_then(retry::seconds);
         Ok(Self {

@@ -77,22 +77,16 @@ impl OpenAiSampler {
             ));
         }
         let base = http::check_base_url(&config.base_url)?;
-        let key = http::env_key(&config.api_key_env);
-        let missing_key_hint = key.is_none().then(|| {
-            format!(
-                "no API key was sent: the environment variable {} is not set",
-                config.api_key_env
-            )
-        });
-        let api = Api::new(Settings {
-            provider: NAME,
-            timeout_secs: config.timeout_secs,
-            max_concurrency: config.max_concurrency,
-            retry: &config.retry,
-            headers: &config.headers,
-            auth: key.map(|key| (AUTHORIZATION, format!("Bearer {key}"))),
-            missing_key_hint,
-        })?;
+        let api = Api::new(bearer(
+            Settings::new(
+                NAME,
+                config.timeout_secs,
+                config.max_concurrency,
+                &config.retry,
+                &config.headers,
+            ),
+            &config.api_key_env,
+        ))?;
         Ok(Self {
             api,
             url: format!("{base}/chat/completions"),
@@ -109,10 +103,23 @@ impl OpenAiSampler {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    async fn draw(
+/// `settings` with the key in the environment variable `api_key_env`, when it is set,
+/// sent as `Authorization: Bearer <key>`; an OpenAI-style server may need none.
+pub(crate) fn bearer<'a>(settings: Settings<'a>, api_key_env: &str) -> Settings<'a> {
+    let key = http::env_key(api_key_env).map(|key| format!("Bearer {key}"));
+    settings.with_key(AUTHORIZATION, key, || {
+        format!("no API key was sent: the environment variable {api_key_env} is not set")
+    })
+}
+
+#[async_trait]
+impl RationaleSampler for OpenAiSampler {
+    /// Samples `n` answers; see the [module documentation](self).
+    async fn sample(
         &self, checkpoint: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
-    ) -> Result<Vec<Sample>, ModelError> {
+    ) -> Result<Vec<Sample>, SampleError> {
         let model = http::request_model(checkpoint, &self.config.model, params)?;
         if n == 0 {
             return Ok(Vec::new());
@@ -148,16 +155,7 @@ impl OpenAiSampler {
             },
         )
         .await
-    }
-}
-
-#[async_trait]
-impl RationaleSampler for OpenAiSampler {
-    /// Samples `n` answers; see the [module documentation](self).
-    async fn sample(
-        &self, model: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
-    ) -> Result<Vec<Sample>, SampleError> {
-        Ok(self.draw(model, prompt, n, params).await?)
+        .map_err(SampleError::from)
     }
 }
 
