@@ -118,7 +118,9 @@
 //! harness's on every program.
 
 mod cases;
+mod imports;
 mod judge;
+mod judging;
 mod plan;
 mod protocol;
 mod value;
@@ -142,6 +144,8 @@ use plan::{PlanCache, Plans, TestPlan};
 
 /// The planner's source, run as its own job (it never sees a program).
 const PLANNER: &str = include_str!("../../harness/planner.py");
+/// The most time a planner job may take (it runs test code only).
+const PLANNER_WALL: Duration = Duration::from_secs(120);
 /// The candidate harness's source, run with the program.
 const CANDIDATE: &str = include_str!("../../harness/candidate.py");
 /// What a candidate job runs: it starts the harness, compiled or from source.
@@ -171,6 +175,11 @@ pub struct TestVerifierConfig {
     pub result_bytes: u64,
     /// How many test lists' plans are kept.
     pub plan_cache: usize,
+    /// Whether a delegated test (one the planner could not split, so that its outcome is
+    /// the program's own word; see [`Provenance::Delegated`]) may count as passed. When
+    /// false, the default, a delegated test that passed is reported as an error saying
+    /// so, and the program does not pass.
+    pub allow_delegated: bool,
 }
 
 impl Default for TestVerifierConfig {
@@ -185,6 +194,7 @@ impl Default for TestVerifierConfig {
             value_bytes: 1 << 20,
             result_bytes: 16 << 20,
             plan_cache: 4096,
+            allow_delegated: false,
         }
     }
 }
@@ -352,7 +362,8 @@ impl<S: Sandbox> TestVerifier<S> {
                 execution: None,
             });
         }
-        let plans = self.plan(tests).await?;
+        let imports = imports::relevant_imports(program.source(), tests);
+        let plans = self.plan_with(tests, &imports).await?;
         let provenance: Vec<Provenance> = plans.iter().map(TestPlan::provenance).collect();
         for p in &provenance {
             let counter = match p {
@@ -367,22 +378,20 @@ impl<S: Sandbox> TestVerifier<S> {
             counter.fetch_add(1, Ordering::Relaxed);
         }
         if plans.iter().all(|p| matches!(p, TestPlan::Invalid { .. })) {
-            let outcomes = protocol::outcomes(&plans, &protocol::Records::default(), &idle());
+            let outcomes = protocol::outcomes(&plans, &protocol::Records::default(), &idle(), &[]);
             return Ok(Report {
                 verdict: Verdict::new(outcomes),
                 provenance,
                 execution: None,
             });
         }
-        let mut outcomes = Vec::with_capacity(tests.len());
-        let mut first = None;
+        let mut runs = Vec::new();
         let mut start = 0;
         while start < tests.len() {
             let (execution, nonce) = self
                 .candidate_run(program, &tests[start..], &plans[start..])
                 .await?;
             let records = protocol::read_records(&execution.stdout, &nonce, tests.len() - start);
-            let mut chunk = protocol::outcomes(&plans[start..], &records, &execution);
             // In process, a test that ends the job (an exit, a crash, a hang the job's
             // limit stopped) leaves the later ones unrun: they run in a job of their own.
             let reached = records.tests.len();
@@ -390,13 +399,38 @@ impl<S: Sandbox> TestVerifier<S> {
                 && records.tampered.is_none()
                 && matches!(records.module, Some(protocol::ModuleRecord::Loaded))
                 && start + reached < tests.len();
-            if cut_short {
-                chunk.truncate(reached);
-                chunk.push(protocol::ended_during(&execution));
+            let end = if cut_short {
+                start + reached + 1
+            } else {
+                tests.len()
+            };
+            runs.push(judging::Run {
+                start,
+                end,
+                records,
+                execution,
+            });
+            start = end;
+        }
+        let py = self.judge_py(tests, &imports, &plans, &runs).await;
+        let mut outcomes = Vec::with_capacity(tests.len());
+        let mut first = None;
+        for run in runs {
+            let mut chunk = protocol::outcomes(
+                &plans[run.start..],
+                &run.records,
+                &run.execution,
+                &py[run.start..],
+            );
+            if run.end < tests.len() {
+                chunk.truncate(run.end - run.start - 1);
+                chunk.push(protocol::ended_during(&run.execution));
             }
-            start += chunk.len();
             outcomes.extend(chunk);
-            first.get_or_insert(execution);
+            first.get_or_insert(run.execution);
+        }
+        if !self.config.allow_delegated {
+            judging::refuse_delegated(&mut outcomes, &provenance);
         }
         Ok(Report {
             verdict: Verdict::new(outcomes),
@@ -440,7 +474,7 @@ impl<S: Sandbox> TestVerifier<S> {
             "test": test,
             "entry_point": entry_point,
         });
-        let answer = self.run_planner(&request, test.len()).await?;
+        let answer = self.run_planner(&request, test.len(), PLANNER_WALL).await?;
         let tests = answer
             .get("tests")
             .and_then(serde_json::Value::as_array)
@@ -453,7 +487,17 @@ impl<S: Sandbox> TestVerifier<S> {
     }
 
     async fn plan(&self, tests: &[TestCase]) -> Result<Plans, VerifyError> {
-        let key: Vec<String> = tests.iter().map(|t| t.code().to_owned()).collect();
+        self.plan_with(tests, &[]).await
+    }
+
+    /// Plans `tests` for a program whose import lines that bear on them are `imports`.
+    async fn plan_with(
+        &self, tests: &[TestCase], imports: &[String],
+    ) -> Result<Plans, VerifyError> {
+        let mut key: Vec<String> = tests.iter().map(|t| t.code().to_owned()).collect();
+        // No test is empty, so the empty string marks where the imports begin.
+        key.push(String::new());
+        key.extend(imports.iter().cloned());
         let slot = self.plans.slot(key);
         let plans = slot
             .get_or_try_init(|| async {
@@ -461,9 +505,10 @@ impl<S: Sandbox> TestVerifier<S> {
                 let request = serde_json::json!({
                     "mode": "plan",
                     "tests": tests.iter().map(TestCase::code).collect::<Vec<_>>(),
+                    "imports": imports,
                     "harness": CANDIDATE,
                 });
-                let answer = self.run_planner(&request, size).await?;
+                let answer = self.run_planner(&request, size, PLANNER_WALL).await?;
                 if let Some(compiled) = answer.get("compiled") {
                     let tag = compiled.get("tag").and_then(serde_json::Value::as_str);
                     let code = compiled
@@ -493,17 +538,14 @@ impl<S: Sandbox> TestVerifier<S> {
         Ok(Arc::clone(plans))
     }
 
+    /// Runs the trusted planner (it never loads a program) on `request`, for at most
+    /// `wall`.
     async fn run_planner(
-        &self, request: &serde_json::Value, size: usize,
+        &self, request: &serde_json::Value, size: usize, wall: Duration,
     ) -> Result<serde_json::Value, VerifyError> {
         let size = u64::try_from(size).unwrap_or(u64::MAX);
-        let limits = Limits::new(
-            Duration::from_secs(120),
-            2 << 30,
-            (64 << 20_u64).max(size.saturating_mul(8)),
-            4,
-        )
-        .map_err(|e| VerifyError::Backend(Box::new(e)))?;
+        let limits = Limits::new(wall, 2 << 30, (64 << 20_u64).max(size.saturating_mul(8)), 4)
+            .map_err(|e| VerifyError::Backend(Box::new(e)))?;
         let stdin = serde_json::to_vec(request).map_err(|e| VerifyError::Backend(Box::new(e)))?;
         let job = Job::new(PLANNER).with_stdin(stdin).with_limits(limits);
         self.counters.planner_jobs.fetch_add(1, Ordering::Relaxed);

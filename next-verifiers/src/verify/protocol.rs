@@ -14,7 +14,7 @@
 use next_core::sandbox::{Execution, Termination};
 use next_core::verify::TestOutcome;
 
-use super::judge::{self, HoleResult, Holes};
+use super::judge::{self, HoleResult, Holes, PyAnswer};
 use super::plan::TestPlan;
 use super::value::Value;
 
@@ -278,8 +278,10 @@ pub(crate) fn ended_during(execution: &Execution) -> TestOutcome {
 }
 
 /// One outcome per test: from the plan (a broken test), the channel, or the job's end.
+/// The outcome of each test, from its plan, what the candidate job recorded and how it
+/// ended, and the judge job's answers to its "py" checks (`py[i]`, empty where none).
 pub(crate) fn outcomes(
-    plans: &[TestPlan], records: &Records, execution: &Execution,
+    plans: &[TestPlan], records: &Records, execution: &Execution, py: &[Vec<PyAnswer>],
 ) -> Vec<TestOutcome> {
     plans
         .iter()
@@ -318,12 +320,12 @@ pub(crate) fn outcomes(
             let Some(record) = records.tests.get(i) else {
                 return unreached(execution, true);
             };
-            test_outcome(plan, record)
+            test_outcome(plan, record, py.get(i).map_or(&[], Vec::as_slice))
         })
         .collect()
 }
 
-fn test_outcome(plan: &TestPlan, record: &TestRecord) -> TestOutcome {
+fn test_outcome(plan: &TestPlan, record: &TestRecord, py: &[PyAnswer]) -> TestOutcome {
     match (plan, record) {
         (
             TestPlan::Judged {
@@ -336,7 +338,14 @@ fn test_outcome(plan: &TestPlan, record: &TestRecord) -> TestOutcome {
                     message: "the result channel gave the wrong number of values".to_owned(),
                 };
             }
-            judge::judge(checks, &Holes { sources, results })
+            judge::judge(
+                checks,
+                &Holes {
+                    sources,
+                    results,
+                    py,
+                },
+            )
         }
         (TestPlan::Delegated, TestRecord::Exec(outcome)) => outcome.clone(),
         (_, TestRecord::Holes(_) | TestRecord::Exec(_)) => TestOutcome::Error {

@@ -125,9 +125,10 @@ fn parse_int(s: &str) -> Option<BigInt> {
     Some(if negative { -v } else { v })
 }
 
-/// EvalPlus's output check: `==`, else `np.allclose(out, exp, rtol=1e-07, atol=atol)`
-/// when `atol` is set or `exp` is a float or a sequence of floats (with atol at least
-/// 1e-6 then).
+/// EvalPlus's output check: `==`, else, when `atol` is set or `exp` is a float or a
+/// non-empty sequence of floats (with atol 1e-6 then), the same type as `exp`, the same
+/// length where `exp` is a list or tuple, and `np.allclose(out, exp, rtol=1e-07,
+/// atol=atol)`.
 pub(super) fn evalplus_match(out: &Value, exp: &Value, atol: &Value) -> Result<bool, PyErr> {
     if py_eq(out, exp) {
         return Ok(true);
@@ -136,15 +137,20 @@ pub(super) fn evalplus_match(out: &Value, exp: &Value, atol: &Value) -> Result<b
     let is_floats = match exp {
         Value::Float(_) => true,
         Value::List(items) | Value::Tuple(items) => {
-            items.iter().all(|x| matches!(x, Value::Float(_)))
+            !items.is_empty() && items.iter().all(|x| matches!(x, Value::Float(_)))
         }
         _ => false,
     };
     if atol == 0.0 && is_floats {
         atol = 1e-6;
     }
-    if atol == 0.0 {
+    if atol == 0.0 || std::mem::discriminant(out) != std::mem::discriminant(exp) {
         return Ok(false);
+    }
+    if let (Value::List(a) | Value::Tuple(a), Value::List(b) | Value::Tuple(b)) = (out, exp) {
+        if a.len() != b.len() {
+            return Ok(false);
+        }
     }
     Ok(allclose(out, exp, atol, 0))
 }

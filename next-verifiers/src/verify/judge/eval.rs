@@ -23,6 +23,17 @@ pub(crate) enum HoleResult {
     TooBig,
 }
 
+/// What the trusted judge job made of one "py" check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PyAnswer {
+    /// The assert's expression was true (or false).
+    Held(bool),
+    /// It raised: `TypeName: message`, and the type name.
+    Raised { message: String, kind: String },
+    /// The judge job gave no answer for it, and why.
+    Undecided(String),
+}
+
 /// Why evaluation stopped: a Python exception in the judgement, or an outcome decided by
 /// a hole (it raised, or gave no plain value).
 #[derive(Debug)]
@@ -41,6 +52,8 @@ impl From<PyErr> for Halt {
 pub(crate) struct Holes<'a> {
     pub sources: &'a [String],
     pub results: &'a [HoleResult],
+    /// The judge job's answers to the test's "py" checks, in order.
+    pub py: &'a [PyAnswer],
 }
 
 impl Holes<'_> {
@@ -162,6 +175,27 @@ pub(crate) fn eval(expr: &Expr, holes: &Holes<'_>) -> Result<Value, Halt> {
             Ok(Value::Bool(types.iter().any(|t| {
                 t == name || (t == "int" && matches!(v, Value::Bool(_)))
             })))
+        }
+        Expr::Py {
+            index,
+            holes: used,
+            src,
+        } => {
+            for &k in used {
+                holes.get(k)?;
+            }
+            match holes.py.get(*index) {
+                Some(PyAnswer::Held(held)) => Ok(Value::Bool(*held)),
+                Some(PyAnswer::Raised { message, kind }) => {
+                    Err(Halt::Outcome(raised(message, kind)))
+                }
+                Some(PyAnswer::Undecided(why)) => Err(Halt::Outcome(TestOutcome::Error {
+                    message: format!("the judge could not evaluate `{}`: {why}", short(src)),
+                })),
+                None => Err(Halt::Outcome(TestOutcome::Error {
+                    message: format!("the judge gave no answer for `{}`", short(src)),
+                })),
+            }
         }
         Expr::Call(name, args, kw) => {
             let args = args

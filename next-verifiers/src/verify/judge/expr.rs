@@ -93,6 +93,14 @@ pub(crate) enum Expr {
     Slice(Box<Expr>, [Option<Box<Expr>>; 3]),
     Call(String, Vec<Expr>, Vec<(String, Expr)>),
     IsInstance(Box<Expr>, Vec<String>),
+    /// A check the trusted judge job evaluates in CPython (a method of a returned value,
+    /// a standard-library call, an operator this judge lacks): its index among the test's
+    /// such checks, the holes it reads and its source.
+    Py {
+        index: usize,
+        holes: Vec<usize>,
+        src: String,
+    },
 }
 
 impl Expr {
@@ -106,6 +114,13 @@ impl Expr {
                 }
             }
             Expr::Const(_) | Expr::Raise(_) => {}
+            Expr::Py { holes, .. } => {
+                for k in holes {
+                    if !out.contains(k) {
+                        out.push(*k);
+                    }
+                }
+            }
             Expr::Compare { left, rights, .. } => {
                 visit(left);
                 rights.iter().for_each(visit);

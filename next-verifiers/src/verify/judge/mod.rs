@@ -30,7 +30,7 @@ use self::expr::{CompareOp, UnOp};
 use self::report::{short, REPR_LIMIT};
 use super::value::CmpOp;
 
-pub(crate) use self::eval::{HoleResult, Holes};
+pub(crate) use self::eval::{HoleResult, Holes, PyAnswer};
 pub(crate) use self::expr::Expr;
 pub(crate) use self::report::raised;
 
@@ -81,6 +81,8 @@ fn judge_check(check: &Check, holes: &Holes<'_>) -> TestOutcome {
                         Ok(w) => format!("expected a false value, got {}", w.repr(REPR_LIMIT)),
                         Err(_) => "expected a false value".to_owned(),
                     }
+                } else if let Expr::Py { src, .. } = expr {
+                    format!("`{}` is false", short(src))
                 } else {
                     format!("expected a true value, got {}", v.repr(REPR_LIMIT))
                 };

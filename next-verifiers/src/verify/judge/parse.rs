@@ -65,6 +65,26 @@ fn parse(json: &serde_json::Value, depth: usize) -> Result<Expr, String> {
         let k = h.as_u64().ok_or("a hole index that is not a number")?;
         return Ok(Expr::Hole(usize::try_from(k).map_err(|e| e.to_string())?));
     }
+    if let Some(index) = json.get("py") {
+        let index = index
+            .as_u64()
+            .ok_or("a py check index that is not a number")?;
+        let holes = field("holes")?
+            .as_array()
+            .ok_or("`holes` is not a list")?
+            .iter()
+            .map(|h| {
+                h.as_u64()
+                    .and_then(|k| usize::try_from(k).ok())
+                    .ok_or_else(|| "a hole index that is not a number".to_owned())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Expr::Py {
+            index: usize::try_from(index).map_err(|e| e.to_string())?,
+            holes,
+            src: text("src")?,
+        });
+    }
     if json.get("raise").is_some() {
         return Ok(Expr::Raise(text("raise")?));
     }

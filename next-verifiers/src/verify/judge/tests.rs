@@ -39,6 +39,7 @@ fn run(text: &str, values: &[HoleResult]) -> TestOutcome {
         &Holes {
             sources: &sources,
             results: values,
+            py: &[],
         },
     )
 }

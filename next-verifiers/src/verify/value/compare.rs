@@ -95,31 +95,35 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q))
         }
         (Value::Set(x) | Value::FrozenSet(x), Value::Set(y) | Value::FrozenSet(y)) => {
-            x.len() == y.len()
-                && match (key_set(x), key_set(y)) {
-                    (Some(kx), Some(ky)) => kx == ky,
-                    _ => false,
-                }
+            // Compared as the sets the items make: a repeated item counts once.
+            match (key_set(x), key_set(y)) {
+                (Some(kx), Some(ky)) => kx == ky,
+                _ => false,
+            }
         }
-        (Value::Dict(x), Value::Dict(y)) => x.len() == y.len() && dict_eq(x, y),
+        (Value::Dict(x), Value::Dict(y)) => dict_eq(x, y),
         _ => false,
     }
 }
 
 fn dict_eq(x: &[(Value, Value)], y: &[(Value, Value)]) -> bool {
-    let mut index = std::collections::HashMap::with_capacity(y.len());
-    for (k, v) in y {
-        match hash_key(k) {
-            Ok(key) => {
-                index.insert(key, v);
-            }
-            Err(_) => return false,
+    // As Python builds a dict: a repeated key keeps its last value. A record that
+    // repeats one pair is then the smaller dict it stands for, not a match for a larger
+    // one.
+    let index = |pairs: &[(Value, Value)]| -> Option<std::collections::BTreeMap<Key, usize>> {
+        let mut index = std::collections::BTreeMap::new();
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            index.insert(hash_key(k).ok()?, i);
         }
-    }
-    x.iter().all(|(k, v)| match hash_key(k) {
-        Ok(key) => index.get(&key).is_some_and(|w| py_eq(v, w)),
-        Err(_) => false,
-    })
+        Some(index)
+    };
+    let (Some(ix), Some(iy)) = (index(x), index(y)) else {
+        return false;
+    };
+    ix.len() == iy.len()
+        && ix
+            .iter()
+            .all(|(key, &i)| iy.get(key).is_some_and(|&j| py_eq(&x[i].1, &y[j].1)))
 }
 
 /// Compares two numbers exactly, as Python does (`None` when a NaN is involved).
