@@ -108,6 +108,12 @@
 //! another in the job's own process, as the classic harness runs them, and a job costs
 //! no `fork` at all.
 //!
+//! Whatever the program does, judging it is bounded: all its candidate jobs together
+//! (the first, and each rerun after a test ended the process, as when it ignores the
+//! per-test alarm) end within [`TestVerifierConfig::max_program_ms`], by default twice
+//! one job's limit, and the tests not run by then time out; what it writes on the
+//! channel is read in time linear in its size (the caps of `protocol.rs`).
+//!
 //! Measured with `NEXT_BENCH_TASKS=300 cargo bench -p next-verifiers --bench sandbox`
 //! (494 MBPP reference solutions and mutants, 3 asserts each, 2 workers, the warm
 //! process sandbox with every isolation on, a shared 2-core machine with another build
@@ -125,7 +131,7 @@ mod value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::registry::{self, Context, RegistryError, RoleKind};
@@ -159,6 +165,13 @@ pub struct TestVerifierConfig {
     /// The most wall time one candidate job may take, in milliseconds, whatever the
     /// number of tests; tests not reached by then time out.
     pub max_job_ms: u64,
+    /// The most wall time all the candidate jobs of one program may take together (its
+    /// first job, and each job that runs the later tests after a test ended the
+    /// process), in milliseconds; the tests not run by then time out without running.
+    /// `0`, the default, is twice the wall-time limit of the program's first job (the
+    /// load time plus each test's time, at most `max_job_ms`): whatever the program
+    /// does, judging it costs at most that much.
+    pub max_program_ms: u64,
     /// Memory of the candidate job, in MiB.
     pub memory_mb: u64,
     /// Processes the candidate job may hold at once.
@@ -179,6 +192,7 @@ impl Default for TestVerifierConfig {
             test_timeout_ms: 5_000,
             load_timeout_ms: 10_000,
             max_job_ms: 60_000,
+            max_program_ms: 0,
             memory_mb: 1024,
             processes: 16,
             isolation: TestIsolation::None,
@@ -379,11 +393,29 @@ impl<S: Sandbox> TestVerifier<S> {
         let mut outcomes = Vec::with_capacity(tests.len());
         let mut first = None;
         let mut start = 0;
+        // One deadline for all the program's jobs: a test that defeats its own deadline
+        // (a C loop, SIGALRM ignored) costs a job's limit, and the jobs after it no more
+        // than what is left.
+        let deadline = Instant::now() + self.program_budget(tests.len());
         while start < tests.len() {
+            if Instant::now() >= deadline {
+                let spent = Execution {
+                    termination: next_core::sandbox::Termination::TimedOut,
+                    ..idle()
+                };
+                let records = protocol::Records::default();
+                outcomes.extend(protocol::outcomes(&plans[start..], &records, &spent));
+                break;
+            }
             let (execution, nonce) = self
-                .candidate_run(program, &tests[start..], &plans[start..])
+                .candidate_run(program, &tests[start..], &plans[start..], deadline)
                 .await?;
-            let records = protocol::read_records(&execution.stdout, &nonce, tests.len() - start);
+            let records = protocol::read_records(
+                &execution.stdout,
+                &nonce,
+                tests.len() - start,
+                self.output_bytes(),
+            );
             let mut chunk = protocol::outcomes(&plans[start..], &records, &execution);
             // In process, a test that ends the job (an exit, a crash, a hang the job's
             // limit stopped) leaves the later ones unrun: they run in a job of their own.
@@ -407,25 +439,54 @@ impl<S: Sandbox> TestVerifier<S> {
         })
     }
 
-    /// Runs `program` on `tests` in one candidate job; returns its execution and nonce.
+    /// Runs `program` on `tests` in one candidate job that ends by `deadline`; returns
+    /// its execution and nonce.
     async fn candidate_run(
         &self,
         program: &Program,
         tests: &[TestCase],
         plans: &[TestPlan],
+        deadline: Instant,
     ) -> Result<(Execution, String), VerifyError> {
         // A sandbox that preloads the harness saves every job loading it; should a job
         // not find it there, it says so and is sent again with the harness.
         let preloaded = self.harness.offer(&self.sandbox).await;
         let nonce = nonce();
-        let job = self.candidate_job(program, tests, plans, &nonce, !preloaded)?;
+        let job = self.candidate_job(program, tests, plans, &nonce, !preloaded, deadline)?;
         self.counters.candidate_jobs.fetch_add(1, Ordering::Relaxed);
         let mut execution = self.sandbox.run(job).await?;
         if preloaded && self.harness.missing_in(&execution.stdout) {
-            let job = self.candidate_job(program, tests, plans, &nonce, true)?;
+            let job = self.candidate_job(program, tests, plans, &nonce, true, deadline)?;
             execution = self.sandbox.run(job).await?;
         }
         Ok((execution, nonce))
+    }
+
+    /// The wall-time limit of a candidate job that runs `n` tests: the load time and
+    /// each test's time, at most `max_job_ms`.
+    fn job_wall(&self, n: usize) -> Duration {
+        let c = &self.config;
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        let wall = c
+            .load_timeout_ms
+            .saturating_add(n.saturating_mul(c.test_timeout_ms.saturating_add(100)))
+            .min(c.max_job_ms.max(1));
+        Duration::from_millis(wall)
+    }
+
+    /// The wall time all the candidate jobs of a program with `n` tests may take
+    /// together (see [`TestVerifierConfig::max_program_ms`]).
+    fn program_budget(&self, n: usize) -> Duration {
+        match self.config.max_program_ms {
+            0 => self.job_wall(n).saturating_mul(2),
+            ms => Duration::from_millis(ms),
+        }
+    }
+
+    /// The most output a candidate job may write, and the most of it that is read.
+    fn output_bytes(&self) -> usize {
+        let bytes = self.config.result_bytes.saturating_add(1 << 20);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
     }
 
     /// The asserts of a HumanEval-style `check(candidate)` function, one test each, with
@@ -554,6 +615,7 @@ impl<S: Sandbox> TestVerifier<S> {
         plans: &[TestPlan],
         nonce: &str,
         with_harness: bool,
+        deadline: Instant,
     ) -> Result<Job, VerifyError> {
         let items: Vec<serde_json::Value> = plans
             .iter()
@@ -589,15 +651,15 @@ impl<S: Sandbox> TestVerifier<S> {
             .map_err(|e| VerifyError::Protocol(e.to_string()))?;
         stdin.reserve(program.source().len() + 65536);
         protocol::marshal(&request, &mut stdin);
-        let n = u64::try_from(tests.len()).unwrap_or(u64::MAX);
-        let wall = c
-            .load_timeout_ms
-            .saturating_add(n.saturating_mul(c.test_timeout_ms.saturating_add(100)))
-            .min(c.max_job_ms.max(1));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wall = self
+            .job_wall(tests.len())
+            .min(left)
+            .max(Duration::from_millis(1));
         let limits = Limits::new(
-            Duration::from_millis(wall),
+            wall,
             c.memory_mb.saturating_mul(1 << 20),
-            c.result_bytes.saturating_add(1 << 20),
+            u64::try_from(self.output_bytes()).unwrap_or(u64::MAX),
             c.processes,
         )
         .map_err(|e| VerifyError::Backend(Box::new(e)))?;

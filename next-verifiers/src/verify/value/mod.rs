@@ -18,4 +18,4 @@ pub(crate) use data::{to_f64, Num};
 pub use data::{PyErr, Value};
 pub use repr::{float_repr, py_literal};
 pub use wire::dedup_values;
-pub(crate) use wire::from_hex;
+pub(crate) use wire::{from_hex, MAX_INT_DIGITS};
