@@ -127,6 +127,7 @@ mod cases;
 mod judge;
 mod plan;
 mod protocol;
+mod validity;
 mod value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,6 +143,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cases::{evalplus_test, evalplus_test_from_json};
 pub use plan::Provenance;
+pub use validity::{has_assert, validate, InvalidTests};
 pub use value::{py_literal, Value};
 
 use plan::{PlanCache, Plans, TestPlan};
@@ -354,13 +356,16 @@ impl<S: Sandbox> TestVerifier<S> {
     /// Judges `program` on `tests`, saying where each outcome was decided.
     ///
     /// # Errors
-    /// [`VerifyError`] when the sandbox cannot run a job, or the planner fails. A program
-    /// that misbehaves in any way gets a verdict, never an error.
+    /// [`VerifyError`] when the sandbox cannot run a job, or the planner fails, and
+    /// [`VerifyError::Backend`] with [`InvalidTests`] when a test checks nothing (it has
+    /// no `assert`: see [`validate`]). A program that misbehaves in any way gets a
+    /// verdict, never an error.
     pub async fn verify_report(
         &self,
         program: &Program,
         tests: &[TestCase],
     ) -> Result<Report, VerifyError> {
+        validate(tests).map_err(|e| VerifyError::Backend(Box::new(e)))?;
         if tests.is_empty() {
             return Ok(Report {
                 verdict: Verdict::new(Vec::new()),
