@@ -18,4 +18,6 @@ pub(crate) use data::{to_f64, Num};
 pub use data::{PyErr, Value};
 pub use repr::{float_repr, py_literal};
 pub use wire::dedup_values;
-pub(crate) use wire::{from_hex, MAX_INT_DIGITS};
+pub(crate) use wire::from_hex;
+#[cfg(test)]
+pub(crate) use wire::MAX_INT_DIGITS;

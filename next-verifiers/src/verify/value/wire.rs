@@ -93,19 +93,6 @@ fn read(
         }
         Ok((values, keys))
     };
-    // The elements of a set, without repeats, and the set of their keys.
-    let set = |v: &J| -> Result<(Vec<Value>, BTreeSet<Key>), String> {
-        let mut values = Vec::new();
-        let mut seen = BTreeSet::new();
-        for item in array(v)? {
-            let (value, key) = read(item, depth + 1, true)?;
-            let key = key.map_or_else(|| hash_key(&value).map_err(|e| e.to_string()), Ok)?;
-            if seen.insert(key) {
-                values.push(value);
-            }
-        }
-        Ok((values, seen))
-    };
     let scalar = |value: Value| -> (Value, Option<Key>) {
         let key = if keyed { hash_key(&value).ok() } else { None };
         (value, key)
@@ -127,72 +114,114 @@ fn read(
             let (Some((tag, inner)), None) = (entries.next(), entries.next()) else {
                 return Err("an object with other than one key".to_owned());
             };
-            match tag.as_str() {
-                "int" => {
-                    let digits = inner.as_str().ok_or("an int that is not a string")?;
-                    let magnitude = digits.strip_prefix('-').unwrap_or(digits);
-                    if magnitude.len() > MAX_INT_DIGITS {
-                        return Err(format!(
-                            "an int of more than {MAX_INT_DIGITS} digits ({} characters)",
-                            digits.len()
-                        ));
-                    }
-                    scalar(Value::Int(
-                        digits
-                            .parse::<BigInt>()
-                            .map_err(|_| format!("a malformed int {digits:.40}"))?,
-                    ))
+            read_tagged(tag, inner, depth, keyed)?
+        }
+    })
+}
+
+/// A value written as `{tag: inner}` (see [`read`]).
+fn read_tagged(
+    tag: &str,
+    inner: &serde_json::Value,
+    depth: usize,
+    keyed: bool,
+) -> Result<(Value, Option<Key>), String> {
+    use serde_json::Value as J;
+    let items = |v: &J, keyed: bool| -> Result<(Vec<Value>, Option<Vec<Key>>), String> {
+        let mut values = Vec::new();
+        let mut keys = keyed.then(Vec::new);
+        for item in array(v)? {
+            let (value, key) = read(item, depth + 1, keyed)?;
+            values.push(value);
+            keys = match (keys, key) {
+                (Some(mut keys), Some(key)) => {
+                    keys.push(key);
+                    Some(keys)
                 }
-                "float" => scalar(match inner.as_str() {
-                    Some("nan") => Value::Float(f64::NAN),
-                    Some("inf") => Value::Float(f64::INFINITY),
-                    Some("-inf") => Value::Float(f64::NEG_INFINITY),
-                    _ => return Err("a malformed float".to_owned()),
-                }),
-                "complex" => match inner {
-                    J::Array(parts) if parts.len() == 2 => {
-                        let part = |j: &J| match read(j, depth + 1, false) {
-                            Ok((Value::Float(f), _)) => Ok(f),
-                            _ => Err("a complex part that is not a float".to_owned()),
-                        };
-                        scalar(Value::Complex(part(&parts[0])?, part(&parts[1])?))
-                    }
-                    _ => return Err("a malformed complex".to_owned()),
-                },
-                "bytes" => {
-                    let hex = inner.as_str().ok_or("bytes that are not a string")?;
-                    scalar(Value::Bytes(from_hex(hex).ok_or("malformed bytes")?))
-                }
-                "tuple" => {
-                    let (values, keys) = items(inner, keyed)?;
-                    (Value::Tuple(values), keys.map(Key::Tuple))
-                }
-                "set" => (Value::Set(set(inner)?.0), None),
-                "frozenset" => {
-                    let (values, keys) = set(inner)?;
-                    (
-                        Value::FrozenSet(values),
-                        keyed.then_some(Key::FrozenSet(keys)),
-                    )
-                }
-                "dict" => {
-                    let mut out = Vec::new();
-                    for pair in
-                        array(inner).map_err(|_| "a dict that is not an array".to_owned())?
-                    {
-                        match pair {
-                            J::Array(kv) if kv.len() == 2 => out.push((
-                                read(&kv[0], depth + 1, false)?.0,
-                                read(&kv[1], depth + 1, false)?.0,
-                            )),
-                            _ => return Err("a dict entry that is not a pair".to_owned()),
-                        }
-                    }
-                    (Value::Dict(out), None)
-                }
-                other => return Err(format!("an unknown tag {other:.20}")),
+                _ => None,
+            };
+        }
+        Ok((values, keys))
+    };
+    // The elements of a set, without repeats, and the set of their keys.
+    let set = |v: &J| -> Result<(Vec<Value>, BTreeSet<Key>), String> {
+        let mut values = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in array(v)? {
+            let (value, key) = read(item, depth + 1, true)?;
+            let key = key.map_or_else(|| hash_key(&value).map_err(|e| e.to_string()), Ok)?;
+            if seen.insert(key) {
+                values.push(value);
             }
         }
+        Ok((values, seen))
+    };
+    let scalar = |value: Value| -> (Value, Option<Key>) {
+        let key = if keyed { hash_key(&value).ok() } else { None };
+        (value, key)
+    };
+    Ok(match tag {
+        "int" => {
+            let digits = inner.as_str().ok_or("an int that is not a string")?;
+            let magnitude = digits.strip_prefix('-').unwrap_or(digits);
+            if magnitude.len() > MAX_INT_DIGITS {
+                return Err(format!(
+                    "an int of more than {MAX_INT_DIGITS} digits ({} characters)",
+                    digits.len()
+                ));
+            }
+            scalar(Value::Int(
+                digits
+                    .parse::<BigInt>()
+                    .map_err(|_| format!("a malformed int {digits:.40}"))?,
+            ))
+        }
+        "float" => scalar(match inner.as_str() {
+            Some("nan") => Value::Float(f64::NAN),
+            Some("inf") => Value::Float(f64::INFINITY),
+            Some("-inf") => Value::Float(f64::NEG_INFINITY),
+            _ => return Err("a malformed float".to_owned()),
+        }),
+        "complex" => match inner {
+            J::Array(parts) if parts.len() == 2 => {
+                let part = |j: &J| match read(j, depth + 1, false) {
+                    Ok((Value::Float(f), _)) => Ok(f),
+                    _ => Err("a complex part that is not a float".to_owned()),
+                };
+                scalar(Value::Complex(part(&parts[0])?, part(&parts[1])?))
+            }
+            _ => return Err("a malformed complex".to_owned()),
+        },
+        "bytes" => {
+            let hex = inner.as_str().ok_or("bytes that are not a string")?;
+            scalar(Value::Bytes(from_hex(hex).ok_or("malformed bytes")?))
+        }
+        "tuple" => {
+            let (values, keys) = items(inner, keyed)?;
+            (Value::Tuple(values), keys.map(Key::Tuple))
+        }
+        "set" => (Value::Set(set(inner)?.0), None),
+        "frozenset" => {
+            let (values, keys) = set(inner)?;
+            (
+                Value::FrozenSet(values),
+                keyed.then_some(Key::FrozenSet(keys)),
+            )
+        }
+        "dict" => {
+            let mut out = Vec::new();
+            for pair in array(inner).map_err(|_| "a dict that is not an array".to_owned())? {
+                match pair {
+                    J::Array(kv) if kv.len() == 2 => out.push((
+                        read(&kv[0], depth + 1, false)?.0,
+                        read(&kv[1], depth + 1, false)?.0,
+                    )),
+                    _ => return Err("a dict entry that is not a pair".to_owned()),
+                }
+            }
+            (Value::Dict(out), None)
+        }
+        other => return Err(format!("an unknown tag {other:.20}")),
     })
 }
 
