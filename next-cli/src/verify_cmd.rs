@@ -5,8 +5,12 @@
 //! strings; JSON Lines, one string a line; or plain text, one test a line, where a line
 //! that starts with whitespace continues the test above it (for multi-line tests).
 //!
+//! Every test must check something: a test without an `assert` (`x = 1`, `pass`,
+//! `add(1, 2) == 4`) would pass any program, and is an error naming it.
+//!
 //! Exit status: 0 when every test passed, 1 when one did not, 2 for a usage or
-//! infrastructure error (a missing file, an unknown sandbox, a sandbox that cannot run).
+//! infrastructure error (a missing file, a test that checks nothing, an unknown sandbox,
+//! a sandbox that cannot run).
 //! With `--json` the verdict is one object on stdout:
 //! `{"passed": bool, "tests": [{"test": str, "outcome": str, "message": str}]}`.
 
@@ -14,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use next_core::error::InvalidInput;
 use next_core::registry::{self, Context};
 use next_core::sandbox::Sandbox;
 use next_core::task::{Program, TestCase};
@@ -108,6 +113,9 @@ fn verify(args: &VerifyArgs, runtime: &Runtime) -> Result<bool, CliError> {
     if tests.is_empty() {
         return Err(CliError::NoTests(args.tests_file.clone()));
     }
+    // A test that checks nothing would pass any program: refused as the file is read.
+    next_verifiers::verify::validate(&tests)
+        .map_err(|e| CliError::Input(InvalidInput::new(e.to_string())))?;
     let _context = runtime.enter();
     let sandbox = registry::sandbox(&args.sandbox, &toml::Table::new(), &Context::new()).map_err(
         |source| CliError::Role {

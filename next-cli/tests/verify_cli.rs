@@ -121,3 +121,36 @@ fn verify_exits_2_when_it_cannot_judge() {
     let usage = next(&["verify", "p.py"], dir.path());
     assert_eq!(usage.status.code(), Some(2), "{usage:?}");
 }
+
+#[test]
+fn verify_exits_2_on_a_test_that_checks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "p.py", "def add(a, b):\n    return a + b\n");
+    for tests in [
+        "assert add(1, 2) == 3\nx = 1\n",
+        "pass\n",
+        "import os\n",
+        "add(1, 2) == 4\n",
+        "[\"assert add(1, 2) == 3\", \"'assert' # assert\"]",
+    ] {
+        write(dir.path(), "t.txt", tests);
+        let out = next(
+            &["verify", "p.py", "--tests-file", "t.txt", "--json"],
+            dir.path(),
+        );
+        assert_eq!(out.status.code(), Some(2), "{tests:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("checks nothing"), "{stderr}");
+    }
+    // Setup lines and loops around an assert are a valid test.
+    if sandbox_works(dir.path()) {
+        write(
+            dir.path(),
+            "t.txt",
+            "[\"import math\\nfor i in range(3):\\n    x = i\\n    assert add(x, 1) == x + 1\"]",
+        );
+        let out = next(&["verify", "p.py", "--tests-file", "t.txt"], dir.path());
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+}

@@ -56,6 +56,8 @@ _import = __import__
 _modules = _sys.modules
 _ModuleType = type(_sys)
 _ITIMER_REAL = getattr(_signal, "ITIMER_REAL", 0)
+_sigmask = getattr(_signal, "pthread_sigmask", None)
+_SIG_UNBLOCK = getattr(_signal, "SIG_UNBLOCK", 1)
 
 # JSON string escapes for the characters that need one.
 _ESCAPES = {i: "\\u%04x" % i for i in range(32)}
@@ -106,6 +108,7 @@ def _describe(e):
         name = _type(e).__name__
         if _type(name) is not _str:
             name = "BaseException"
+        name = name[:200]
     except _BaseException:
         pass
     try:
@@ -124,6 +127,9 @@ def _describe(e):
 
 
 class _Encoder:
+    # `depth` counts the JSON brackets around a value: the judge's JSON reader refuses a
+    # record nested more than 128 deep, so a value may take at most 100 (the record
+    # around it takes 3).
     def __init__(self, budget, depth_limit=100):
         self.budget = budget
         self.depth_limit = depth_limit
@@ -167,13 +173,13 @@ class _Encoder:
         elif t is _bytes:
             self.add('{"bytes":"' + _bytes_hex(v) + '"}')
         elif t is _list:
-            self.seq("[", "]", v, depth)
+            self.seq("[", "]", v, depth + 1)
         elif t is _tuple:
-            self.seq('{"tuple":[', "]}", v, depth)
+            self.seq('{"tuple":[', "]}", v, depth + 2)
         elif t is _set:
-            self.seq('{"set":[', "]}", v, depth)
+            self.seq('{"set":[', "]}", v, depth + 2)
         elif t is _frozenset:
-            self.seq('{"frozenset":[', "]}", v, depth)
+            self.seq('{"frozenset":[', "]}", v, depth + 2)
         elif t in _DICTS:
             self.add('{"dict":[')
             first = True
@@ -182,9 +188,9 @@ class _Encoder:
                     self.add(",")
                 first = False
                 self.add("[")
-                self.value(k, depth + 1)
+                self.value(k, depth + 3)
                 self.add(",")
-                self.value(x, depth + 1)
+                self.value(x, depth + 3)
                 self.add("]")
             self.add("]}")
         else:
@@ -193,6 +199,7 @@ class _Encoder:
                 name = t.__name__
                 if _type(name) is not _str:
                     name = "object"
+                name = name[:200]
             except _BaseException:
                 pass
             raise _NotData(name)
@@ -213,7 +220,7 @@ class _Encoder:
             if not first:
                 self.add(",")
             first = False
-            self.value(x, depth + 1)
+            self.value(x, depth)
         self.add(close)
 
 
@@ -443,11 +450,16 @@ def _alarm(signum, frame):
 
 
 def _inline(g, test, timeout, budget):
-    """Runs one test in this process (no fork): a timer interrupts it at its deadline."""
+    """Runs one test in this process (no fork): a timer interrupts it at its deadline.
+    The program may have ignored or blocked SIGALRM before this test: both are undone.
+    What it does during the test (ignore the signal again, loop in C) only the job's
+    time limit ends, and the verifier's budget for the program bounds all its jobs."""
     has_timer = hasattr(_signal, "setitimer")
     try:
         if has_timer:
             _signal.signal(_signal.SIGALRM, _alarm)
+            if _sigmask is not None:
+                _sigmask(_SIG_UNBLOCK, (_signal.SIGALRM,))
             _signal.setitimer(_ITIMER_REAL, timeout)
         body = _run_test(g, test, budget)
     except _Timeout:

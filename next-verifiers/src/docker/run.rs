@@ -3,8 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bollard::container::{AttachContainerResults, LogOutput};
 use bollard::errors::Error as EngineError;
@@ -47,49 +48,103 @@ impl Inner {
     }
 }
 
-/// Runs `job` in a fresh container of `inner`'s image.
-pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {
-    let name = inner.next_name();
-    let dir = inputs(inner.jobs_root.path(), &job)?;
-    let body = spec::container(
-        &inner.config,
-        &inner.python,
-        &job.limits,
-        dir.path(),
-        &inner.owner,
-    );
-    let docker = &inner.engine.docker;
-    let mut guard = Guard::new(docker.clone(), name.clone(), dir, inner.cleanups.clone());
-    let create = CreateContainerOptionsBuilder::default().name(&name).build();
-    let created = docker.create_container(Some(create), body).await;
-    if matches!(
-        &created,
-        Ok(_) | Err(EngineError::DockerResponseServerError { .. })
-    ) {
-        guard.answered();
+/// How long to wait before each new try of a job's start after a transient engine
+/// error: three more tries, about a second in all.
+const BACKOFF: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(200),
+    Duration::from_millis(800),
+];
+
+/// A job's container, created, attached and started: the program is running.
+struct Launched {
+    name: String,
+    guard: Guard,
+    output: Pin<Box<dyn Stream<Item = Result<LogOutput, EngineError>> + Send>>,
+}
+
+/// A failed step of a job's start, with the guard of the container it may have left.
+struct LaunchError {
+    context: &'static str,
+    error: EngineError,
+    guard: Option<Guard>,
+}
+
+/// Whether an engine error may pass if the request is made again: the engine's own
+/// hiccups (a 500 "cannot start a stopped process", a 503, a conflict on a container
+/// just made) and a connection cut. Anything the program did is no engine error: it
+/// shows in the job's execution, never here.
+pub(crate) fn transient(error: &EngineError) -> bool {
+    const MESSAGES: [&str; 7] = [
+        "cannot start a stopped process",
+        "connection reset",
+        "broken pipe",
+        "resource temporarily unavailable",
+        "device or resource busy",
+        "transport is closing",
+        "connection closed before message completed",
+    ];
+    let mentions = |text: &str| {
+        let text = text.to_ascii_lowercase();
+        MESSAGES.iter().any(|m| text.contains(m))
+    };
+    match error {
+        EngineError::DockerResponseServerError {
+            status_code,
+            message,
+        } => match status_code {
+            409 | 503 => true,
+            500 => mentions(message),
+            _ => false,
+        },
+        EngineError::IOError { err } => matches!(
+            err.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::Interrupted
+        ),
+        EngineError::HyperResponseError { .. } | EngineError::HyperLegacyError { .. } => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+            while let Some(e) = source {
+                if mentions(&e.to_string()) {
+                    return true;
+                }
+                source = e.source();
+            }
+            false
+        }
+        _ => false,
     }
-    created.map_err(|e| Error::engine("creating a job's container", e))?;
-    let attach = AttachContainerOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .stream(true)
-        .build();
-    let attached = docker
-        .attach_container(&name, Some(attach))
-        .await
-        .map_err(|e| Error::engine("attaching to a job's container", e))?;
-    // Only the output half is used: the connection must close as soon as reading stops
-    // (a job killed while it writes), or the engine waits on it before the container
-    // can be removed.
-    let AttachContainerResults {
+}
+
+/// Runs `job` in a fresh container of `inner`'s image. A start that fails for a
+/// [`transient`] engine error is tried again, in a new container once the failed
+/// one is removed, after each wait of [`BACKOFF`].
+pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {
+    let mut waits = BACKOFF.iter();
+    let Launched {
+        name,
+        guard,
         output: output_stream,
-        input,
-    } = attached;
-    drop(input);
-    docker
-        .start_container(&name, None::<StartContainerOptions>)
-        .await
-        .map_err(|e| Error::engine("starting a job's container", e))?;
+    } = loop {
+        match launch(inner, &job).await? {
+            Ok(launched) => break launched,
+            Err(failed) => {
+                let wait = waits.next().filter(|_| transient(&failed.error));
+                let Some(wait) = wait else {
+                    return Err(Error::engine(failed.context, failed.error));
+                };
+                if let Some(guard) = failed.guard {
+                    // Nothing of a failed try is left for the next.
+                    guard.remove().await?;
+                }
+                tokio::time::sleep(*wait).await;
+            }
+        }
+    };
+    let docker = &inner.engine.docker;
     let start = Instant::now();
     let deadline = tokio::time::Instant::from_std(start + job.limits.wall_time());
     let cap = usize::try_from(job.limits.output_bytes()).unwrap_or(usize::MAX);
@@ -129,6 +184,75 @@ pub(crate) async fn run(inner: &Inner, job: Job) -> Result<Execution, Error> {
         output_truncated: output.truncated,
         wall_time,
     })
+}
+
+/// Creates, attaches and starts a container for `job`. The outer error is the host's
+/// (its input files); the inner one the engine's, for [`run`] to retry or report.
+async fn launch(inner: &Inner, job: &Job) -> Result<Result<Launched, LaunchError>, Error> {
+    let name = inner.next_name();
+    let dir = inputs(inner.jobs_root.path(), job)?;
+    let body = spec::container(
+        &inner.config,
+        &inner.python,
+        &job.limits,
+        dir.path(),
+        &inner.owner,
+    );
+    let docker = &inner.engine.docker;
+    let mut guard = Guard::new(docker.clone(), name.clone(), dir, inner.cleanups.clone());
+    let create = CreateContainerOptionsBuilder::default().name(&name).build();
+    let created = docker.create_container(Some(create), body).await;
+    let answered = matches!(
+        &created,
+        Ok(_) | Err(EngineError::DockerResponseServerError { .. })
+    );
+    if answered {
+        guard.answered();
+    }
+    if let Err(error) = created {
+        // A create the engine did not answer may still finish: the guard's `Drop`
+        // waits for it.
+        return Ok(Err(LaunchError {
+            context: "creating a job's container",
+            error,
+            guard: answered.then_some(guard),
+        }));
+    }
+    let attach = AttachContainerOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .build();
+    let attached = match docker.attach_container(&name, Some(attach)).await {
+        Ok(attached) => attached,
+        Err(error) => {
+            return Ok(Err(LaunchError {
+                context: "attaching to a job's container",
+                error,
+                guard: Some(guard),
+            }))
+        }
+    };
+    // Only the output half is used: the connection must close as soon as reading stops
+    // (a job killed while it writes), or the engine waits on it before the container
+    // can be removed.
+    let AttachContainerResults { output, input } = attached;
+    drop(input);
+    if let Err(error) = docker
+        .start_container(&name, None::<StartContainerOptions>)
+        .await
+    {
+        return Ok(Err(LaunchError {
+            context: "starting a job's container",
+            error,
+            guard: Some(guard),
+        }));
+    }
+    Ok(Ok(Launched {
+        name,
+        guard,
+        output,
+    }))
 }
 
 /// A fresh directory under `root` holding `main.py` and `stdin`, readable by the job's
@@ -232,5 +356,56 @@ impl Output {
     fn stderr_tail(&self) -> &[u8] {
         let from = self.stderr.len().saturating_sub(4096);
         &self.stderr[from..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status_code: u16, message: &str) -> EngineError {
+        EngineError::DockerResponseServerError {
+            status_code,
+            message: message.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_the_engines_hiccups_are_tried_again() {
+        let io = |kind| EngineError::IOError {
+            err: std::io::Error::new(kind, "cut"),
+        };
+        for error in [
+            server(500, "cannot start a stopped process: unknown"),
+            server(
+                500,
+                "read unix @->/run/containerd.sock: read: connection reset by peer",
+            ),
+            server(503, "the engine is busy"),
+            server(409, "container is already being started"),
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::BrokenPipe),
+            io(std::io::ErrorKind::UnexpectedEof),
+        ] {
+            assert!(transient(&error), "{error:?}");
+        }
+        for error in [
+            server(404, "No such image: python:3.11"),
+            server(400, "invalid mount config"),
+            server(
+                500,
+                "OCI runtime create failed: exec: \"python3\": executable file not found",
+            ),
+            server(500, "failed to create shim task: out of memory"),
+            io(std::io::ErrorKind::NotFound),
+            io(std::io::ErrorKind::PermissionDenied),
+            EngineError::RequestTimeoutError,
+            EngineError::DockerContainerWaitError {
+                error: "exit".to_owned(),
+                code: 1,
+            },
+        ] {
+            assert!(!transient(&error), "{error:?}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! values it cannot judge in time leave their checks undecided, which is an error, never
 //! a pass.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use next_core::sandbox::{Execution, Sandbox};
 use next_core::task::TestCase;
@@ -32,6 +32,7 @@ impl<S: Sandbox> TestVerifier<S> {
     /// or its holes gave no values), one list per test.
     pub(super) async fn judge_py(
         &self, tests: &[TestCase], imports: &[String], plans: &[TestPlan], runs: &[Run],
+        deadline: Instant,
     ) -> Vec<Vec<PyAnswer>> {
         let mut values: Vec<Option<Vec<Option<String>>>> = vec![None; tests.len()];
         let mut wanted = 0_u64;
@@ -65,11 +66,13 @@ impl<S: Sandbox> TestVerifier<S> {
             "values": values,
         });
         let c = &self.config;
+        // Within the program's budget, which this job shares with its candidate jobs.
         let wall = Duration::from_millis(
             c.load_timeout_ms
                 .saturating_add(wanted.saturating_mul(c.test_timeout_ms))
                 .min(c.max_job_ms.max(1)),
-        );
+        )
+        .min(deadline.saturating_duration_since(Instant::now()));
         let undecided = |why: String, answers: &mut Vec<Vec<PyAnswer>>| {
             for (t, v) in values.iter().enumerate() {
                 if v.is_some() {
@@ -77,6 +80,13 @@ impl<S: Sandbox> TestVerifier<S> {
                 }
             }
         };
+        if wall < Duration::from_millis(1) {
+            undecided(
+                "the program's time budget is spent".to_owned(),
+                &mut answers,
+            );
+            return answers;
+        }
         let answer = match self.run_planner(&request, size, wall).await {
             Ok(answer) => answer,
             Err(err) => {

@@ -108,6 +108,12 @@
 //! another in the job's own process, as the classic harness runs them, and a job costs
 //! no `fork` at all.
 //!
+//! Whatever the program does, judging it is bounded: all its candidate jobs together
+//! (the first, and each rerun after a test ended the process, as when it ignores the
+//! per-test alarm) end within [`TestVerifierConfig::max_program_ms`], by default twice
+//! one job's limit, and the tests not run by then time out; what it writes on the
+//! channel is read in time linear in its size (the caps of `protocol.rs`).
+//!
 //! Measured with `NEXT_BENCH_TASKS=300 cargo bench -p next-verifiers --bench sandbox`
 //! (494 MBPP reference solutions and mutants, 3 asserts each, 2 workers, the warm
 //! process sandbox with every isolation on, a shared 2-core machine with another build
@@ -123,11 +129,12 @@ mod judge;
 mod judging;
 mod plan;
 mod protocol;
+mod validity;
 mod value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::registry::{self, Context, RegistryError, RoleKind};
@@ -138,6 +145,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cases::{evalplus_test, evalplus_test_from_json};
 pub use plan::Provenance;
+pub use validity::{has_assert, validate, InvalidTests};
 pub use value::{py_literal, Value};
 
 use plan::{PlanCache, Plans, TestPlan};
@@ -163,6 +171,13 @@ pub struct TestVerifierConfig {
     /// The most wall time one candidate job may take, in milliseconds, whatever the
     /// number of tests; tests not reached by then time out.
     pub max_job_ms: u64,
+    /// The most wall time all the candidate jobs of one program may take together (its
+    /// first job, and each job that runs the later tests after a test ended the
+    /// process), in milliseconds; the tests not run by then time out without running.
+    /// `0`, the default, is twice the wall-time limit of the program's first job (the
+    /// load time plus each test's time, at most `max_job_ms`): whatever the program
+    /// does, judging it costs at most that much.
+    pub max_program_ms: u64,
     /// Memory of the candidate job, in MiB.
     pub memory_mb: u64,
     /// Processes the candidate job may hold at once.
@@ -188,6 +203,7 @@ impl Default for TestVerifierConfig {
             test_timeout_ms: 5_000,
             load_timeout_ms: 10_000,
             max_job_ms: 60_000,
+            max_program_ms: 0,
             memory_mb: 1024,
             processes: 16,
             isolation: TestIsolation::None,
@@ -350,11 +366,14 @@ impl<S: Sandbox> TestVerifier<S> {
     /// Judges `program` on `tests`, saying where each outcome was decided.
     ///
     /// # Errors
-    /// [`VerifyError`] when the sandbox cannot run a job, or the planner fails. A program
-    /// that misbehaves in any way gets a verdict, never an error.
+    /// [`VerifyError`] when the sandbox cannot run a job, or the planner fails, and
+    /// [`VerifyError::Backend`] with [`InvalidTests`] when a test checks nothing (it has
+    /// no `assert`: see [`validate`]). A program that misbehaves in any way gets a
+    /// verdict, never an error.
     pub async fn verify_report(
         &self, program: &Program, tests: &[TestCase],
     ) -> Result<Report, VerifyError> {
+        validate(tests).map_err(|e| VerifyError::Backend(Box::new(e)))?;
         if tests.is_empty() {
             return Ok(Report {
                 verdict: Verdict::new(Vec::new()),
@@ -385,34 +404,16 @@ impl<S: Sandbox> TestVerifier<S> {
                 execution: None,
             });
         }
-        let mut runs = Vec::new();
-        let mut start = 0;
-        while start < tests.len() {
-            let (execution, nonce) = self
-                .candidate_run(program, &tests[start..], &plans[start..])
-                .await?;
-            let records = protocol::read_records(&execution.stdout, &nonce, tests.len() - start);
-            // In process, a test that ends the job (an exit, a crash, a hang the job's
-            // limit stopped) leaves the later ones unrun: they run in a job of their own.
-            let reached = records.tests.len();
-            let cut_short = self.config.isolation == TestIsolation::None
-                && records.tampered.is_none()
-                && matches!(records.module, Some(protocol::ModuleRecord::Loaded))
-                && start + reached < tests.len();
-            let end = if cut_short {
-                start + reached + 1
-            } else {
-                tests.len()
-            };
-            runs.push(judging::Run {
-                start,
-                end,
-                records,
-                execution,
-            });
-            start = end;
-        }
-        let py = self.judge_py(tests, &imports, &plans, &runs).await;
+        // One deadline for all the program's jobs, the judge's included: a test that
+        // defeats its own deadline (a C loop, SIGALRM ignored) costs a job's limit, and
+        // the jobs after it no more than what is left.
+        let deadline = Instant::now() + self.program_budget(tests.len());
+        let runs = self
+            .candidate_runs(program, tests, &plans, deadline)
+            .await?;
+        let py = self
+            .judge_py(tests, &imports, &plans, &runs, deadline)
+            .await;
         let mut outcomes = Vec::with_capacity(tests.len());
         let mut first = None;
         for run in runs {
@@ -439,22 +440,103 @@ impl<S: Sandbox> TestVerifier<S> {
         })
     }
 
-    /// Runs `program` on `tests` in one candidate job; returns its execution and nonce.
+    /// Runs the candidate jobs of `program`: one, and one more after each test that
+    /// ends a job's process early, all by `deadline`.
+    async fn candidate_runs(
+        &self, program: &Program, tests: &[TestCase], plans: &[TestPlan], deadline: Instant,
+    ) -> Result<Vec<judging::Run>, VerifyError> {
+        let mut runs = Vec::new();
+        let mut start = 0;
+        while start < tests.len() {
+            if Instant::now() >= deadline {
+                let spent = Execution {
+                    termination: next_core::sandbox::Termination::TimedOut,
+                    ..idle()
+                };
+                runs.push(judging::Run {
+                    start,
+                    end: tests.len(),
+                    records: protocol::Records::default(),
+                    execution: spent,
+                });
+                break;
+            }
+            let (execution, nonce) = self
+                .candidate_run(program, &tests[start..], &plans[start..], deadline)
+                .await?;
+            let records = protocol::read_records(
+                &execution.stdout,
+                &nonce,
+                tests.len() - start,
+                self.output_bytes(),
+            );
+            // In process, a test that ends the job (an exit, a crash, a hang the job's
+            // limit stopped) leaves the later ones unrun: they run in a job of their own.
+            let reached = records.tests.len();
+            let cut_short = self.config.isolation == TestIsolation::None
+                && records.tampered.is_none()
+                && matches!(records.module, Some(protocol::ModuleRecord::Loaded))
+                && start + reached < tests.len();
+            let end = if cut_short {
+                start + reached + 1
+            } else {
+                tests.len()
+            };
+            runs.push(judging::Run {
+                start,
+                end,
+                records,
+                execution,
+            });
+            start = end;
+        }
+        Ok(runs)
+    }
+
+    /// Runs `program` on `tests` in one candidate job that ends by `deadline`; returns
+    /// its execution and nonce.
     async fn candidate_run(
-        &self, program: &Program, tests: &[TestCase], plans: &[TestPlan],
+        &self, program: &Program, tests: &[TestCase], plans: &[TestPlan], deadline: Instant,
     ) -> Result<(Execution, String), VerifyError> {
         // A sandbox that preloads the harness saves every job loading it; should a job
         // not find it there, it says so and is sent again with the harness.
         let preloaded = self.harness.offer(&self.sandbox).await;
         let nonce = nonce();
-        let job = self.candidate_job(program, tests, plans, &nonce, !preloaded)?;
+        let job = self.candidate_job(program, tests, plans, &nonce, !preloaded, deadline)?;
         self.counters.candidate_jobs.fetch_add(1, Ordering::Relaxed);
         let mut execution = self.sandbox.run(job).await?;
         if preloaded && self.harness.missing_in(&execution.stdout) {
-            let job = self.candidate_job(program, tests, plans, &nonce, true)?;
+            let job = self.candidate_job(program, tests, plans, &nonce, true, deadline)?;
             execution = self.sandbox.run(job).await?;
         }
         Ok((execution, nonce))
+    }
+
+    /// The wall-time limit of a candidate job that runs `n` tests: the load time and
+    /// each test's time, at most `max_job_ms`.
+    fn job_wall(&self, n: usize) -> Duration {
+        let c = &self.config;
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        let wall = c
+            .load_timeout_ms
+            .saturating_add(n.saturating_mul(c.test_timeout_ms.saturating_add(100)))
+            .min(c.max_job_ms.max(1));
+        Duration::from_millis(wall)
+    }
+
+    /// The wall time all the candidate jobs of a program with `n` tests may take
+    /// together (see [`TestVerifierConfig::max_program_ms`]).
+    fn program_budget(&self, n: usize) -> Duration {
+        match self.config.max_program_ms {
+            0 => self.job_wall(n).saturating_mul(2),
+            ms => Duration::from_millis(ms),
+        }
+    }
+
+    /// The most output a candidate job may write, and the most of it that is read.
+    fn output_bytes(&self) -> usize {
+        let bytes = self.config.result_bytes.saturating_add(1 << 20);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
     }
 
     /// The asserts of a HumanEval-style `check(candidate)` function, one test each, with
@@ -582,7 +664,7 @@ impl<S: Sandbox> TestVerifier<S> {
 
     fn candidate_job(
         &self, program: &Program, tests: &[TestCase], plans: &[TestPlan], nonce: &str,
-        with_harness: bool,
+        with_harness: bool, deadline: Instant,
     ) -> Result<Job, VerifyError> {
         let items: Vec<serde_json::Value> = plans
             .iter()
@@ -618,15 +700,15 @@ impl<S: Sandbox> TestVerifier<S> {
             .map_err(|e| VerifyError::Protocol(e.to_string()))?;
         stdin.reserve(program.source().len() + 65536);
         protocol::marshal(&request, &mut stdin);
-        let n = u64::try_from(tests.len()).unwrap_or(u64::MAX);
-        let wall = c
-            .load_timeout_ms
-            .saturating_add(n.saturating_mul(c.test_timeout_ms.saturating_add(100)))
-            .min(c.max_job_ms.max(1));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wall = self
+            .job_wall(tests.len())
+            .min(left)
+            .max(Duration::from_millis(1));
         let limits = Limits::new(
-            Duration::from_millis(wall),
+            wall,
             c.memory_mb.saturating_mul(1 << 20),
-            c.result_bytes.saturating_add(1 << 20),
+            u64::try_from(self.output_bytes()).unwrap_or(u64::MAX),
             c.processes,
         )
         .map_err(|e| VerifyError::Backend(Box::new(e)))?;

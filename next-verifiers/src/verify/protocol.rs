@@ -10,6 +10,23 @@
 //! channel: the whole verdict is then a failure. A record can only ever claim the VALUES
 //! of the program's sub-expressions (or, for a delegated test, that its statement ran);
 //! passes are decided by the judge.
+//!
+//! # What reading costs
+//!
+//! The program can write anything to the channel, so reading it must cost no more than
+//! its size, whatever it holds; the caps are enforced while reading, before any work
+//! that grows faster than the input:
+//! - **bytes**: no more than the job's output limit is read ([`read_records`]'s
+//!   `max_bytes`; the sandbox already cuts the output there);
+//! - **nesting**: the JSON parser refuses a record nested more than 128 brackets deep
+//!   as it parses it (a malformed record, so a tampered channel); the harness writes no
+//!   value nested more than 100 brackets deep (it reports a deeper one as too big);
+//! - **integer digits**: an `int` written with more digits than the harness ever
+//!   writes is refused before it is converted (decimal conversion is quadratic: sixteen
+//!   million digits took minutes), and judged as an unreadable value.
+//!
+//! Everything else read (strings, bytes, lists, sets, dicts) costs time linear in its
+//! size, or `n log n`.
 
 use next_core::sandbox::{Execution, Termination};
 use next_core::verify::TestOutcome;
@@ -52,10 +69,12 @@ fn str_field<'a>(json: &'a serde_json::Value, name: &str) -> Option<&'a str> {
     json.get(name).and_then(serde_json::Value::as_str)
 }
 
-/// Reads the records of a job that ran `n` tests, keyed by `nonce`.
-pub(crate) fn read_records(stdout: &[u8], nonce: &str, n: usize) -> Records {
+/// Reads the records of a job that ran `n` tests, keyed by `nonce`, from the first
+/// `max_bytes` bytes of its output (what lies beyond is cut, as the output limit cuts).
+pub(crate) fn read_records(stdout: &[u8], nonce: &str, n: usize, max_bytes: usize) -> Records {
     let mut records = Records::default();
     let mut started = false;
+    let stdout = stdout.get(..max_bytes).unwrap_or(stdout);
     let mut lines: Vec<&[u8]> = stdout.split(|&b| b == b'\n').collect();
     // The piece after the last newline is an unfinished line (the job was cut or
     // killed while writing it): it is not a record.
@@ -439,16 +458,94 @@ mod tests {
     #[test]
     fn records_must_come_in_order_with_the_nonce() {
         let good = b"n1 {\"k\":\"start\",\"n\":1}\nn1 {\"k\":\"module\",\"ok\":true}\nn1 {\"k\":\"test\",\"i\":0,\"r\":[{\"v\":1}]}\nn1 {\"k\":\"end\"}\n";
-        let records = read_records(good, "n1", 1);
+        let records = read_records(good, "n1", 1, usize::MAX);
         assert!(records.tampered.is_none() && records.ended);
         assert_eq!(records.tests.len(), 1);
 
         let forged = b"n1 {\"k\":\"start\",\"n\":1}\nn1 {\"k\":\"module\",\"ok\":true}\nn1 {\"k\":\"test\",\"i\":0,\"r\":[{\"v\":1}]}\nn1 {\"k\":\"test\",\"i\":0,\"r\":[{\"v\":2}]}\n";
-        assert!(read_records(forged, "n1", 1).tampered.is_some());
+        assert!(read_records(forged, "n1", 1, usize::MAX).tampered.is_some());
         let foreign = b"PASS\n";
-        assert!(read_records(foreign, "n1", 1).tampered.is_some());
+        assert!(read_records(foreign, "n1", 1, usize::MAX)
+            .tampered
+            .is_some());
         let cut = b"n1 {\"k\":\"start\",\"n\":1}\nn1 {\"k\":\"mod";
-        let records = read_records(cut, "n1", 1);
+        let records = read_records(cut, "n1", 1, usize::MAX);
         assert!(records.tampered.is_none() && records.module.is_none());
+    }
+
+    /// The records of a one-test job whose test result is `result`.
+    fn one_test(result: &str) -> Vec<u8> {
+        format!(
+            "n1 {{\"k\":\"start\",\"n\":1}}\nn1 {{\"k\":\"module\",\"ok\":true}}\n\
+             n1 {{\"k\":\"test\",\"i\":0,\"r\":[{result}]}}\nn1 {{\"k\":\"end\"}}\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_forged_huge_int_is_refused_before_it_is_converted() {
+        // Sixteen million digits: converting them took minutes. Refused by their count.
+        let digits = "7".repeat(16_000_000);
+        let start = std::time::Instant::now();
+        let records = read_records(
+            &one_test(&format!("{{\"v\":{{\"int\":\"{digits}\"}}}}")),
+            "n1",
+            1,
+            usize::MAX,
+        );
+        assert!(records.tampered.is_none());
+        assert!(
+            matches!(&records.tests[..], [TestRecord::Holes(h)] if matches!(&h[..], [HoleResult::NonData(why)] if why.contains("digits"))),
+            "{records:?}"
+        );
+        // As a bare JSON number it is out of a float's range: a malformed record, found
+        // in linear time.
+        let records = read_records(
+            &one_test(&format!("{{\"v\":{digits}}}")),
+            "n1",
+            1,
+            usize::MAX,
+        );
+        assert!(records.tampered.is_some(), "{records:?}");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+
+        // The largest the harness writes, 2**65536, reads (its 19,729 digits, and a sign).
+        let big = format!("-{}", "9".repeat(super::super::value::MAX_INT_DIGITS));
+        let records = read_records(
+            &one_test(&format!("{{\"v\":{{\"int\":\"{big}\"}}}}")),
+            "n1",
+            1,
+            usize::MAX,
+        );
+        assert!(
+            matches!(&records.tests[..], [TestRecord::Holes(h)] if matches!(&h[..], [HoleResult::Value(Value::Int(_))])),
+            "{records:?}"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded_while_parsing_and_bytes_at_the_output_limit() {
+        // A million brackets: refused by the parser at its depth limit, without
+        // overflowing the stack.
+        let deep = format!(
+            "{{\"v\":{}1{}}}",
+            "[".repeat(1_000_000),
+            "]".repeat(1_000_000)
+        );
+        let records = read_records(&one_test(&deep), "n1", 1, usize::MAX);
+        assert!(records.tampered.is_some(), "{records:?}");
+        // What the harness writes at its own depth limit (100 brackets) reads.
+        let deepest = format!("{{\"v\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        let records = read_records(&one_test(&deepest), "n1", 1, usize::MAX);
+        assert!(records.tampered.is_none() && records.ended, "{records:?}");
+        // Bytes past the cap are not read: the records there do not count.
+        let text = one_test("{\"v\":1}");
+        let records = read_records(&text, "n1", 1, text.len() - "n1 {\"k\":\"end\"}\n".len());
+        assert!(records.tampered.is_none() && !records.ended, "{records:?}");
+        assert_eq!(records.tests.len(), 1);
     }
 }

@@ -19,3 +19,5 @@ pub use data::{PyErr, Value};
 pub use repr::{float_repr, py_literal};
 pub use wire::dedup_values;
 pub(crate) use wire::from_hex;
+#[cfg(test)]
+pub(crate) use wire::MAX_INT_DIGITS;

@@ -84,3 +84,31 @@ fn malformed_wire_values_are_errors() {
         );
     }
 }
+
+#[test]
+fn nested_sets_read_in_linear_time_and_deduplicate_by_python_equality() {
+    // Each level's elements are keyed once: deduplicating every level by keys computed
+    // afresh cost the depth times the size (4 s for this one).
+    let mut text = format!("\"{}\"", "x".repeat(16_000_000));
+    for _ in 0..60 {
+        text = format!("{{\"frozenset\":[{text},1]}}");
+    }
+    let start = std::time::Instant::now();
+    let _ = Value::from_wire(&serde_json::from_str(&text).unwrap());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let v = wire(
+        r#"{"set":[{"frozenset":[1,1.0,true]},{"frozenset":[{"tuple":[1,2]},{"tuple":[1.0,2]}]},{"frozenset":[1]},{"tuple":[{"frozenset":[2,3]}]},{"tuple":[{"frozenset":[3,2.0]}]}]}"#,
+    );
+    let Value::Set(items) = &v else {
+        panic!("{v:?}")
+    };
+    assert_eq!(items.len(), 3, "{v:?}");
+    assert!(
+        Value::from_wire(&serde_json::from_str(r#"{"set":[{"tuple":[[1]]}]}"#).unwrap()).is_err()
+    );
+}
