@@ -131,6 +131,11 @@ pub struct IsolationConfig {
     /// A mount namespace: the whole file tree read-only, a private size-limited tmpfs as
     /// the work directory, and a `/proc` that shows only the job's processes.
     pub mount: bool,
+    /// In the mount namespace, a fresh root holding only what the interpreter needs
+    /// (its installation, the system's library directories, `/dev/null` and its kin, an
+    /// empty `/tmp`, the work directory, `/proc`) instead of the host's whole tree
+    /// read-only: no file of the host's beyond those is visible.
+    pub fresh_root: bool,
     /// An IPC namespace (System V shared memory, semaphores, message queues).
     pub ipc: bool,
     /// The user id outside the namespaces that jobs run as when the sandbox is run by
@@ -150,6 +155,7 @@ impl Default for IsolationConfig {
             network: true,
             pid: true,
             mount: true,
+            fresh_root: true,
             ipc: true,
             uid: 65534,
             gid: 65534,

@@ -171,6 +171,7 @@ impl ProcessSandbox {
             network_namespace: plan.wanted.network,
             pid_namespace: plan.wanted.pid,
             mount_namespace: plan.wanted.mount,
+            fresh_root: plan.wanted.root,
             private_proc: plan.wanted.proc,
             ipc_namespace: plan.wanted.ipc,
             job_uid: plan.ids.job.0,

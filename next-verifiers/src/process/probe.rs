@@ -87,6 +87,17 @@ pub(crate) fn probe(
                     refused.push(refusal("user namespace", &err));
                     wanted = without_user(wanted, ids);
                 }
+                Stage::RootClone
+                | Stage::RootTmpfs
+                | Stage::RootMake
+                | Stage::RootBind
+                | Stage::RootPivot
+                | Stage::RootSeal
+                    if wanted.root =>
+                {
+                    refused.push(refusal("fresh root", &err));
+                    wanted.root = false;
+                }
                 Stage::MountPrivate
                 | Stage::ExposeClone
                 | Stage::ExposeCover
@@ -98,6 +109,7 @@ pub(crate) fn probe(
                 {
                     refused.push(refusal("mount namespace", &err));
                     wanted.mount = false;
+                    wanted.root = false;
                     wanted.proc = false;
                 }
                 Stage::Proc if wanted.proc => {
@@ -122,6 +134,12 @@ pub(crate) fn probe(
                 }
                 _ => return Err(err.into()),
             },
+            Failure::Job(why) if wanted.root => {
+                refused.push(format!(
+                    "fresh root: the interpreter does not run in it ({why})"
+                ));
+                wanted.root = false;
+            }
             Failure::Job(why) if wanted.mount => {
                 refused.push(format!(
                     "mount namespace: the interpreter does not run in it ({why})"
@@ -192,6 +210,7 @@ fn refused_namespaces(
             "mount namespace",
             |w, on| {
                 w.mount = on;
+                w.root &= on;
                 w.proc &= on;
             },
             |w| w.mount,
