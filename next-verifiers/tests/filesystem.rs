@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{assert_gone, limits, marker, marking, run, sandbox, stderr, still_works};
-use next_core::sandbox::Termination;
-use next_verifiers::process::Mode;
+use common::{assert_gone, limits, marker, marking, sandbox, stderr, still_works};
+use next_core::sandbox::{Job, Sandbox, Termination};
+use next_verifiers::process::{Mode, ProcessSandbox};
 use serde::Deserialize;
 
 /// Walks `/` (not into `/proc`, nor into the trees bound in whole, whose top is
@@ -123,6 +123,35 @@ async fn walk_the_root(mode: Mode) {
         println!("no fresh root here:\n{isolation}");
         return;
     }
+    let (report, name) = walk(&sandbox).await;
+    // The standard library works in it.
+    for (module, outcome) in &report.modules {
+        assert_eq!(outcome, "ok", "{module}");
+    }
+    // No way back to the host's root.
+    assert!(report.escapes.is_empty(), "{:?}", report.escapes);
+    only_what_is_admitted(&report);
+    // None of the host's paths is there at all (but those on the way to the
+    // interpreter, such as /root/.pyenv).
+    let on_the_way = on_the_way(&report);
+    let seen: Vec<&String> = report
+        .found
+        .iter()
+        .filter(|(path, &found)| found && !on_the_way.contains(path.as_str()))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(seen.is_empty(), "host paths visible: {seen:?}");
+    assert!(
+        !report.readable.iter().any(|p| p.contains(&name)),
+        "the host's /tmp file was seen"
+    );
+    still_works(&sandbox).await;
+}
+
+/// Runs the walk in `sandbox`, given the host's paths to look for (a file made in the
+/// host's /tmp for it, the checkout, the data, /etc/passwd, /home, what /root holds):
+/// its report, and the marker of its process, which is gone when it returns.
+async fn walk(sandbox: &ProcessSandbox) -> (Report, String) {
     // A file of the host's /tmp, made for this test: it must not be seen.
     let name = marker();
     let host_tmp = std::env::temp_dir().join(format!("next-host-file-{name}"));
@@ -154,12 +183,10 @@ async fn walk_the_root(mode: Mode) {
     }
     let stdin = serde_json::to_vec(&host_paths).unwrap();
     let source = format!("{}mark()\n{WALK}", marking(&name));
-    let job = next_core::sandbox::Job::new(source)
+    let job = Job::new(source)
         .with_stdin(stdin)
         .with_limits(limits(60_000));
-    let done = next_core::sandbox::Sandbox::run(&sandbox, job)
-        .await
-        .unwrap();
+    let done = sandbox.run(job).await.unwrap();
     assert_eq!(
         done.termination,
         Termination::Exited { code: 0 },
@@ -169,14 +196,12 @@ async fn walk_the_root(mode: Mode) {
     assert_gone(&name, Duration::from_secs(2)).await;
     std::fs::remove_file(&host_tmp).unwrap();
     let report: Report = serde_json::from_slice(&done.stdout).unwrap();
+    (report, name)
+}
 
-    // The standard library works in it.
-    for (module, outcome) in &report.modules {
-        assert_eq!(outcome, "ok", "{module}");
-    }
-    // No way back to the host's root.
-    assert!(report.escapes.is_empty(), "{:?}", report.escapes);
-
+/// The top-level entries and the readable paths of `report` are only what the fresh
+/// root admits.
+fn only_what_is_admitted(report: &Report) {
     // The top level: the system's directories, what leads to the interpreter, the
     // loader's cache, the devices, /tmp (with the work directory's path), /proc.
     let mut admitted: BTreeSet<String> = [
@@ -185,8 +210,7 @@ async fn walk_the_root(mode: Mode) {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let work_top = first_component(&report.cwd);
-    admitted.insert(work_top.clone());
+    admitted.insert(first_component(&report.cwd));
     for prefix in &report.prefixes {
         admitted.insert(first_component(prefix));
     }
@@ -201,12 +225,7 @@ async fn walk_the_root(mode: Mode) {
     // Every path it could open is the system's, the interpreter's, a device of the
     // list, the loader's cache, its own work directory, or a directory on the way to
     // one of these.
-    let on_the_way: BTreeSet<String> = report
-        .prefixes
-        .iter()
-        .chain(std::iter::once(&report.cwd))
-        .flat_map(|p| ancestors(p))
-        .collect();
+    let on_the_way = on_the_way(report);
     let own = |path: &str| path == report.cwd || path.starts_with(&format!("{}/", report.cwd));
     let system = |path: &str| {
         [
@@ -248,21 +267,16 @@ async fn walk_the_root(mode: Mode) {
         strays.is_empty(),
         "readable outside the sandbox's own files: {strays:?}"
     );
+}
 
-    // None of the host's paths is there at all (but those on the way to the
-    // interpreter, such as /root/.pyenv).
-    let seen: Vec<&String> = report
-        .found
+/// The directories on the way to the interpreter's and to the work directory.
+fn on_the_way(report: &Report) -> BTreeSet<String> {
+    report
+        .prefixes
         .iter()
-        .filter(|(path, &found)| found && !on_the_way.contains(path.as_str()))
-        .map(|(path, _)| path)
-        .collect();
-    assert!(seen.is_empty(), "host paths visible: {seen:?}");
-    assert!(
-        !report.readable.iter().any(|p| p.contains(&name)),
-        "the host's /tmp file was seen"
-    );
-    still_works(&sandbox).await;
+        .chain(std::iter::once(&report.cwd))
+        .flat_map(|p| ancestors(p))
+        .collect()
 }
 
 /// The first component of an absolute path.

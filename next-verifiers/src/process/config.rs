@@ -128,8 +128,9 @@ pub struct IsolationConfig {
     /// A PID namespace whose init is the job: when it ends, every process it left (a
     /// daemon, a thread, a double-forked child) is killed by the kernel.
     pub pid: bool,
-    /// A mount namespace: the whole file tree read-only, a private size-limited tmpfs as
-    /// the work directory, and a `/proc` that shows only the job's processes.
+    /// A mount namespace: the file tree read-only (the fresh root's, or the host's
+    /// whole tree without it), a private size-limited tmpfs as the work directory, and
+    /// a `/proc` that shows only the job's processes.
     pub mount: bool,
     /// In the mount namespace, a fresh root holding only what the interpreter needs
     /// (its installation, the system's library directories, `/dev/null` and its kin, an

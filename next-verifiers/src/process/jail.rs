@@ -107,6 +107,19 @@ impl Stage {
         Stage::ALL.into_iter().find(|stage| *stage as u32 == code)
     }
 
+    /// Whether the step is one of building the fresh root.
+    pub(crate) fn builds_root(self) -> bool {
+        matches!(
+            self,
+            Stage::RootClone
+                | Stage::RootTmpfs
+                | Stage::RootMake
+                | Stage::RootBind
+                | Stage::RootPivot
+                | Stage::RootSeal
+        )
+    }
+
     /// What the step does, in words that follow "failed to".
     pub fn describe(self) -> &'static str {
         match self {

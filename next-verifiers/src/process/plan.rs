@@ -365,8 +365,14 @@ fn new_root(roots: &[PathBuf], uid: u32, gid: u32) -> Result<NewRoot, Error> {
             bound.push(path);
         }
     }
-    for root in outermost(roots) {
-        if root.parent().is_none() || bound.iter().any(|b| root.starts_with(b)) {
+    // The host's root itself is never bound (it would bring the whole tree back).
+    let roots: Vec<PathBuf> = roots
+        .iter()
+        .filter(|root| root.parent().is_some())
+        .cloned()
+        .collect();
+    for root in outermost(&roots) {
+        if bound.iter().any(|b| root.starts_with(b)) {
             continue;
         }
         let Ok(relative) = root.strip_prefix(host) else {
@@ -539,6 +545,48 @@ mod tests {
             .map(|d| path_cstring(&closed.join(d)).unwrap())
             .collect();
         assert_eq!(expose.dirs, dirs);
+    }
+
+    #[test]
+    fn a_fresh_root_holds_the_system_the_interpreter_and_the_devices() {
+        let top = tempfile::tempdir().unwrap();
+        let python = top.path().join("home/user/python");
+        std::fs::create_dir_all(&python).unwrap();
+        let roots = [
+            python.clone(),
+            PathBuf::from("/usr/lib/python3"),
+            PathBuf::from("/"),
+        ];
+        let root = new_root(&roots, 65534, 65534).unwrap();
+        let targets: Vec<&[u8]> = root.binds.iter().map(|b| b.target.to_bytes()).collect();
+        // The interpreter's tree at its path (relative to the new root), with the
+        // directories leading to it.
+        let relative = python.strip_prefix("/").unwrap();
+        assert!(targets.contains(&relative.as_os_str().as_bytes()));
+        assert!(root
+            .dirs
+            .contains(&path_cstring(relative.parent().unwrap()).unwrap()));
+        // Under /usr: bound with it; the host's root itself never.
+        assert!(!targets.iter().any(|t| t.starts_with(b"usr/")));
+        assert!(!targets.iter().any(|t| t.is_empty() || t.starts_with(b"/")));
+        let null = root
+            .binds
+            .iter()
+            .find(|b| b.target.to_bytes() == b"dev/null")
+            .unwrap();
+        assert!(null.file && null.device);
+        // Nothing of /etc but the loader's cache.
+        assert!(targets
+            .iter()
+            .filter(|t| t.starts_with(b"etc"))
+            .all(|t| *t == LOADER_CACHE.as_bytes()));
+        // Parents before their children.
+        for (i, dir) in root.dirs.iter().enumerate() {
+            let dir = Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                assert!(root.dirs[..i].contains(&path_cstring(parent).unwrap()));
+            }
+        }
     }
 
     #[test]

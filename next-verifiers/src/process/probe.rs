@@ -87,14 +87,7 @@ pub(crate) fn probe(
                     refused.push(refusal("user namespace", &err));
                     wanted = without_user(wanted, ids);
                 }
-                Stage::RootClone
-                | Stage::RootTmpfs
-                | Stage::RootMake
-                | Stage::RootBind
-                | Stage::RootPivot
-                | Stage::RootSeal
-                    if wanted.root =>
-                {
+                stage if stage.builds_root() && wanted.root => {
                     refused.push(refusal("fresh root", &err));
                     wanted.root = false;
                 }

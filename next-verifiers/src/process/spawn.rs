@@ -18,16 +18,22 @@
 //!    user namespace may map it to an unprivileged uid other than its own), then writes
 //!    one byte to the sync pipe.
 //! 3. The child: new session; default signal dispositions; with a mount namespace, makes
-//!    every mount private, clones the interpreter's directories that sit under a
-//!    directory the job's user may not enter (`/root/.pyenv/...`) and covers that
-//!    directory with a tmpfs; switches to the job's ids (inside a user namespace the
-//!    capabilities there stay until `execve`, because the namespace's root is not
-//!    mapped; without one, after the mounts); puts the cloned directories back at their
-//!    paths, makes the whole tree read-only and nosuid (`mount_setattr(AT_RECURSIVE)`),
-//!    mounts a `/proc` of its own PID namespace and a size-limited tmpfs on the work
-//!    directory; `chdir`s there, writes the source, sets the rlimits, moves the stdio
-//!    pipes to 0, 1, 2 (and the warm server's socket to 3), marks every other
-//!    descriptor close-on-exec, and execs.
+//!    every mount private and, with the caller's ids (which may enter `/root`), clones
+//!    (`open_tree`) what the fresh root binds in; switches to the job's ids (inside a
+//!    user namespace the capabilities there stay until `execve`, because the
+//!    namespace's root is not mapped; without one, after the mounts); builds the fresh
+//!    root on a tmpfs mounted over the work directory (its directories, links, the
+//!    clones moved onto their mount points read-only, a `/proc` of its own PID
+//!    namespace, mounted while the host's `/proc` is still in sight, as the kernel
+//!    requires), `pivot_root`s into it and detaches the host's tree, makes the work
+//!    directory's path in it and seals it read-only; mounts a size-limited tmpfs on the
+//!    work directory; `chdir`s there, writes the source, sets the rlimits, moves the
+//!    stdio pipes to 0, 1, 2 (and the warm server's socket to 3), marks every other
+//!    descriptor close-on-exec, and execs. Without the fresh root (the kernel refused
+//!    it), it instead clones the interpreter's directories that sit under a directory
+//!    the job's user may not enter (`/root/.pyenv/...`), covers that directory with a
+//!    tmpfs, puts the clones back at their paths and makes the whole tree read-only and
+//!    nosuid (`mount_setattr(AT_RECURSIVE)`).
 //! 4. Any failing step writes `(stage, errno)` to the error pipe and exits 127; the
 //!    parent reads the error pipe until end of file (the exec closed it) to learn
 //!    whether the exec happened.
@@ -545,19 +551,50 @@ fn clone_root_binds(p: &Prepared<'_>, root: &NewRoot, fds: &mut [c_int; MAX_ROOT
 
 /// Builds the fresh root and enters it, as bubblewrap does: a tmpfs mounted on the work
 /// directory (a directory that is ours and exists; the tmpfs covers it only in this
-/// mount namespace) holds the directories, links and mount points of `root`; the clones
-/// in `fds` are moved onto theirs and made read-only, nosuid and (but for devices)
-/// nodev; `/proc` is mounted while the host's `/proc` is still in sight (the kernel
-/// mounts a new one only where one is fully visible); then `pivot_root` makes the
-/// tmpfs the root, the host's tree (stacked on it) is detached, the work directory's
-/// path is made in it, and the root is sealed read-only. Paths of `root` are relative:
-/// they are reached from the tmpfs as the current directory.
+/// mount namespace) becomes the root ([`build_root`]); `/proc` is mounted while the
+/// host's `/proc` is still in sight (the kernel mounts a new one only where one is
+/// fully visible); then `pivot_root` makes the tmpfs the root, the host's tree (stacked
+/// on it) is detached, the work directory's path is made in it, and the root is sealed
+/// read-only.
 #[allow(unsafe_code)]
 fn enter_new_root(p: &Prepared<'_>, root: &NewRoot, proc: bool, fds: &[c_int; MAX_ROOT_BINDS]) {
+    build_root(p, root, fds);
+    if proc {
+        mount_root_proc(p);
+    }
+    // SAFETY: `pivot_root`, `umount2` and `chdir` with NUL-terminated literals.
+    // `pivot_root(".", ".")` stacks the old root on the new one; unmounting "." then
+    // takes the old root, and everything under it, out of this namespace.
+    unsafe {
+        if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) < 0
+            || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) < 0
+            || libc::chdir(c"/".as_ptr()) < 0
+        {
+            fail(p.error_write, Stage::RootPivot);
+        }
+    }
+    make_path(p, &p.launch.workdir);
+    // The root alone (not recursive: the binds keep theirs, and `/dev/null` stays a
+    // device).
+    if set_mount_attributes(
+        c"/",
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        false,
+    ) < 0
+    {
+        fail(p.error_write, Stage::RootSeal);
+    }
+}
+
+/// Mounts the root's tmpfs on the work directory and enters it; makes the directories,
+/// links and mount points of `root` (its paths are relative: they are reached from the
+/// tmpfs as the current directory); moves the clones in `fds` onto theirs, read-only,
+/// nosuid and (but for devices) nodev.
+#[allow(unsafe_code)]
+fn build_root(p: &Prepared<'_>, root: &NewRoot, fds: &[c_int; MAX_ROOT_BINDS]) {
     let staging = p.launch.workdir.as_ptr();
-    // SAFETY: `mount`, `chdir`, `mkdir`, `symlink`, `open`, `close`, `move_mount`,
-    // `mount_setattr`, `pivot_root` and `umount2` with NUL-terminated strings from
-    // `NewRoot` and `Launch`, a `mount_attr` on this stack, and the descriptors
+    // SAFETY: `mount`, `chdir`, `mkdir`, `symlink`, `open`, `close` and `move_mount`
+    // with NUL-terminated strings from `NewRoot` and `Launch` and the descriptors
     // `clone_root_binds` stored.
     unsafe {
         if libc::mount(
@@ -606,86 +643,60 @@ fn enter_new_root(p: &Prepared<'_>, root: &NewRoot, proc: bool, fds: &[c_int; MA
             }
             libc::close(fd);
             let nodev = if bind.device { 0 } else { MOUNT_ATTR_NODEV };
-            let attr = MountAttr {
-                attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | nodev,
-                attr_clr: 0,
-                propagation: 0,
-                userns_fd: 0,
-            };
-            if libc::syscall(
-                libc::SYS_mount_setattr,
-                libc::AT_FDCWD,
-                bind.target.as_ptr(),
-                AT_RECURSIVE,
-                &raw const attr,
-                std::mem::size_of::<MountAttr>(),
+            if set_mount_attributes(
+                &bind.target,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | nodev,
+                true,
             ) < 0
             {
                 fail(p.error_write, Stage::RootBind);
             }
         }
-        if proc {
-            // Read-only as a mount, not as a superblock: the kernel mounts a new /proc
-            // (a warm job's own) only where one is visible that is not locked
-            // read-only.
-            let attr = MountAttr {
-                attr_set: MOUNT_ATTR_RDONLY
-                    | MOUNT_ATTR_NOSUID
-                    | MOUNT_ATTR_NODEV
-                    | MOUNT_ATTR_NOEXEC,
-                attr_clr: 0,
-                propagation: 0,
-                userns_fd: 0,
-            };
-            if libc::mount(
-                c"proc".as_ptr(),
-                c"proc".as_ptr(),
-                c"proc".as_ptr(),
-                PROC_FLAGS & !libc::MS_RDONLY,
-                std::ptr::null(),
-            ) < 0
-                || libc::syscall(
-                    libc::SYS_mount_setattr,
-                    libc::AT_FDCWD,
-                    c"proc".as_ptr(),
-                    0,
-                    &raw const attr,
-                    std::mem::size_of::<MountAttr>(),
-                ) < 0
-            {
-                fail(p.error_write, Stage::Proc);
-            }
-        }
-        // `pivot_root(".", ".")` stacks the old root on the new one; unmounting "."
-        // then takes the old root, and everything under it, out of this namespace.
-        if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) < 0
-            || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) < 0
-            || libc::chdir(c"/".as_ptr()) < 0
-        {
-            fail(p.error_write, Stage::RootPivot);
-        }
     }
-    make_path(p, &p.launch.workdir);
+}
+
+/// Mounts the fresh root's `/proc` (relative: the tmpfs is the current directory),
+/// read-only as a mount, not as a superblock: the kernel mounts a new `/proc` (a warm
+/// job's own) only where one is visible that is not locked read-only.
+#[allow(unsafe_code)]
+fn mount_root_proc(p: &Prepared<'_>) {
+    // SAFETY: `mount` with NUL-terminated literals.
+    let mounted = unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"proc".as_ptr(),
+            c"proc".as_ptr(),
+            PROC_FLAGS & !libc::MS_RDONLY,
+            std::ptr::null(),
+        )
+    };
+    let flags = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if mounted < 0 || set_mount_attributes(c"proc", flags, false) < 0 {
+        fail(p.error_write, Stage::Proc);
+    }
+}
+
+/// `mount_setattr` setting `flags` on the mount at `path` (and on those under it when
+/// `recursive`); what the system call returns.
+#[allow(unsafe_code)]
+fn set_mount_attributes(path: &CStr, flags: u64, recursive: bool) -> libc::c_long {
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        attr_set: flags,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
     };
-    // SAFETY: `mount_setattr` on the root alone (no `AT_RECURSIVE`: the binds keep
-    // theirs, and `/dev/null` stays a device) with a `mount_attr` on this stack.
-    let sealed = unsafe {
+    // SAFETY: `mount_setattr` with a NUL-terminated string and a `mount_attr` on this
+    // stack, of the size passed.
+    unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             libc::AT_FDCWD,
-            c"/".as_ptr(),
-            0,
+            path.as_ptr(),
+            if recursive { AT_RECURSIVE } else { 0 },
             &raw const attr,
             std::mem::size_of::<MountAttr>(),
         )
-    };
-    if sealed < 0 {
-        fail(p.error_write, Stage::RootSeal);
     }
 }
 
