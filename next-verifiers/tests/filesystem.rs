@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::{assert_gone, limits, marker, marking, sandbox, stderr, still_works};
 use next_core::sandbox::{Job, Sandbox, Termination};
-use next_verifiers::process::{Mode, ProcessSandbox};
+use next_verifiers::process::{IsolationConfig, Mode, ProcessConfig, ProcessSandbox};
 use serde::Deserialize;
 
 /// Walks `/` (not into `/proc`, nor into the trees bound in whole, whose top is
@@ -294,6 +294,33 @@ fn ancestors(path: &str) -> Vec<String> {
         .ancestors()
         .map(|a| a.to_string_lossy().into_owned())
         .collect()
+}
+
+/// Without the fresh root (turned off, as where the kernel refuses it), jobs still run,
+/// on the host's tree read-only, and the report says the isolation is not complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_fresh_root_the_report_says_so() {
+    for mode in [Mode::Cold, Mode::Warm] {
+        let sandbox = common::sandbox_with(ProcessConfig {
+            mode,
+            isolation: IsolationConfig {
+                fresh_root: false,
+                ..IsolationConfig::default()
+            },
+            ..ProcessConfig::default()
+        });
+        let isolation = sandbox.isolation();
+        assert!(!isolation.fresh_root, "{isolation}");
+        assert!(!isolation.is_complete(), "{isolation}");
+        if isolation.mount_namespace {
+            // The checkout is in sight again (it is world-readable here).
+            let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+            let source = format!("import os\nprint(os.path.exists({manifest:?}))\n");
+            let done = common::run(&sandbox, &source, limits(10_000)).await;
+            assert_eq!(done.stdout, b"True\n", "{}", stderr(&done));
+        }
+        still_works(&sandbox).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
