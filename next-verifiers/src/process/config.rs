@@ -128,9 +128,15 @@ pub struct IsolationConfig {
     /// A PID namespace whose init is the job: when it ends, every process it left (a
     /// daemon, a thread, a double-forked child) is killed by the kernel.
     pub pid: bool,
-    /// A mount namespace: the whole file tree read-only, a private size-limited tmpfs as
-    /// the work directory, and a `/proc` that shows only the job's processes.
+    /// A mount namespace: the file tree read-only (the fresh root's, or the host's
+    /// whole tree without it), a private size-limited tmpfs as the work directory, and
+    /// a `/proc` that shows only the job's processes.
     pub mount: bool,
+    /// In the mount namespace, a fresh root holding only what the interpreter needs
+    /// (its installation, the system's library directories, `/dev/null` and its kin, an
+    /// empty `/tmp`, the work directory, `/proc`) instead of the host's whole tree
+    /// read-only: no file of the host's beyond those is visible.
+    pub fresh_root: bool,
     /// An IPC namespace (System V shared memory, semaphores, message queues).
     pub ipc: bool,
     /// The user id outside the namespaces that jobs run as when the sandbox is run by
@@ -150,6 +156,7 @@ impl Default for IsolationConfig {
             network: true,
             pid: true,
             mount: true,
+            fresh_root: true,
             ipc: true,
             uid: 65534,
             gid: 65534,

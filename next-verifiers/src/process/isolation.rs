@@ -31,11 +31,20 @@ pub struct Isolation {
     /// The job is the init of a PID namespace of its own: when it ends or is killed,
     /// the kernel kills every process it started (daemons, double forks, `setsid`).
     pub pid_namespace: bool,
-    /// The job runs in a mount namespace of its own: the whole file tree read-only and
-    /// nosuid, the work directory a private tmpfs of `workdir_bytes`, and private
-    /// directories above the interpreter (such as `/root`) replaced by the interpreter's
-    /// own directories.
+    /// The job runs in a mount namespace of its own: the file tree it sees read-only
+    /// and nosuid, the work directory a private tmpfs of `workdir_bytes`. Without
+    /// [`fresh_root`](Self::fresh_root), that tree is the host's whole tree, with
+    /// private directories above the interpreter (such as `/root`) replaced by the
+    /// interpreter's own directories.
     pub mount_namespace: bool,
+    /// The job's root is a fresh one, as bubblewrap and nsjail build it, holding only
+    /// the system's program and library directories (`/usr`, and `/lib`, `/bin`... as
+    /// the host has them), the interpreter's own directories, the loader's cache
+    /// `/etc/ld.so.cache`, `/dev/null`, `/dev/zero`, `/dev/random`, `/dev/urandom`, an
+    /// empty `/tmp`, its work directory and its own `/proc`: nothing else of the host's
+    /// file tree (no checkout, data, home directory, host `/tmp` or `/etc/passwd`), and
+    /// no way back to it (the host's tree is detached). Needs the mount namespace.
+    pub fresh_root: bool,
     /// The job's `/proc` shows only its own PID namespace (needs the PID and mount
     /// namespaces).
     pub private_proc: bool,
@@ -68,12 +77,13 @@ pub enum ProcessLimit {
 
 impl Isolation {
     /// Whether every part was applied: user, network, PID, mount and IPC namespaces, a
-    /// private `/proc`, a per-job process limit, and nothing refused.
+    /// fresh root, a private `/proc`, a per-job process limit, and nothing refused.
     pub fn is_complete(&self) -> bool {
         self.user_namespace
             && self.network_namespace
             && self.pid_namespace
             && self.mount_namespace
+            && self.fresh_root
             && self.private_proc
             && self.ipc_namespace
             && self.process_limit == ProcessLimit::PerJob
@@ -92,6 +102,11 @@ impl fmt::Display for Isolation {
             f,
             "mount namespace (read-only tree, tmpfs work dir): {}",
             yes(self.mount_namespace)
+        )?;
+        writeln!(
+            f,
+            "fresh root (none of the host's files but the interpreter's and libraries): {}",
+            yes(self.fresh_root)
         )?;
         writeln!(f, "private /proc: {}", yes(self.private_proc))?;
         writeln!(f, "ipc namespace: {}", yes(self.ipc_namespace))?;

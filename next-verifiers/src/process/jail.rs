@@ -9,6 +9,8 @@ use std::os::fd::OwnedFd;
 
 /// Most directories [`Expose`] may clone in one jail.
 pub(crate) const MAX_EXPOSED_TREES: usize = 16;
+/// Most mounts a [`NewRoot`] may bind in.
+pub(crate) const MAX_ROOT_BINDS: usize = 32;
 
 /// The set-up step a child failed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,18 @@ pub(crate) enum Stage {
     ExposeDirs,
     /// Putting the interpreter's directories back.
     ExposeMove,
+    /// Cloning what the fresh root binds in.
+    RootClone,
+    /// Mounting the fresh root's tmpfs.
+    RootTmpfs,
+    /// Making the fresh root's directories, links and mount points.
+    RootMake,
+    /// Binding the interpreter, the libraries and the devices into the fresh root.
+    RootBind,
+    /// Entering the fresh root and detaching the host's tree.
+    RootPivot,
+    /// Making the fresh root read-only.
+    RootSeal,
     /// Making the file tree read-only.
     ReadOnly,
     /// Mounting `/proc`.
@@ -59,7 +73,7 @@ pub(crate) enum Stage {
 }
 
 impl Stage {
-    const ALL: [Stage; 21] = [
+    const ALL: [Stage; 27] = [
         Stage::Clone,
         Stage::IdMaps,
         Stage::Sync,
@@ -72,6 +86,12 @@ impl Stage {
         Stage::SetUid,
         Stage::ExposeDirs,
         Stage::ExposeMove,
+        Stage::RootClone,
+        Stage::RootTmpfs,
+        Stage::RootMake,
+        Stage::RootBind,
+        Stage::RootPivot,
+        Stage::RootSeal,
         Stage::ReadOnly,
         Stage::Proc,
         Stage::Workdir,
@@ -85,6 +105,19 @@ impl Stage {
 
     pub(crate) fn from_code(code: u32) -> Option<Stage> {
         Stage::ALL.into_iter().find(|stage| *stage as u32 == code)
+    }
+
+    /// Whether the step is one of building the fresh root.
+    pub(crate) fn builds_root(self) -> bool {
+        matches!(
+            self,
+            Stage::RootClone
+                | Stage::RootTmpfs
+                | Stage::RootMake
+                | Stage::RootBind
+                | Stage::RootPivot
+                | Stage::RootSeal
+        )
     }
 
     /// What the step does, in words that follow "failed to".
@@ -102,6 +135,12 @@ impl Stage {
             Stage::SetUid => "switch to the job's user",
             Stage::ExposeDirs => "make the interpreter's directories",
             Stage::ExposeMove => "mount the interpreter's directories",
+            Stage::RootClone => "clone what the fresh root holds",
+            Stage::RootTmpfs => "mount the fresh root's tmpfs",
+            Stage::RootMake => "make the fresh root's directories",
+            Stage::RootBind => "bind the interpreter, libraries and devices into the fresh root",
+            Stage::RootPivot => "enter the fresh root and detach the host's file tree",
+            Stage::RootSeal => "make the fresh root read-only",
             Stage::ReadOnly => "make the file tree read-only",
             Stage::Proc => "mount /proc",
             Stage::Workdir => "mount the work directory",
@@ -177,9 +216,41 @@ pub(crate) struct Expose {
     pub dirs: Vec<CString>,
 }
 
+/// A mount bound into a [`NewRoot`]: a clone of `source` (with what is mounted under
+/// it), read-only, nosuid, and nodev unless `device`.
+#[derive(Debug, Clone)]
+pub(crate) struct Bind {
+    /// The absolute path on the host.
+    pub source: CString,
+    /// Where it goes, relative to the new root.
+    pub target: CString,
+    /// A file (its mount point is an empty file), not a directory.
+    pub file: bool,
+    /// A device node, which must stay usable (no `nodev`).
+    pub device: bool,
+}
+
+/// A fresh root, as bubblewrap and nsjail build one: a small tmpfs holding only what
+/// is listed here, entered with `pivot_root`, the host's tree detached. The paths are
+/// relative to the new root.
+#[derive(Debug, Clone)]
+pub(crate) struct NewRoot {
+    /// Options of its tmpfs (mode, size, owner).
+    pub tmpfs_options: CString,
+    /// Directories to make, parents first.
+    pub dirs: Vec<CString>,
+    /// Symbolic links to make: `(target, path)`.
+    pub links: Vec<(CString, CString)>,
+    /// Mounts to bind in; their mount points are made (files) or listed in `dirs`.
+    pub binds: Vec<Bind>,
+}
+
 /// What a mount namespace is made into.
 #[derive(Debug, Clone)]
 pub(crate) struct Mounts {
+    /// A fresh root to enter (then `exposes` is empty and `read_only` moot: the root
+    /// holds nothing else of the host, all of it read-only).
+    pub root: Option<NewRoot>,
     /// Directories to expose under covered ones.
     pub exposes: Vec<Expose>,
     /// Make the whole tree read-only and nosuid.

@@ -12,12 +12,41 @@
 //!   127.0.0.1 included); a PID namespace of which it is the init, so that when it
 //!   ends or is killed the kernel kills everything it started (threads, daemons that
 //!   double-forked and called `setsid`); a mount namespace; an IPC namespace.
-//! - **Files.** The whole file tree read-only and nosuid; the work directory a private
-//!   tmpfs of [`ProcessConfig::workdir_bytes`] that vanishes with the job; its own
-//!   `/proc`. Writing anywhere else fails (`EROFS`), `/tmp` included. When the
-//!   interpreter lives under a directory the job's user may not enter (pyenv under
-//!   `/root`), that directory is covered by a tmpfs holding only the interpreter's own
-//!   directories, mounted back read-only at their paths.
+//! - **Files.** A fresh root, built as bubblewrap and nsjail build one: a small tmpfs,
+//!   entered with `pivot_root`, the host's tree then detached from the job's mount
+//!   namespace (no path leads back to it: not `..`, not `/proc/1/root`, which is the
+//!   job's own root). It holds, read-only, nosuid and nodev, only what the interpreter
+//!   needs:
+//!   - the system's program and library directories, whole: `/usr`, and `/lib`,
+//!     `/lib64`, `/bin`, `/sbin` (and `/lib32`, `/libx32`) as the host has them,
+//!     directories bound in or symbolic links reproduced (a merged `/usr`). Whole
+//!     rather than the files `ld.so` lists for the interpreter, because extension
+//!     modules load further libraries (`_ssl` libssl, `_ctypes` libffi, `_sqlite3`,
+//!     `_lzma`, ...) and a job may run the interpreter again; these directories hold the
+//!     distribution's software, no user data;
+//!   - the interpreter's own directories ([`Interpreter::roots`]: its prefixes, its
+//!     binary's and its shared library's directories) at their paths, with only the
+//!     directories leading to them (`/root` holds `.pyenv` and nothing else);
+//!   - `/etc/ld.so.cache` (the loader's list of library paths), and nothing else of
+//!     `/etc` (no `passwd`: the job's uid has no name);
+//!   - `/dev/null`, `/dev/zero`, `/dev/random`, `/dev/urandom` (the host's device nodes,
+//!     bound onto empty files), and `/dev/fd`, `/dev/stdin`, `/dev/stdout`,
+//!     `/dev/stderr` as links into `/proc/self/fd`;
+//!   - `/tmp`, empty but for the path to the work directory (which is kept, so that
+//!     `HOME` and `TMPDIR` name it);
+//!   - the work directory: a private tmpfs of [`ProcessConfig::workdir_bytes`] that
+//!     vanishes with the job, the one place it can write;
+//!   - its own `/proc` (read-only).
+//!
+//!   Nothing else of the host is there: not the project's checkout or data, no home
+//!   directory beyond the interpreter's own installation, not the host's `/tmp` or
+//!   `/var` or `/dev/shm`. Writing outside the work directory fails (`EROFS`, or
+//!   `ENOENT` where the path does not exist). Where the kernel refuses a step of this
+//!   (see [`Isolation::fresh_root`]), the job gets the host's whole tree read-only and
+//!   nosuid instead, with the work directory and `/proc` as above; a directory above
+//!   the interpreter that the job's user may not enter (pyenv under `/root`) is then
+//!   covered by a tmpfs holding only the interpreter's own directories, mounted back
+//!   read-only at their paths.
 //! - **Limits.** `RLIMIT_AS` = `Limits::memory_bytes`; `RLIMIT_CPU` = the wall limit
 //!   rounded up (then `SIGXCPU`, a second later `SIGKILL`); `RLIMIT_FSIZE` = half of
 //!   `workdir_bytes`; `RLIMIT_NPROC` = `Limits::processes`, counted in the job's own
@@ -171,6 +200,7 @@ impl ProcessSandbox {
             network_namespace: plan.wanted.network,
             pid_namespace: plan.wanted.pid,
             mount_namespace: plan.wanted.mount,
+            fresh_root: plan.wanted.root,
             private_proc: plan.wanted.proc,
             ipc_namespace: plan.wanted.ipc,
             job_uid: plan.ids.job.0,

@@ -12,7 +12,7 @@ use next_core::sandbox::Limits;
 
 use super::config::IsolationConfig;
 use super::isolation::ProcessLimit;
-use super::jail::{Expose, IdMaps, Identity, Jail, Mounts, MAX_EXPOSED_TREES};
+use super::jail::{Bind, Expose, IdMaps, Identity, Jail, Mounts, NewRoot, MAX_EXPOSED_TREES};
 use crate::error::Error;
 
 /// The uid (and gid) a job has inside its user namespace: `nobody`.
@@ -46,6 +46,8 @@ pub(crate) struct Wanted {
     pub network: bool,
     pub pid: bool,
     pub mount: bool,
+    /// A fresh root (needs the mount namespace).
+    pub root: bool,
     pub proc: bool,
     pub ipc: bool,
 }
@@ -57,6 +59,7 @@ impl Wanted {
         network: false,
         pid: false,
         mount: false,
+        root: false,
         proc: false,
         ipc: false,
     };
@@ -70,6 +73,7 @@ impl Wanted {
             network: config.network && able,
             pid: config.pid && able,
             mount: config.mount && able,
+            root: config.fresh_root && config.mount && able,
             proc: config.pid && config.mount && able,
             ipc: config.ipc && able,
         }
@@ -216,6 +220,14 @@ impl Plan {
         if !self.wanted.mount {
             return Ok(None);
         }
+        if self.wanted.root {
+            return Ok(Some(Mounts {
+                root: Some(new_root(&self.roots, uid, gid)?),
+                exposes: Vec::new(),
+                read_only: true,
+                proc: self.wanted.proc,
+            }));
+        }
         // Only a root caller's jobs run as a user that may be shut out of the
         // interpreter's directories.
         let exposes = if self.ids.root && self.ids.job.0 != 0 {
@@ -224,6 +236,7 @@ impl Plan {
             Vec::new()
         };
         Ok(Some(Mounts {
+            root: None,
             exposes,
             read_only: true,
             proc: self.wanted.proc,
@@ -301,6 +314,121 @@ pub(crate) fn cstring(bytes: impl Into<Vec<u8>>) -> Result<CString, Error> {
 /// [`Error::Io`] when it holds a NUL byte.
 pub(crate) fn path_cstring(path: &Path) -> Result<CString, Error> {
     cstring(path.as_os_str().as_bytes())
+}
+
+/// The top-level directories of the system's programs and shared libraries: bound into
+/// a fresh root whole where they are directories, reproduced where they are symbolic
+/// links (a merged `/usr`: `/lib -> usr/lib`).
+const SYSTEM_DIRS: [&str; 7] = ["usr", "lib", "lib64", "lib32", "libx32", "bin", "sbin"];
+/// The device nodes a fresh root holds.
+const DEVICES: [&str; 4] = ["null", "zero", "random", "urandom"];
+/// The links of `/dev` to the job's own descriptors.
+const DEV_LINKS: [(&str, &str); 4] = [
+    ("/proc/self/fd", "dev/fd"),
+    ("/proc/self/fd/0", "dev/stdin"),
+    ("/proc/self/fd/1", "dev/stdout"),
+    ("/proc/self/fd/2", "dev/stderr"),
+];
+/// The one file of `/etc` a fresh root holds: the dynamic loader's list of where the
+/// shared libraries are (without it, libraries outside the loader's built-in
+/// directories would not be found). No user data.
+const LOADER_CACHE: &str = "etc/ld.so.cache";
+
+/// The fresh root of a job: the system's library directories (`/usr` and its kin) and
+/// the interpreter's own directories (`roots`, wherever they are, with only the
+/// directories leading to them), the loader's cache, `/dev/null`, `/dev/zero`,
+/// `/dev/random`, `/dev/urandom`, an empty `/tmp`, a `/proc` mount point; everything
+/// read-only. Its tmpfs is owned by `uid`, `gid` (as the mounting process sees them).
+///
+/// # Errors
+/// [`Error::Io`] when a path has a NUL byte.
+fn new_root(roots: &[PathBuf], uid: u32, gid: u32) -> Result<NewRoot, Error> {
+    let host = Path::new("/");
+    let mut dirs: Vec<PathBuf> = ["dev", "proc", "tmp"].iter().map(PathBuf::from).collect();
+    let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut binds: Vec<(PathBuf, PathBuf, bool, bool)> = Vec::new();
+    let mut bound: Vec<PathBuf> = Vec::new();
+    for name in SYSTEM_DIRS {
+        let path = host.join(name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            if let Ok(target) = std::fs::read_link(&path) {
+                links.push((target, PathBuf::from(name)));
+            }
+        } else if meta.is_dir() {
+            dirs.push(PathBuf::from(name));
+            binds.push((path.clone(), PathBuf::from(name), false, false));
+            bound.push(path);
+        }
+    }
+    // The host's root itself is never bound (it would bring the whole tree back).
+    let roots: Vec<PathBuf> = roots
+        .iter()
+        .filter(|root| root.parent().is_some())
+        .cloned()
+        .collect();
+    for root in outermost(&roots) {
+        if bound.iter().any(|b| root.starts_with(b)) {
+            continue;
+        }
+        let Ok(relative) = root.strip_prefix(host) else {
+            continue;
+        };
+        let mut ancestors: Vec<PathBuf> = relative
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .collect();
+        ancestors.reverse();
+        dirs.extend(ancestors);
+        binds.push((root.clone(), relative.to_path_buf(), false, false));
+    }
+    for device in DEVICES {
+        let path = host.join("dev").join(device);
+        let is_device = std::fs::metadata(&path)
+            .is_ok_and(|meta| std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()));
+        if is_device {
+            binds.push((path, Path::new("dev").join(device), true, true));
+        }
+    }
+    for (target, link) in DEV_LINKS {
+        links.push((PathBuf::from(target), PathBuf::from(link)));
+    }
+    let cache = host.join(LOADER_CACHE);
+    if std::fs::metadata(&cache).is_ok_and(|meta| meta.is_file()) {
+        dirs.push(PathBuf::from("etc"));
+        binds.push((cache, PathBuf::from(LOADER_CACHE), true, false));
+    }
+    // Parents first, each once.
+    let mut seen = std::collections::BTreeSet::new();
+    dirs.retain(|dir| seen.insert(dir.clone()));
+    dirs.sort_by_key(|dir| dir.components().count());
+    Ok(NewRoot {
+        tmpfs_options: cstring(format!(
+            "mode=0755,size=1048576,nr_inodes=4096,uid={uid},gid={gid}"
+        ))?,
+        dirs: dirs
+            .iter()
+            .map(|d| path_cstring(d))
+            .collect::<Result<_, _>>()?,
+        links: links
+            .iter()
+            .map(|(target, link)| Ok((path_cstring(target)?, path_cstring(link)?)))
+            .collect::<Result<_, Error>>()?,
+        binds: binds
+            .iter()
+            .map(|(source, target, file, device)| {
+                Ok(Bind {
+                    source: path_cstring(source)?,
+                    target: path_cstring(target)?,
+                    file: *file,
+                    device: *device,
+                })
+            })
+            .collect::<Result<_, Error>>()?,
+    })
 }
 
 /// For each directory the job's user may not search (no `o+x`) above an interpreter
@@ -415,6 +543,48 @@ mod tests {
             .map(|d| path_cstring(&closed.join(d)).unwrap())
             .collect();
         assert_eq!(expose.dirs, dirs);
+    }
+
+    #[test]
+    fn a_fresh_root_holds_the_system_the_interpreter_and_the_devices() {
+        let top = tempfile::tempdir().unwrap();
+        let python = top.path().join("home/user/python");
+        std::fs::create_dir_all(&python).unwrap();
+        let roots = [
+            python.clone(),
+            PathBuf::from("/usr/lib/python3"),
+            PathBuf::from("/"),
+        ];
+        let root = new_root(&roots, 65534, 65534).unwrap();
+        let targets: Vec<&[u8]> = root.binds.iter().map(|b| b.target.to_bytes()).collect();
+        // The interpreter's tree at its path (relative to the new root), with the
+        // directories leading to it.
+        let relative = python.strip_prefix("/").unwrap();
+        assert!(targets.contains(&relative.as_os_str().as_bytes()));
+        assert!(root
+            .dirs
+            .contains(&path_cstring(relative.parent().unwrap()).unwrap()));
+        // Under /usr: bound with it; the host's root itself never.
+        assert!(!targets.iter().any(|t| t.starts_with(b"usr/")));
+        assert!(!targets.iter().any(|t| t.is_empty() || t.starts_with(b"/")));
+        let null = root
+            .binds
+            .iter()
+            .find(|b| b.target.to_bytes() == b"dev/null")
+            .unwrap();
+        assert!(null.file && null.device);
+        // Nothing of /etc but the loader's cache.
+        assert!(targets
+            .iter()
+            .filter(|t| t.starts_with(b"etc"))
+            .all(|t| *t == LOADER_CACHE.as_bytes()));
+        // Parents before their children.
+        for (i, dir) in root.dirs.iter().enumerate() {
+            let dir = Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                assert!(root.dirs[..i].contains(&path_cstring(parent).unwrap()));
+            }
+        }
     }
 
     #[test]

@@ -84,6 +84,10 @@ pub(crate) fn probe(
                     refused.push(refusal("user namespace", &err));
                     wanted = without_user(wanted, ids);
                 }
+                stage if stage.builds_root() && wanted.root => {
+                    refused.push(refusal("fresh root", &err));
+                    wanted.root = false;
+                }
                 Stage::MountPrivate
                 | Stage::ExposeClone
                 | Stage::ExposeCover
@@ -95,6 +99,7 @@ pub(crate) fn probe(
                 {
                     refused.push(refusal("mount namespace", &err));
                     wanted.mount = false;
+                    wanted.root = false;
                     wanted.proc = false;
                 }
                 Stage::Proc if wanted.proc => {
@@ -119,6 +124,12 @@ pub(crate) fn probe(
                 }
                 _ => return Err(err.into()),
             },
+            Failure::Job(why) if wanted.root => {
+                refused.push(format!(
+                    "fresh root: the interpreter does not run in it ({why})"
+                ));
+                wanted.root = false;
+            }
             Failure::Job(why) if wanted.mount => {
                 refused.push(format!(
                     "mount namespace: the interpreter does not run in it ({why})"
@@ -186,6 +197,7 @@ fn refused_namespaces(
             "mount namespace",
             |w, on| {
                 w.mount = on;
+                w.root &= on;
                 w.proc &= on;
             },
             |w| w.mount,

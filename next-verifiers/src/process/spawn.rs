@@ -18,21 +18,27 @@
 //!    user namespace may map it to an unprivileged uid other than its own), then writes
 //!    one byte to the sync pipe.
 //! 3. The child: new session; default signal dispositions; with a mount namespace, makes
-//!    every mount private, clones the interpreter's directories that sit under a
-//!    directory the job's user may not enter (`/root/.pyenv/...`) and covers that
-//!    directory with a tmpfs; switches to the job's ids (inside a user namespace the
-//!    capabilities there stay until `execve`, because the namespace's root is not
-//!    mapped; without one, after the mounts); puts the cloned directories back at their
-//!    paths, makes the whole tree read-only and nosuid (`mount_setattr(AT_RECURSIVE)`),
-//!    mounts a `/proc` of its own PID namespace and a size-limited tmpfs on the work
-//!    directory; `chdir`s there, writes the source, sets the rlimits, moves the stdio
-//!    pipes to 0, 1, 2 (and the warm server's socket to 3), marks every other
-//!    descriptor close-on-exec, and execs.
+//!    every mount private and, with the caller's ids (which may enter `/root`), clones
+//!    (`open_tree`) what the fresh root binds in; switches to the job's ids (inside a
+//!    user namespace the capabilities there stay until `execve`, because the
+//!    namespace's root is not mapped; without one, after the mounts); builds the fresh
+//!    root on a tmpfs mounted over the work directory (its directories, links, the
+//!    clones moved onto their mount points read-only, a `/proc` of its own PID
+//!    namespace, mounted while the host's `/proc` is still in sight, as the kernel
+//!    requires), `pivot_root`s into it and detaches the host's tree, makes the work
+//!    directory's path in it and seals it read-only; mounts a size-limited tmpfs on the
+//!    work directory; `chdir`s there, writes the source, sets the rlimits, moves the
+//!    stdio pipes to 0, 1, 2 (and the warm server's socket to 3), marks every other
+//!    descriptor close-on-exec, and execs. Without the fresh root (the kernel refused
+//!    it), it instead clones the interpreter's directories that sit under a directory
+//!    the job's user may not enter (`/root/.pyenv/...`), covers that directory with a
+//!    tmpfs, puts the clones back at their paths and makes the whole tree read-only and
+//!    nosuid (`mount_setattr(AT_RECURSIVE)`).
 //! 4. Any failing step writes `(stage, errno)` to the error pipe and exits 127; the
 //!    parent reads the error pipe until end of file (the exec closed it) to learn
 //!    whether the exec happened.
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void, CStr};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -40,7 +46,8 @@ use rustix::pipe::{pipe_with, PipeFlags};
 
 use super::child::Child;
 use super::jail::{
-    IdMaps, Identity, Jail, Launch, Mounts, SpawnError, Stage, MAX_EXPOSED_TREES, SOURCE_NAME,
+    IdMaps, Identity, Jail, Launch, Mounts, NewRoot, SpawnError, Stage, MAX_EXPOSED_TREES,
+    MAX_ROOT_BINDS, SOURCE_NAME,
 };
 
 /// `struct clone_args` of `clone3(2)`, version 2 (88 bytes).
@@ -71,10 +78,17 @@ struct MountAttr {
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
 const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 const AT_RECURSIVE: c_int = 0x8000;
 const OPEN_TREE_CLONE: c_int = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: c_int = 0x4;
 const CLOSE_RANGE_CLOEXEC: c_int = 1 << 2;
+/// The longest path (with its NUL) the child copies onto its stack.
+const PATH_BUFFER: usize = 4096;
+/// The flags of every `/proc` the child mounts.
+const PROC_FLAGS: libc::c_ulong =
+    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
 /// What the child walks through: pointers into the [`Jail`] and [`Launch`], made before
 /// the clone.
 struct Prepared<'a> {
@@ -103,6 +117,17 @@ pub(crate) fn spawn(jail: &Jail, launch: Launch) -> Result<Child, SpawnError> {
     if exposed > MAX_EXPOSED_TREES || launch.argv.is_empty() {
         return Err(SpawnError::new(
             Stage::Clone,
+            io::Error::from(io::ErrorKind::InvalidInput),
+        ));
+    }
+    let root_binds = jail
+        .mounts
+        .as_ref()
+        .and_then(|m| m.root.as_ref())
+        .map_or(0, |root| root.binds.len());
+    if root_binds > MAX_ROOT_BINDS || launch.workdir.as_bytes().len() >= PATH_BUFFER {
+        return Err(SpawnError::new(
+            Stage::RootClone,
             io::Error::from(io::ErrorKind::InvalidInput),
         ));
     }
@@ -274,20 +299,29 @@ fn child_main(p: &Prepared<'_>) -> ! {
     start_session(p);
     reset_signals();
     // 3. Mounts, first part (with the caller's ids, which may enter private
-    //    directories): private propagation, clones of what must be exposed, covers.
+    //    directories): private propagation, clones of what the fresh root binds in or
+    //    of what must be exposed, covers.
     let mut trees: [c_int; MAX_EXPOSED_TREES] = [-1; MAX_EXPOSED_TREES];
+    let mut root_binds: [c_int; MAX_ROOT_BINDS] = [-1; MAX_ROOT_BINDS];
     if let Some(mounts) = &p.jail.mounts {
         mount_first(p, mounts, &mut trees);
+        if let Some(root) = &mounts.root {
+            clone_root_binds(p, root, &mut root_binds);
+        }
     }
     // 4. The job's ids, here in a user namespace (the capabilities there stay, as its
     //    root is not mapped, and files can be made only with mapped ids)...
     if p.jail.ids_before_mounts {
         switch_ids(p.jail.identity.as_ref(), p.error_write);
     }
-    // 5. Mounts, second part: the exposed directories back, everything read-only,
-    //    /proc, the work directory's tmpfs.
+    // 5. Mounts, second part: the fresh root built, with its /proc, and entered; or
+    //    the exposed directories back, everything read-only, /proc. Then the work
+    //    directory's tmpfs.
     if let Some(mounts) = &p.jail.mounts {
-        mount_second(p, mounts, &trees);
+        match &mounts.root {
+            Some(root) => enter_new_root(p, root, mounts.proc, &root_binds),
+            None => mount_second(p, mounts, &trees),
+        }
     }
     mount_workdir(p);
     // ... or here without one (a real root loses its capabilities when it becomes
@@ -483,11 +517,214 @@ fn mount_second(p: &Prepared<'_>, mounts: &Mounts, trees: &[c_int; MAX_EXPOSED_T
                 c"proc".as_ptr(),
                 c"/proc".as_ptr(),
                 c"proc".as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY,
+                PROC_FLAGS,
                 std::ptr::null(),
             ) < 0
         {
             fail(p.error_write, Stage::Proc);
+        }
+    }
+}
+
+/// A detached clone (with what is mounted under it) of each mount the fresh root binds
+/// in, into `fds` in order, made while the host's tree is in sight and with the
+/// caller's ids (which may enter the directories above the interpreter).
+#[allow(unsafe_code)]
+fn clone_root_binds(p: &Prepared<'_>, root: &NewRoot, fds: &mut [c_int; MAX_ROOT_BINDS]) {
+    for (slot, bind) in fds.iter_mut().zip(&root.binds) {
+        // SAFETY: `open_tree` with a NUL-terminated string from `NewRoot`; `spawn`
+        // checked that the binds fit in `fds`.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                bind.source.as_ptr(),
+                OPEN_TREE_CLONE | libc::O_CLOEXEC | AT_RECURSIVE,
+            )
+        };
+        match c_int::try_from(fd) {
+            Ok(fd) if fd >= 0 => *slot = fd,
+            _ => fail(p.error_write, Stage::RootClone),
+        }
+    }
+}
+
+/// Builds the fresh root and enters it, as bubblewrap does: a tmpfs mounted on the work
+/// directory (a directory that is ours and exists; the tmpfs covers it only in this
+/// mount namespace) becomes the root ([`build_root`]); `/proc` is mounted while the
+/// host's `/proc` is still in sight (the kernel mounts a new one only where one is
+/// fully visible); then `pivot_root` makes the tmpfs the root, the host's tree (stacked
+/// on it) is detached, the work directory's path is made in it, and the root is sealed
+/// read-only.
+#[allow(unsafe_code)]
+fn enter_new_root(p: &Prepared<'_>, root: &NewRoot, proc: bool, fds: &[c_int; MAX_ROOT_BINDS]) {
+    build_root(p, root, fds);
+    if proc {
+        mount_root_proc(p);
+    }
+    // SAFETY: `pivot_root`, `umount2` and `chdir` with NUL-terminated literals.
+    // `pivot_root(".", ".")` stacks the old root on the new one; unmounting "." then
+    // takes the old root, and everything under it, out of this namespace.
+    unsafe {
+        if libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) < 0
+            || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) < 0
+            || libc::chdir(c"/".as_ptr()) < 0
+        {
+            fail(p.error_write, Stage::RootPivot);
+        }
+    }
+    make_path(p, &p.launch.workdir);
+    // The root alone (not recursive: the binds keep theirs, and `/dev/null` stays a
+    // device).
+    if set_mount_attributes(
+        c"/",
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        false,
+    ) < 0
+    {
+        fail(p.error_write, Stage::RootSeal);
+    }
+}
+
+/// Mounts the root's tmpfs on the work directory and enters it; makes the directories,
+/// links and mount points of `root` (its paths are relative: they are reached from the
+/// tmpfs as the current directory); moves the clones in `fds` onto theirs, read-only,
+/// nosuid and (but for devices) nodev.
+#[allow(unsafe_code)]
+fn build_root(p: &Prepared<'_>, root: &NewRoot, fds: &[c_int; MAX_ROOT_BINDS]) {
+    let staging = p.launch.workdir.as_ptr();
+    // SAFETY: `mount`, `chdir`, `mkdir`, `symlink`, `open`, `close` and `move_mount`
+    // with NUL-terminated strings from `NewRoot` and `Launch` and the descriptors
+    // `clone_root_binds` stored.
+    unsafe {
+        if libc::mount(
+            c"tmpfs".as_ptr(),
+            staging,
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            root.tmpfs_options.as_ptr().cast::<c_void>(),
+        ) < 0
+            || libc::chdir(staging) < 0
+        {
+            fail(p.error_write, Stage::RootTmpfs);
+        }
+        for dir in &root.dirs {
+            if libc::mkdir(dir.as_ptr(), 0o755) < 0 && errno() != libc::EEXIST {
+                fail(p.error_write, Stage::RootMake);
+            }
+        }
+        for (target, link) in &root.links {
+            if libc::symlink(target.as_ptr(), link.as_ptr()) < 0 {
+                fail(p.error_write, Stage::RootMake);
+            }
+        }
+        for (bind, &fd) in root.binds.iter().zip(fds) {
+            if bind.file {
+                let made = libc::open(
+                    bind.target.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+                    0o444,
+                );
+                if made < 0 {
+                    fail(p.error_write, Stage::RootMake);
+                }
+                libc::close(made);
+            }
+            if libc::syscall(
+                libc::SYS_move_mount,
+                fd,
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                bind.target.as_ptr(),
+                MOVE_MOUNT_F_EMPTY_PATH,
+            ) < 0
+            {
+                fail(p.error_write, Stage::RootBind);
+            }
+            libc::close(fd);
+            let nodev = if bind.device { 0 } else { MOUNT_ATTR_NODEV };
+            if set_mount_attributes(
+                &bind.target,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | nodev,
+                true,
+            ) < 0
+            {
+                fail(p.error_write, Stage::RootBind);
+            }
+        }
+    }
+}
+
+/// Mounts the fresh root's `/proc` (relative: the tmpfs is the current directory),
+/// read-only as a mount, not as a superblock: the kernel mounts a new `/proc` (a warm
+/// job's own) only where one is visible that is not locked read-only.
+#[allow(unsafe_code)]
+fn mount_root_proc(p: &Prepared<'_>) {
+    // SAFETY: `mount` with NUL-terminated literals.
+    let mounted = unsafe {
+        libc::mount(
+            c"proc".as_ptr(),
+            c"proc".as_ptr(),
+            c"proc".as_ptr(),
+            PROC_FLAGS & !libc::MS_RDONLY,
+            std::ptr::null(),
+        )
+    };
+    let flags = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if mounted < 0 || set_mount_attributes(c"proc", flags, false) < 0 {
+        fail(p.error_write, Stage::Proc);
+    }
+}
+
+/// `mount_setattr` setting `flags` on the mount at `path` (and on those under it when
+/// `recursive`); what the system call returns.
+#[allow(unsafe_code)]
+fn set_mount_attributes(path: &CStr, flags: u64, recursive: bool) -> libc::c_long {
+    let attr = MountAttr {
+        attr_set: flags,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `mount_setattr` with a NUL-terminated string and a `mount_attr` on this
+    // stack, of the size passed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            if recursive { AT_RECURSIVE } else { 0 },
+            &raw const attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    }
+}
+
+/// Makes the absolute `path` and every directory above it (`mkdir -p`), on a copy on
+/// this stack (the child may not allocate).
+#[allow(unsafe_code)]
+fn make_path(p: &Prepared<'_>, path: &CStr) {
+    let bytes = path.to_bytes();
+    let mut buffer = [0_u8; PATH_BUFFER];
+    if bytes.len() >= PATH_BUFFER {
+        set_errno(libc::ENAMETOOLONG);
+        fail(p.error_write, Stage::RootMake);
+    }
+    buffer[..bytes.len()].copy_from_slice(bytes);
+    for end in 1..=bytes.len() {
+        if end < bytes.len() && bytes[end] != b'/' {
+            continue;
+        }
+        buffer[end] = 0;
+        // SAFETY: `mkdir` with a NUL-terminated string on this stack (the NUL just
+        // written, or the zeroed tail).
+        if unsafe { libc::mkdir(buffer.as_ptr().cast::<c_char>(), 0o755) } < 0
+            && errno() != libc::EEXIST
+        {
+            fail(p.error_write, Stage::RootMake);
+        }
+        if end < bytes.len() {
+            buffer[end] = b'/';
         }
     }
 }
