@@ -160,6 +160,14 @@ fn the_tests_factory_builds_with_a_sandbox_and_checks_its_options() {
 
 // ---- forging ------------------------------------------------------------------------
 
+/// Attacks on the judgement itself (a builtin, a standard-library name or a method of
+/// a returned value made the program's; an expected value sent into its process) fail,
+/// and the honest programs of the same tests pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_on_the_judgement_fail() {
+    verify_support::attacks::check_all(&verifier()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printing_a_pass_does_not_pass() {
     let program = forging::PRINTS_PASS;

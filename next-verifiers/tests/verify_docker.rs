@@ -99,6 +99,17 @@ async fn mbpp_references_pass_and_a_wrong_program_fails() {
     docker_support::assert_nothing_left(&sandbox).await;
 }
 
+/// Attacks on the judgement itself fail in Docker, and their honest programs pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_on_the_judgement_fail_in_docker() {
+    let Some(sandbox) = docker_support::sandbox().await else {
+        return;
+    };
+    let sandbox = Arc::new(sandbox);
+    verify_support::attacks::check_all(&verifier(Arc::clone(&sandbox))).await;
+    docker_support::assert_nothing_left(&sandbox).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_verdicts_fail_in_docker() {
     let Some(sandbox) = docker_support::sandbox().await else {

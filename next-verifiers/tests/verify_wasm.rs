@@ -102,6 +102,14 @@ async fn mbpp_references_pass_and_their_mutants_fail() {
     }
 }
 
+/// Attacks on the judgement itself (a builtin, a standard-library name or a method of
+/// a returned value made the program's; an expected value sent into its process) fail,
+/// and the honest programs of the same tests pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attacks_on_the_judgement_fail() {
+    verify_support::attacks::check_all(&verifier()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forging_programs_fail() {
     if !wasm_support::available("verify_wasm") {

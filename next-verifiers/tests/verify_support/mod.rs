@@ -12,6 +12,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+pub mod attacks;
 pub mod forging;
 
 use std::io::{Read, Write};
