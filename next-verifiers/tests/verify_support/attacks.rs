@@ -13,7 +13,7 @@ pub struct Attack {
     /// A program that passes every test.
     pub honest: &'static str,
     /// A program that does not solve the tests and tries to pass anyway.
-    pub attack: &'static str,
+    pub hostile: &'static str,
 }
 
 /// Every attack, by class.
@@ -27,7 +27,7 @@ pub const ATTACKS: &[Attack] = &[
             "assert set(similar(5, 6)) == set((5, 6))",
         ],
         honest: "def similar(a, b):\n    return [b, a]\n",
-        attack: "import builtins\n\
+        hostile: "import builtins\n\
 class Yes:\n    def __eq__(self, other):\n        return True\n    __hash__ = None\n\
 def set(*args):\n    return Yes()\n\
 builtins.set = set\n\
@@ -40,7 +40,7 @@ def similar(a, b):\n    return [0]\n",
             "assert abs(candidate(2.5) - 0.5) < 1e-6",
         ],
         honest: "def candidate(x):\n    return x - int(x)\n",
-        attack: "def abs(x):\n    return 0\n\ndef candidate(x):\n    return 99.0\n",
+        hostile: "def abs(x):\n    return 0\n\ndef candidate(x):\n    return 99.0\n",
     },
     Attack {
         name: "defines tuple, which every test calls",
@@ -49,7 +49,7 @@ def similar(a, b):\n    return [0]\n",
             "assert tuple(pairs([3, 4])) == ((3, 4),)",
         ],
         honest: "def pairs(xs):\n    return [(xs[0], xs[1])]\n",
-        attack: "class Yes(tuple):\n    def __eq__(self, other):\n        return True\n\
+        hostile: "class Yes(tuple):\n    def __eq__(self, other):\n        return True\n\
 def tuple(x):\n    return Yes()\n\ndef pairs(xs):\n    return []\n",
     },
     // 2. Free names and module calls run in the program.
@@ -57,7 +57,7 @@ def tuple(x):\n    return Yes()\n\ndef pairs(xs):\n    return []\n",
         name: "imports Counter and rigs its equality",
         tests: &["assert Counter(letters('aab')) == Counter({'a': 2, 'b': 1})"],
         honest: "from collections import Counter\n\ndef letters(s):\n    return list(s)\n",
-        attack: "from collections import Counter\n\
+        hostile: "from collections import Counter\n\
 Counter.__eq__ = lambda self, other: True\n\
 def letters(s):\n    return ['z']\n",
     },
@@ -65,7 +65,7 @@ def letters(s):\n    return ['z']\n",
         name: "hides its import after a semicolon and rebinds the name",
         tests: &["assert half(1) == float(Fraction(1, 2))"],
         honest: "from fractions import Fraction\n\ndef half(x):\n    return x / 2\n",
-        attack: "x = 1; from fractions import Fraction\n\
+        hostile: "x = 1; from fractions import Fraction\n\
 Fraction = lambda a, b: 0.7\n\
 def half(x):\n    return 0.7\n",
     },
@@ -78,7 +78,7 @@ def half(x):\n    return 0.7\n",
         ],
         honest: "def f(x):\n    return 42\n\ndef g(x):\n    return 'a' * x\n\n\
 def h(x):\n    return [2, 3]\n",
-        attack: "import operator, re, statistics\n\
+        hostile: "import operator, re, statistics\n\
 operator.eq = lambda a, b: True\n\
 re.fullmatch = lambda *a, **k: True\n\
 statistics.mean = lambda xs: 2.5\n\
@@ -94,7 +94,7 @@ def f(x):\n    return 0\n\ndef g(x):\n    return 'b'\n\ndef h(x):\n    return [0
             "assert members(4).__eq__({1, 2, 4})",
         ],
         honest: "def name(x):\n    return 'abxyz'\n\ndef members(x):\n    return {1, 2, x}\n",
-        attack: "class S(str):\n    def startswith(self, *a):\n        return True\n\
+        hostile: "class S(str):\n    def startswith(self, *a):\n        return True\n\
     def endswith(self, *a):\n        return True\n\
 class M(set):\n    def issuperset(self, other):\n        return True\n\
     def __eq__(self, other):\n        return True\n\
@@ -107,14 +107,14 @@ def name(x):\n    return S('q')\n\ndef members(x):\n    return M()\n",
             "assert words(2).count('a') == 2",
         ],
         honest: "def name(x):\n    return 'abc'\n\ndef words(x):\n    return ['a', 'b', 'a']\n",
-        attack: "def name(x):\n    return 'zz'\n\ndef words(x):\n    return ['a']\n",
+        hostile: "def name(x):\n    return 'zz'\n\ndef words(x):\n    return ['a']\n",
     },
     // 4. What the judge does not model is sent with the expected value inside.
     Attack {
         name: "reads the expected value of an xor from the harness's memory",
         tests: &["assert f(3) ^ 12345 == 54321", "assert f(4) ^ 777 == 999"],
         honest: "def f(x):\n    return {3: 12345 ^ 54321, 4: 777 ^ 999}[x]\n",
-        attack: "import gc, re, sys\n\
+        hostile: "import gc, re, sys\n\
 def f(x):\n\
     # Look for the test's text anywhere in this process, frames included.\n\
     seen = [o for o in gc.get_objects() if isinstance(o, str) and '^' in o]\n\
@@ -149,7 +149,7 @@ pub async fn check_all(verifier: &impl next_core::verify::Verifier) {
             attack.name
         );
         let forged = verifier
-            .verify(&Program::new(attack.attack), &tests)
+            .verify(&Program::new(attack.hostile), &tests)
             .await
             .unwrap();
         super::assert_failed(&forged, attack.name);
