@@ -17,7 +17,8 @@
 # so that nothing the test compares with enters the program's process. A judgement the
 # Rust judge does not model (a method of the returned value, a standard-library call, an
 # operator it lacks) is a "py" check: the same walk runs again as the trusted judge
-# ("judge" mode), with the holes' values, and evaluates the assert in CPython.
+# ("judge" mode), with the holes' values, and evaluates every assert in CPython (the
+# Rust judge also asks it for checks whose values it does not compute as CPython does).
 #
 # Request: {"mode": "plan", "tests": [str, ...], "imports": [str, ...]}
 #          {"mode": "judge", "tests": [str, ...], "imports": [str, ...],
@@ -25,8 +26,8 @@
 #          {"mode": "split", "test": str, "entry_point": str}
 # Answer:  {"ok": true, "plans": [...]} / {"ok": true, "answers": [[answer, ...] | null, ...]}
 #          / {"ok": true, "tests": [...]} / {"ok": false, "error": str}
-# A judge answer: {"ok": true} | {"ok": false, "msg": str} | {"err": str, "type": str}
-#                 | {"skip": true} (a hole of the check has no value)
+# A judge answer, one per check of each test given values: {"ok": bool}
+#                 | {"err": str, "type": str} | {"skip": true} (a hole has no value)
 import ast
 import builtins
 import collections
@@ -380,6 +381,7 @@ class Planner:
             elif n in MODULES and n not in env:
                 modules.append([n, MODULE_ALIASES.get(n, n)])
         state["holes"].append({"src": text, "modules": modules})
+        state["nodes"].append((id(node), len(state["holes"]) - 1))
         if not (isinstance(node, ast.Name)
                 or isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             state["wrapped"] = True
@@ -490,7 +492,7 @@ class Planner:
 
     def py_check(self, node, env, state):
         """A check the trusted judge evaluates in CPython: the calls into the program in
-        `node` become holes; in judge mode the check is evaluated here, on their values."""
+        `node` become holes."""
         local = bound_names(node)
         found = []
 
@@ -524,11 +526,7 @@ class Planner:
 
         visit(node)
         ks = [self.hole(h, env, state)["h"] for h in found]
-        index = state["py"]
-        state["py"] += 1
-        if self.values is not None:
-            self.answers.append(self.judge_py(node, env, dict(zip(map(id, found), ks))))
-        return {"py": index, "holes": ks, "src": _short(ast.unparse(node))}
+        return {"py": True, "holes": ks}
 
     def judge_py(self, node, env, holes):
         """Evaluates `node` with each hole (by node id) replaced by its value."""
@@ -579,14 +577,19 @@ class Planner:
         if len(state["checks"]) > MAX_CHECKS:
             raise Delegate("too many checks to unroll")
         if isinstance(stmt, ast.Assert):
-            mark = len(state["holes"])
+            mark, marked = len(state["holes"]), len(state["nodes"])
             wrapped = state["wrapped"]
             try:
                 j = self.expr(stmt.test, env, state)
             except _Py:
                 del state["holes"][mark:]
+                del state["nodes"][marked:]
                 state["wrapped"] = wrapped
                 j = self.py_check(stmt.test, env, state)
+            if self.values is not None:
+                # Judge mode: every check of the test, evaluated here on the values.
+                self.answers.append(
+                    self.judge_py(stmt.test, env, dict(state["nodes"][marked:])))
             if isinstance(j, Opaque):
                 j = {"c": bool(j.value)}
             msg = None
@@ -769,7 +772,7 @@ def stdlib_names(imports):
 
 
 def walk_tests(tests, imports, values=None):
-    """Plans every test (values None) or, in judge mode, judges the "py" checks of the
+    """Plans every test (values None) or, in judge mode, judges every check of the
     tests that have values."""
     trees = []
     for src in tests:
@@ -787,7 +790,7 @@ def walk_tests(tests, imports, values=None):
             if test_values is None or tree is None:
                 answers.append(None)
                 continue
-            state = {"checks": [], "holes": [], "wrapped": False, "iterations": 0, "py": 0}
+            state = {"checks": [], "holes": [], "wrapped": False, "iterations": 0, "nodes": []}
             try:
                 planner.block(tree.body, {}, state)
                 answers.append(planner.answers)
@@ -802,7 +805,7 @@ def walk_tests(tests, imports, values=None):
                 err = "%s: %s" % (type(e).__name__, e)
             plans.append({"mode": "invalid", "error": err})
             continue
-        state = {"checks": [], "holes": [], "wrapped": False, "iterations": 0, "py": 0}
+        state = {"checks": [], "holes": [], "wrapped": False, "iterations": 0, "nodes": []}
         try:
             planner.block(tree.body, {}, state)
         except Delegate as d:

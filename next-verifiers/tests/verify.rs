@@ -160,6 +160,33 @@ fn the_tests_factory_builds_with_a_sandbox_and_checks_its_options() {
 
 // ---- forging ------------------------------------------------------------------------
 
+/// What the Rust judge does not compute as CPython does is judged by CPython in the
+/// trusted judge job: a set's iteration order, printf-style formatting, a method of a
+/// returned value, a standard-library call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_beyond_the_rust_judge_are_judged_in_cpython() {
+    let tests = [
+        "assert list(set(f(1))) == [1, 2]",
+        "assert '%s!' % g(1) == 'a!'",
+        "assert g(2).upper() == 'A'",
+        "assert math.gcd(h(3), 12) == 6",
+    ];
+    let program = "def f(x):\n    return [2, 1]\n\ndef g(x):\n    return 'a'\n\n\
+                   def h(x):\n    return 18\n";
+    let v = verdict(program, &tests).await;
+    assert!(v.passed(), "{v:?}");
+    let wrong = "def f(x):\n    return [2, 3]\n\ndef g(x):\n    return 'b'\n\n\
+                 def h(x):\n    return 7\n";
+    let v = verdict(wrong, &tests).await;
+    assert_eq!(v.passes(), 0, "{v:?}");
+    assert_eq!(
+        v.outcomes[2],
+        TestOutcome::Fail {
+            message: "`assert g(2).upper() == 'A'` is false, where `g(2)` = 'b'".into()
+        }
+    );
+}
+
 /// Attacks on the judgement itself (a builtin, a standard-library name or a method of
 /// a returned value made the program's; an expected value sent into its process) fail,
 /// and the honest programs of the same tests pass.

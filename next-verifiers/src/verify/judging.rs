@@ -1,10 +1,10 @@
-//! The trusted judge job: the checks the Rust judge does not model ("py" checks: a
-//! method of a returned value, a standard-library call, an operator it lacks) are
-//! evaluated in CPython by the planner script in "judge" mode, a job that never loads the
-//! program, over the plain values the candidate job returned. It runs only for programs
-//! whose tests have such checks, once per program, and is bounded like a candidate job:
-//! values it cannot judge in time leave their checks undecided, which is an error, never
-//! a pass.
+//! The trusted judge job: checks the Rust judge does not model (a "py" check: a method
+//! of a returned value, a standard-library call, an operator it lacks; or one that meets,
+//! on the values returned, what it does not compute as CPython does: `'%s' % x`, a set's
+//! order) are evaluated in CPython by the planner script in "judge" mode, a job that
+//! never loads the program, over the plain values the candidate job returned. It runs
+//! only for programs whose tests need it, once per program, within the program's time
+//! budget: checks it cannot judge in time are undecided, which is an error, never a pass.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use next_core::sandbox::{Execution, Sandbox};
 use next_core::task::TestCase;
 use next_core::verify::TestOutcome;
 
-use super::judge::{Expr, HoleResult, PyAnswer};
+use super::judge::{self, HoleResult, Holes, PyAnswer};
 use super::plan::{Provenance, TestPlan};
 use super::protocol::{Records, TestRecord};
 use super::value::py_literal;
@@ -28,8 +28,8 @@ pub(super) struct Run {
 }
 
 impl<S: Sandbox> TestVerifier<S> {
-    /// The judge job's answers to every test's "py" checks (empty where a test has none
-    /// or its holes gave no values), one list per test.
+    /// The judge job's answers to the checks of every test that needs them (one per
+    /// check; empty where a test needs none or its holes gave no values).
     pub(super) async fn judge_py(
         &self, tests: &[TestCase], imports: &[String], plans: &[TestPlan], runs: &[Run],
         deadline: Instant,
@@ -39,8 +39,19 @@ impl<S: Sandbox> TestVerifier<S> {
         for run in runs {
             for (i, record) in run.records.tests.iter().enumerate() {
                 let t = run.start + i;
-                if let (Some(plan), TestRecord::Holes(results)) = (plans.get(t), record) {
-                    if has_py(plan) {
+                if let (
+                    Some(TestPlan::Judged {
+                        checks, sources, ..
+                    }),
+                    TestRecord::Holes(results),
+                ) = (plans.get(t), record)
+                {
+                    let holes = Holes {
+                        sources,
+                        results,
+                        py: &[],
+                    };
+                    if judge::needs_py(checks, &holes) {
                         values[t] = Some(results.iter().map(literal).collect());
                         wanted += 1;
                     }
@@ -76,7 +87,7 @@ impl<S: Sandbox> TestVerifier<S> {
         let undecided = |why: String, answers: &mut Vec<Vec<PyAnswer>>| {
             for (t, v) in values.iter().enumerate() {
                 if v.is_some() {
-                    answers[t] = vec![PyAnswer::Undecided(why.clone()); py_count(&plans[t])];
+                    answers[t] = vec![PyAnswer::Undecided(why.clone()); check_count(&plans[t])];
                 }
             }
         };
@@ -106,7 +117,7 @@ impl<S: Sandbox> TestVerifier<S> {
                 Some(items) => items.iter().map(read_answer).collect(),
                 None => vec![
                     PyAnswer::Undecided("the judge could not walk the test".to_owned());
-                    py_count(&plans[t])
+                    check_count(&plans[t])
                 ],
             };
         }
@@ -114,16 +125,9 @@ impl<S: Sandbox> TestVerifier<S> {
     }
 }
 
-fn has_py(plan: &TestPlan) -> bool {
-    py_count(plan) > 0
-}
-
-fn py_count(plan: &TestPlan) -> usize {
+fn check_count(plan: &TestPlan) -> usize {
     match plan {
-        TestPlan::Judged { checks, .. } => checks
-            .iter()
-            .filter(|c| matches!(c.expr, Expr::Py { .. }))
-            .count(),
+        TestPlan::Judged { checks, .. } => checks.len(),
         _ => 0,
     }
 }

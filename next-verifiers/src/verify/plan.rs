@@ -88,6 +88,11 @@ impl TestPlan {
                                 .get("msg")
                                 .and_then(serde_json::Value::as_str)
                                 .map(str::to_owned),
+                            src: c
+                                .get("src")
+                                .and_then(serde_json::Value::as_str)
+                                .unwrap_or("assert ...")
+                                .to_owned(),
                         })
                     })
                     .collect::<Result<Vec<_>, String>>()?;

@@ -94,13 +94,8 @@ pub(crate) enum Expr {
     Call(String, Vec<Expr>, Vec<(String, Expr)>),
     IsInstance(Box<Expr>, Vec<String>),
     /// A check the trusted judge job evaluates in CPython (a method of a returned value,
-    /// a standard-library call, an operator this judge lacks): its index among the test's
-    /// such checks, the holes it reads and its source.
-    Py {
-        index: usize,
-        holes: Vec<usize>,
-        src: String,
-    },
+    /// a standard-library call, an operator this judge lacks), with the holes it reads.
+    Py(Vec<usize>),
 }
 
 impl Expr {
@@ -114,7 +109,7 @@ impl Expr {
                 }
             }
             Expr::Const(_) | Expr::Raise(_) => {}
-            Expr::Py { holes, .. } => {
+            Expr::Py(holes) => {
                 for k in holes {
                     if !out.contains(k) {
                         out.push(*k);

@@ -13,6 +13,8 @@
 
 mod arith;
 mod builtins;
+#[cfg(test)]
+mod cpython;
 mod eval;
 mod expr;
 mod index;
@@ -28,7 +30,7 @@ use next_core::verify::TestOutcome;
 use self::eval::{eval, Halt};
 use self::expr::{CompareOp, UnOp};
 use self::report::{short, REPR_LIMIT};
-use super::value::CmpOp;
+use super::value::{CmpOp, PyErr};
 
 pub(crate) use self::eval::{HoleResult, Holes, PyAnswer};
 pub(crate) use self::expr::Expr;
@@ -39,6 +41,8 @@ pub(crate) use self::report::raised;
 pub(crate) struct Check {
     pub expr: Expr,
     pub msg: Option<String>,
+    /// The assert's source, for messages.
+    pub src: String,
 }
 
 /// Judges one test: every check must hold; the first that does not decides the outcome.
@@ -47,7 +51,7 @@ pub(crate) struct Check {
 /// the check and the program's call it failed on.
 pub(crate) fn judge(checks: &[Check], holes: &Holes<'_>) -> TestOutcome {
     for (k, check) in checks.iter().enumerate() {
-        match judge_check(check, holes) {
+        match judge_check(k, check, holes) {
             TestOutcome::Pass => {}
             TestOutcome::Fail { mut message } if checks.len() > 1 => {
                 let mut used = Vec::new();
@@ -66,7 +70,28 @@ pub(crate) fn judge(checks: &[Check], holes: &Holes<'_>) -> TestOutcome {
     TestOutcome::Pass
 }
 
-fn judge_check(check: &Check, holes: &Holes<'_>) -> TestOutcome {
+/// Whether judging these checks needs the trusted judge job's answers: a check is a
+/// "py" one, or this judge reaches one it does not compute as CPython would.
+pub(crate) fn needs_py(checks: &[Check], holes: &Holes<'_>) -> bool {
+    for (k, check) in checks.iter().enumerate() {
+        if matches!(check.expr, Expr::Py(_)) {
+            return true;
+        }
+        match judge_check(k, check, holes) {
+            TestOutcome::Pass => {}
+            TestOutcome::Error { message } if message.starts_with(NOT_MODELED_MARK) => {
+                return true;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// How an outcome says that the judge met what it does not model and had no answer.
+const NOT_MODELED_MARK: &str = "the judge could not evaluate";
+
+fn judge_check(k: usize, check: &Check, holes: &Holes<'_>) -> TestOutcome {
     let result = match &check.expr {
         Expr::Compare { left, ops, rights } if ops.len() == 1 => {
             judge_compare(left, ops[0], &rights[0], holes)
@@ -81,8 +106,6 @@ fn judge_check(check: &Check, holes: &Holes<'_>) -> TestOutcome {
                         Ok(w) => format!("expected a false value, got {}", w.repr(REPR_LIMIT)),
                         Err(_) => "expected a false value".to_owned(),
                     }
-                } else if let Expr::Py { src, .. } = expr {
-                    format!("`{}` is false", short(src))
                 } else {
                     format!("expected a true value, got {}", v.repr(REPR_LIMIT))
                 };
@@ -104,8 +127,31 @@ fn judge_check(check: &Check, holes: &Holes<'_>) -> TestOutcome {
             },
         },
         Err(Halt::Outcome(outcome)) => outcome,
+        Err(Halt::Py(e)) if e.kind == PyErr::NOT_MODELED => {
+            from_cpython(holes.py.get(k), &check.expr, &check.src, holes)
+        }
         Err(Halt::Py(e)) => TestOutcome::Error {
             message: e.to_string(),
+        },
+    }
+}
+
+/// The outcome of a check from the trusted judge job's answer, for a check this judge
+/// does not compute (`src` is the assert).
+fn from_cpython(
+    answer: Option<&PyAnswer>, expr: &Expr, src: &str, holes: &Holes<'_>,
+) -> TestOutcome {
+    match answer {
+        Some(PyAnswer::Held(true)) => TestOutcome::Pass,
+        Some(PyAnswer::Held(false)) => TestOutcome::Fail {
+            message: format!("`{}` is false{}", short(src), where_clause(expr, holes)),
+        },
+        Some(PyAnswer::Raised { message, kind }) => raised(message, kind),
+        Some(PyAnswer::Undecided(why)) => TestOutcome::Error {
+            message: format!("{NOT_MODELED_MARK} `{}`: {why}", short(src)),
+        },
+        None => TestOutcome::Error {
+            message: format!("{NOT_MODELED_MARK} `{}`: no answer", short(src)),
         },
     }
 }

@@ -65,10 +65,7 @@ fn parse(json: &serde_json::Value, depth: usize) -> Result<Expr, String> {
         let k = h.as_u64().ok_or("a hole index that is not a number")?;
         return Ok(Expr::Hole(usize::try_from(k).map_err(|e| e.to_string())?));
     }
-    if let Some(index) = json.get("py") {
-        let index = index
-            .as_u64()
-            .ok_or("a py check index that is not a number")?;
+    if json.get("py").is_some() {
         let holes = field("holes")?
             .as_array()
             .ok_or("`holes` is not a list")?
@@ -79,11 +76,7 @@ fn parse(json: &serde_json::Value, depth: usize) -> Result<Expr, String> {
                     .ok_or_else(|| "a hole index that is not a number".to_owned())
             })
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Expr::Py {
-            index: usize::try_from(index).map_err(|e| e.to_string())?,
-            holes,
-            src: text("src")?,
-        });
+        return Ok(Expr::Py(holes));
     }
     if json.get("raise").is_some() {
         return Ok(Expr::Raise(text("raise")?));

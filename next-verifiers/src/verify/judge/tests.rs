@@ -33,6 +33,7 @@ fn run(text: &str, values: &[HoleResult]) -> TestOutcome {
     let check = Check {
         expr: expr(text),
         msg: None,
+        src: "assert ...".to_owned(),
     };
     judge(
         &[check],

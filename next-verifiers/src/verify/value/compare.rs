@@ -250,7 +250,11 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, PyErr> {
     match container {
         Value::List(v) | Value::Tuple(v) => Ok(v.iter().any(|x| py_eq(x, item))),
         Value::Set(v) | Value::FrozenSet(v) => {
-            let key = hash_key(item)?;
+            // As CPython's set lookups do, a set is looked up as the frozenset it equals.
+            let key = match item {
+                Value::Set(items) => hash_key(&Value::FrozenSet(items.clone()))?,
+                other => hash_key(other)?,
+            };
             Ok(v.iter().any(|x| hash_key(x).is_ok_and(|k| k == key)))
         }
         Value::Dict(d) => {
@@ -268,7 +272,16 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, PyErr> {
             Value::Bytes(needle) => {
                 Ok(needle.is_empty() || b.windows(needle.len()).any(|w| w == needle.as_slice()))
             }
-            Value::Int(i) => Ok(i.to_u8().is_some_and(|x| b.contains(&x))),
+            Value::Int(_) | Value::Bool(_) => {
+                let byte = match item {
+                    Value::Int(i) => i.to_u8(),
+                    _ => Some(u8::from(matches!(item, Value::Bool(true)))),
+                };
+                match byte {
+                    Some(x) => Ok(b.contains(&x)),
+                    None => Err(PyErr::value_error("byte must be in range(0, 256)")),
+                }
+            }
             other => Err(PyErr::type_error(format!(
                 "a bytes-like object is required, not '{}'",
                 other.type_name()

@@ -58,6 +58,19 @@ impl PyErr {
         }
     }
 
+    /// What the judge does not compute as CPython would (`'%s' % x`, a complex power,
+    /// a set's iteration order): not an exception of the test, but a sign that the
+    /// trusted judge job must evaluate the check in CPython.
+    pub fn not_modeled(what: impl Into<String>) -> Self {
+        Self {
+            kind: Self::NOT_MODELED,
+            message: what.into(),
+        }
+    }
+
+    /// The kind of [`PyErr::not_modeled`].
+    pub const NOT_MODELED: &'static str = "NotModeled";
+
     /// An exception of any type.
     pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
         Self {
