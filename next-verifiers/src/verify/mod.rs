@@ -22,22 +22,26 @@
 //! and the expected values never enter that process.**
 //!
 //! 1. **Split.** A trusted planner (`harness/planner.py`, run as its own sandbox job that
-//!    never loads the program) parses each test with Python's `ast`. Every maximal
-//!    sub-expression that needs the program's code (a name the test does not bind and
-//!    that is not a builtin or a standard module: the entry point, `candidate`, a helper
-//!    the program defines; or a builtin that every test of the list calls as its subject,
-//!    as MBPP 126's `sum`) becomes a *hole*, sent to the candidate job as source text.
-//!    The tests are trusted (they come from the dataset, not from the model); the names
-//!    are decided from them alone, so a program cannot move a judgement into its process
-//!    by defining `abs` or `math`: the judge's builtins are the real ones.
+//!    never loads the program) parses each test with Python's `ast`. A name in a test is
+//!    the program's only when neither the test, the builtins nor the standard library
+//!    gives it: the entry point, `candidate`, a helper the program defines. Builtins
+//!    are never the program's, whatever it defines (the one exception: tests that name
+//!    nothing else of the program and all call one builtin, as MBPP 126's `sum`, whose
+//!    entry point that builtin is); nor are standard-library names, modules and those
+//!    the program imports from them (`Counter` after `from collections import Counter`:
+//!    the program's import lines, found by their text, even after a `;`, are parsed by
+//!    the planner, never run). A *hole* is a call into the program (`f(x)`,
+//!    `Solution().solve(x)`), cut before a subscript or a method of a plain value
+//!    (`f(x).startswith('ab')` sends `f(x)`), and is all that is sent to the candidate
+//!    job, as source text with its arguments. The tests are trusted (they come from the
+//!    dataset, not from the model), and nothing they compare with is in a hole.
 //!    Everything else is evaluated by the planner: expected values, tolerances, inputs
 //!    built by test code (`list(range(...))`, a seeded `random`), even loops over such
 //!    values, which are unrolled into one check per iteration. What is left is the
-//!    *judgement*: comparisons, `and`/`or`/`not`, arithmetic and a few builtins
-//!    (`abs`, `len`, `set`, `sorted`, `math.isclose`, EvalPlus's tolerance) over holes and
-//!    constants. `assert abs(candidate(1.33) - 0.33) < 1e-6` sends `candidate(1.33)` and
-//!    keeps `abs(_ - 0.33) < 1e-6`. Plans depend only on the test text and are cached,
-//!    so the planner runs once per task.
+//!    *judgement* over the holes. `assert abs(candidate(1.33) - 0.33) < 1e-6` sends
+//!    `candidate(1.33)` and keeps `abs(_ - 0.33) < 1e-6`. Plans depend only on the tests
+//!    and the program's import lines that bear on them, and are cached, so the planner
+//!    runs about once per task.
 //! 2. **Evaluate.** The candidate job (`harness/candidate.py` in the program's process)
 //!    runs the program's module level once, then each test's holes, one test after
 //!    another with a deadline each; a test that ends the process has the later tests
@@ -51,8 +55,19 @@
 //!    (a class with a rigged `__eq__`, a subclass of `int` or `str`) is reported by type
 //!    name only and judged an error: "returned a non-data value of type X".
 //! 3. **Judge.** This crate reads the values (they cannot carry code) and evaluates the
-//!    judgement in Rust (`verify/judge.rs`) with Python's semantics for `==`,
-//!    ordering and the builtins. A pass is only ever decided here.
+//!    judgement with exactly CPython's semantics, in one of two places, neither of which
+//!    ever loads the program. Comparisons, `and`/`or`/`not`, arithmetic, subscripts and
+//!    the common builtins (`abs`, `len`, `set`, `sorted`, `min`, `math.isclose`,
+//!    EvalPlus's tolerance, ...) are evaluated in Rust (`verify/judge/`), held equal to
+//!    CPython by a property test over generated values and judgements. Whatever else a
+//!    test does with the program's values (a method of a returned string, a
+//!    standard-library call such as `re.fullmatch(p, f(x))`, an operator such as `^`),
+//!    and whatever the Rust judge meets that it does not compute as CPython does
+//!    (printf-style `%`, a complex power, a set's iteration order, a sum of floats), is
+//!    evaluated by the **trusted judge job**: the planner script again, in a job of its
+//!    own, walking the same tests with the holes' values in place (`judging.rs`). It
+//!    runs only for programs whose tests need it, within the program's time budget. A
+//!    pass is only ever decided by one of the two.
 //!
 //! Why each attack fails:
 //! - *Printing a pass*, or anything else: the program's stdout is redirected to stderr;
@@ -72,31 +87,44 @@
 //! - *An object whose `__eq__` is always true*, or a subclass of a plain type: not plain
 //!   data, so an error; comparisons run on the judge's own values.
 //!
+//! - *Defining a builtin* (`set`, `abs`), *importing and patching a standard module*
+//!   (`operator.eq`, `re.fullmatch`, `Counter.__eq__`) or *returning an object whose
+//!   methods always agree* (`startswith`): the judge's builtins, modules and methods are
+//!   its own, applied to plain values; an object that is not plain data is an error.
+//!
 //! Limits of the guarantee, stated plainly:
 //! - A test the planner cannot split is **delegated**: it runs whole in the candidate's
-//!   process, which reports whether it raised, so its outcome is only as trustworthy as
-//!   the classic harness. That happens to a statement whose own code needs the
-//!   program's values (a test-defined helper called with them, EvalPlus's `OriginFmt`
-//!   `assertion(candidate(*inp), exp, atol)`; use [`evalplus_test`] instead), to an `is`
-//!   between two program values, or to a loop over the program's results. None of
-//!   MBPP's 2,922 tests and none of the 1,181 asserts of HumanEval's split `check`s is
-//!   delegated. Delegated tests are marked [`Provenance::Delegated`] in
-//!   [`TestVerifier::verify_report`] and counted in [`VerifierStats::delegated`]; a
-//!   caller that wants none can reject them. Their source, expected values included, is
-//!   visible to the program's process.
-//! - [`Provenance::Wrapped`] tests send the program's call inside test code the judge does
-//!   not evaluate (`sorted(f(x), key=...)`); the comparison and the expected value stay
-//!   with the judge.
-//! - Test helpers that the *program* defines are the program's: HumanEval/32 judges
-//!   `find_zero` by `poly(...)`, which the prompt (hence the program) defines.
+//!   process, which reports whether it raised, so its outcome is the program's own word
+//!   and its source, expected values included, is visible to the program's process.
+//!   That happens to a statement that runs the program's values through test code it
+//!   cannot hoist (a loop over the program's results, a call into the program inside a
+//!   comprehension or lambda over the test's names, an assignment of a computation on
+//!   the program's values), and to an `is` between two values that are not singletons.
+//!   Delegated tests are marked [`Provenance::Delegated`] in
+//!   [`TestVerifier::verify_report`] (the `provenance` field of `next verify --json`)
+//!   and counted in [`VerifierStats::delegated`]; a delegated pass is reported as an
+//!   error, so that the loop never learns from it, unless
+//!   [`TestVerifierConfig::allow_delegated`] is set. None of MBPP's 2,922 tests and none
+//!   of the asserts of HumanEval's split `check`s is delegated.
+//! - [`Provenance::Wrapped`] tests send a chain of calls into the program
+//!   (`Solution().solve(x)`): the intermediate object stays in the program's process;
+//!   the comparison and the expected value stay with the judge.
+//! - Names the program defines are the program's: HumanEval/32 judges `find_zero` by
+//!   `poly(...)`, which the prompt (hence the program) defines; a program that defines a
+//!   name the tests use freely decides what it means.
 //! - The expected values are also in the dataset files; keeping the program from reading
-//!   them is the sandbox's job (its filesystem view), not the verifier's.
+//!   them is the sandbox's job: the process sandbox shows a job a fresh root with only
+//!   the interpreter and its libraries (see `process`), the WASM sandbox only the
+//!   interpreter's standard library, the Docker sandbox only its image.
+//! - A test that checks nothing (no `assert`) is refused when the tests are read, never
+//!   a pass.
 //!
 //! # Cost
 //!
 //! One candidate job per program, whatever the number of tests (and one more after each
 //! test that ends the job's process), plus one planner job per distinct test list
-//! (cached, so once per task). With [`TestIsolation::Test`] each test costs a `fork`
+//! (cached, so once per task), plus one judge job for a program whose tests the Rust
+//! judge does not cover alone. With [`TestIsolation::Test`] each test costs a `fork`
 //! inside the job ([`TestIsolation::Program`]: one per program). The job's start is kept
 //! light: its request is in `marshal` format (read by a built-in module, no import), and
 //! the harness is preloaded by a sandbox that can ([`Sandbox::preload`]: the warm process
@@ -108,9 +136,9 @@
 //! another in the job's own process, as the classic harness runs them, and a job costs
 //! no `fork` at all.
 //!
-//! Whatever the program does, judging it is bounded: all its candidate jobs together
-//! (the first, and each rerun after a test ended the process, as when it ignores the
-//! per-test alarm) end within [`TestVerifierConfig::max_program_ms`], by default twice
+//! Whatever the program does, judging it is bounded: all its jobs together (the first,
+//! each rerun after a test ended the process, as when it ignores the per-test alarm,
+//! and the judge job) end within [`TestVerifierConfig::max_program_ms`], by default twice
 //! one job's limit, and the tests not run by then time out; what it writes on the
 //! channel is read in time linear in its size (the caps of `protocol.rs`).
 //!
