@@ -30,7 +30,9 @@ pub enum InvalidTests {
     },
 }
 
-/// Checks that every test checks something (see the [module documentation](self)).
+/// Checks that every test checks something: an `assert` keyword outside its strings
+/// and comments (`x = 1`, `pass` or `add(1, 2) == 4` check nothing). Loops and setup
+/// lines around an assert are fine.
 ///
 /// # Errors
 /// [`InvalidTests::ChecksNothing`] for the first test without an `assert`.
