@@ -12,7 +12,10 @@
 //! infrastructure error (a missing file, a test that checks nothing, an unknown sandbox,
 //! a sandbox that cannot run).
 //! With `--json` the verdict is one object on stdout:
-//! `{"passed": bool, "tests": [{"test": str, "outcome": str, "message": str}]}`.
+//! `{"passed": bool, "tests": [{"test": str, "outcome": str, "message": str,
+//! "provenance": str}]}`, where `provenance` says where the outcome was decided:
+//! `judged` or `wrapped` (outside the program's process), `delegated` (inside it: such
+//! a pass is refused unless the verifier allows delegated tests) or `invalid`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -138,9 +141,24 @@ fn verify(args: &VerifyArgs, runtime: &Runtime) -> Result<bool, CliError> {
     Ok(passed)
 }
 
-/// The verdict as `--json` prints it.
+/// The verdict as `--json` prints it: [`verdict_json`], with each test's `provenance`
+/// (`judged`, `wrapped`, `delegated` or `invalid`: where its outcome was decided).
 pub fn json(tests: &[TestCase], report: &Report) -> serde_json::Value {
-    verdict_json(tests, &report.verdict)
+    let mut value = verdict_json(tests, &report.verdict);
+    if let Some(items) = value
+        .get_mut("tests")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for (item, provenance) in items.iter_mut().zip(&report.provenance) {
+            if let Some(object) = item.as_object_mut() {
+                object.insert(
+                    "provenance".to_owned(),
+                    serde_json::to_value(provenance).unwrap_or_default(),
+                );
+            }
+        }
+    }
+    value
 }
 
 /// The JSON of a verdict: whether it passed, and each test with its outcome.

@@ -76,8 +76,10 @@ fn verify_exits_0_on_pass_1_on_fail_and_prints_the_json_verdict() {
         serde_json::json!({
             "passed": false,
             "tests": [
-                {"test": "assert add(1, 2) == 3", "outcome": "fail", "message": "expected 3, got -1"},
-                {"test": "assert abs(half(1) - 0.5) < 1e-9", "outcome": "pass", "message": ""},
+                {"test": "assert add(1, 2) == 3", "outcome": "fail",
+                 "message": "expected 3, got -1", "provenance": "judged"},
+                {"test": "assert abs(half(1) - 0.5) < 1e-9", "outcome": "pass", "message": "",
+                 "provenance": "judged"},
             ]
         })
     );
@@ -93,6 +95,36 @@ fn verify_exits_0_on_pass_1_on_fail_and_prints_the_json_verdict() {
         "{stdout}"
     );
     assert!(stdout.contains("failed: 1 of 2 tests passed"), "{stdout}");
+}
+
+/// A test judged in the program's own process (a loop over its results) is marked
+/// `delegated`, and its pass is not accepted.
+#[test]
+fn a_delegated_test_is_marked_and_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.py"), "def f(x):\n    return [1, 2]\n").unwrap();
+    std::fs::write(
+        dir.path().join("t.json"),
+        r#"["for x in f(1):\n    assert x > 0", "assert f(1) == [1, 2]"]"#,
+    )
+    .unwrap();
+    let out = next(
+        &["verify", "p.py", "--tests-file", "t.json", "--json"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["tests"][0]["provenance"], "delegated");
+    assert_eq!(verdict["tests"][0]["outcome"], "error");
+    assert!(
+        verdict["tests"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("allow_delegated"),
+        "{verdict}"
+    );
+    assert_eq!(verdict["tests"][1]["provenance"], "judged");
+    assert_eq!(verdict["tests"][1]["outcome"], "pass");
 }
 
 #[test]
