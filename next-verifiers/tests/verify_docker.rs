@@ -11,6 +11,7 @@ mod docker_support;
 mod verify_support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use next_core::sandbox::Sandbox;
 use next_core::task::Program;
@@ -96,6 +97,28 @@ async fn mbpp_references_pass_and_a_wrong_program_fails() {
         }
     );
     assert!(!v.passed());
+    docker_support::assert_nothing_left(&sandbox).await;
+}
+
+/// A program that loops in C code on every test costs at most its budget in Docker, and
+/// leaves no container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_loops_in_c_costs_at_most_its_budget_in_docker() {
+    let Some(sandbox) = docker_support::sandbox().await else {
+        return;
+    };
+    let sandbox = Arc::new(sandbox);
+    let dynamic: Arc<dyn Sandbox> = Arc::clone(&sandbox) as Arc<dyn Sandbox>;
+    let verifier = TestVerifier::with_config(
+        dynamic,
+        TestVerifierConfig {
+            test_timeout_ms: 500,
+            max_program_ms: 4_000,
+            ..TestVerifierConfig::default()
+        },
+    );
+    let (budget, slack) = (Duration::from_millis(4_000), Duration::from_secs(6));
+    verify_support::attacks::check_budget(&verifier, budget, slack).await;
     docker_support::assert_nothing_left(&sandbox).await;
 }
 

@@ -102,6 +102,20 @@ async fn mbpp_references_pass_and_their_mutants_fail() {
     }
 }
 
+/// A program that loops in C code on every test costs at most its budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_loops_in_c_costs_at_most_its_budget() {
+    let verifier = verifier_with(TestVerifierConfig {
+        test_timeout_ms: 500,
+        max_job_ms: 30_000,
+        memory_mb: 512,
+        max_program_ms: 4_000,
+        ..TestVerifierConfig::default()
+    });
+    let (budget, slack) = (Duration::from_millis(4_000), Duration::from_secs(4));
+    verify_support::attacks::check_budget(&verifier, budget, slack).await;
+}
+
 /// Attacks on the judgement itself (a builtin, a standard-library name or a method of
 /// a returned value made the program's; an expected value sent into its process) fail,
 /// and the honest programs of the same tests pass.

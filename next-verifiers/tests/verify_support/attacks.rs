@@ -155,3 +155,36 @@ pub async fn check_all(verifier: &impl next_core::verify::Verifier) {
         super::assert_failed(&forged, attack.name);
     }
 }
+
+/// A program whose every call loops in C code (no bytecode runs, so no in-process alarm
+/// can stop it), on three tests.
+pub const C_LOOP: &str = "import itertools\n\ndef f(x):\n    return sum(itertools.repeat(1))\n";
+
+/// The tests [`C_LOOP`] runs on.
+pub const C_LOOP_TESTS: &[&str] = &["assert f(1) == 1", "assert f(2) == 2", "assert f(3) == 3"];
+
+/// Runs [`C_LOOP`] on `verifier`, whose program budget (`max_program_ms`) is `budget`:
+/// no test passes, and judging it ends within the budget and the sandbox's own
+/// overhead (`slack`).
+///
+/// # Panics
+/// When a test passes or judging takes longer.
+pub async fn check_budget(
+    verifier: &impl next_core::verify::Verifier, budget: std::time::Duration,
+    slack: std::time::Duration,
+) {
+    let start = std::time::Instant::now();
+    let v = verifier
+        .verify(
+            &next_core::task::Program::new(C_LOOP),
+            &super::tests(C_LOOP_TESTS),
+        )
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    super::assert_failed(&v, "a loop in C code");
+    assert!(
+        took < budget + slack,
+        "judging took {took:?}, budget {budget:?}: {v:?}"
+    );
+}

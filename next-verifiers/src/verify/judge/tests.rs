@@ -178,3 +178,42 @@ fn evalplus_tolerance_matches_its_oracle() {
     assert!(m("2.00009", "2.0", 1e-4));
     assert!(!m("\"a\"", "\"b\"", 1e-4));
 }
+
+/// EvalPlus's checks of type and length: an empty list is not "close" to a float, and
+/// nothing but an equal value matches an expected empty list.
+#[test]
+fn evalplus_closeness_checks_type_and_length() {
+    let m = |out: &str, exp: &str, atol: f64| {
+        let w = |t: &str| Value::from_wire(&serde_json::from_str(t).unwrap()).unwrap();
+        evalplus_match(&w(out), &w(exp), &Value::Float(atol)).unwrap()
+    };
+    assert!(!m("[]", "0.5", 0.0));
+    assert!(!m("[]", "0.5", 1e-3));
+    assert!(!m("0.5", "[]", 1e-3));
+    assert!(!m("[0.5]", "[]", 1e-3));
+    assert!(!m("[0.5, 0.5]", "[0.5]", 1e-3));
+    assert!(!m("1", "1.0000001", 0.0), "an int is not a float");
+    assert!(m("[]", "[]", 0.0));
+    assert!(m("{\"tuple\": [0.5000001]}", "{\"tuple\": [0.5]}", 0.0));
+}
+
+/// A forged record can repeat a pair in a dict or an item in a set; CPython would build
+/// the smaller dict or set, which does not equal a larger one.
+#[test]
+fn a_repeated_pair_does_not_stand_for_a_missing_one() {
+    let w = |t: &str| Value::from_wire(&serde_json::from_str(t).unwrap()).unwrap();
+    let forged = Value::Dict(vec![
+        (Value::int(1), Value::Str("a".into())),
+        (Value::int(1), Value::Str("a".into())),
+    ]);
+    assert!(!py_eq(&forged, &w(r#"{"dict": [[1, "a"], [2, "b"]]}"#)));
+    assert!(py_eq(&forged, &w(r#"{"dict": [[1, "a"]]}"#)));
+    let last_wins = Value::Dict(vec![
+        (Value::int(1), Value::Str("a".into())),
+        (Value::int(1), Value::Str("b".into())),
+    ]);
+    assert!(py_eq(&last_wins, &w(r#"{"dict": [[1, "b"]]}"#)));
+    let set = Value::Set(vec![Value::int(1), Value::int(1)]);
+    assert!(!py_eq(&set, &w(r#"{"set": [1, 2]}"#)));
+    assert!(py_eq(&set, &w(r#"{"set": [1]}"#)));
+}
