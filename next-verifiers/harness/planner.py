@@ -304,7 +304,8 @@ class Planner:
                 g[name] = value
         return g
 
-    def peval(self, node, env):
+    def scope_for(self, node, env):
+        """The scope, with the standard modules `node` names imported."""
         g = self.scope(env)
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and sub.id in MODULES and sub.id not in g:
@@ -312,6 +313,10 @@ class Planner:
                     g[sub.id] = importlib.import_module(MODULE_ALIASES.get(sub.id, sub.id))
                 except ImportError:
                     pass
+        return g
+
+    def peval(self, node, env):
+        g = self.scope_for(node, env)
         code = compile(ast.Expression(body=node), "<test>", "eval")
         return eval(code, g)  # noqa: S307 - test code, never candidate code
 
@@ -549,13 +554,7 @@ class Planner:
             return new
 
         tree = ast.fix_missing_locations(ast.Expression(body=subst(node)))
-        g = self.scope(env)
-        for sub in ast.walk(tree):
-            if isinstance(sub, ast.Name) and sub.id in MODULES and sub.id not in g:
-                try:
-                    g[sub.id] = importlib.import_module(MODULE_ALIASES.get(sub.id, sub.id))
-                except ImportError:
-                    pass
+        g = self.scope_for(tree, env)
         g.update(names)
         try:
             ok = bool(eval(compile(tree, "<test>", "eval"), g))  # noqa: S307 - test code

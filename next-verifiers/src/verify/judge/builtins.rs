@@ -196,6 +196,15 @@ fn allclose(out: &Value, exp: &Value, atol: f64, depth: usize) -> bool {
     }
 }
 
+/// The text `int()` and `float()` parse: a `str`, or `bytes` that are ASCII.
+fn numeral(v: &Value) -> Option<&str> {
+    match v {
+        Value::Str(s) => Some(s),
+        Value::Bytes(b) => std::str::from_utf8(b).ok().filter(|s| s.is_ascii()),
+        _ => None,
+    }
+}
+
 /// Refuses to iterate a set where the order shows in the result: a set the judge built
 /// is in its own order, not CPython's, so the trusted judge job iterates it instead.
 fn in_order(args: &[Value]) -> Result<(), PyErr> {
@@ -373,21 +382,13 @@ pub(super) fn call(name: &str, args: &[Value], kw: &[(&str, Value)]) -> Result<V
             no_kwargs(name, kw, &[])?;
             match args.first() {
                 None => Ok(Value::Float(0.0)),
-                Some(Value::Str(s)) => parse_float(s).map(Value::Float).ok_or_else(|| {
-                    PyErr::value_error(format!(
-                        "could not convert string to float: {}",
-                        Value::Str(s.clone()).repr(REPR_LIMIT)
-                    ))
-                }),
-                Some(Value::Bytes(b)) => std::str::from_utf8(b)
-                    .ok()
-                    .filter(|s| s.is_ascii())
+                Some(v @ (Value::Str(_) | Value::Bytes(_))) => numeral(v)
                     .and_then(parse_float)
                     .map(Value::Float)
                     .ok_or_else(|| {
                         PyErr::value_error(format!(
                             "could not convert string to float: {}",
-                            Value::Bytes(b.clone()).repr(REPR_LIMIT)
+                            v.repr(REPR_LIMIT)
                         ))
                     }),
                 Some(v) => Ok(Value::Float(float_of(v, "float()")?)),
@@ -398,21 +399,13 @@ pub(super) fn call(name: &str, args: &[Value], kw: &[(&str, Value)]) -> Result<V
             no_kwargs(name, kw, &[])?;
             match args.first() {
                 None => Ok(Value::int(0)),
-                Some(Value::Str(s)) => parse_int(s).map(Value::Int).ok_or_else(|| {
-                    PyErr::value_error(format!(
-                        "invalid literal for int() with base 10: {}",
-                        Value::Str(s.clone()).repr(REPR_LIMIT)
-                    ))
-                }),
-                Some(Value::Bytes(b)) => std::str::from_utf8(b)
-                    .ok()
-                    .filter(|s| s.is_ascii())
+                Some(v @ (Value::Str(_) | Value::Bytes(_))) => numeral(v)
                     .and_then(parse_int)
                     .map(Value::Int)
                     .ok_or_else(|| {
                         PyErr::value_error(format!(
                             "invalid literal for int() with base 10: {}",
-                            Value::Bytes(b.clone()).repr(REPR_LIMIT)
+                            v.repr(REPR_LIMIT)
                         ))
                     }),
                 Some(Value::Float(f)) => {

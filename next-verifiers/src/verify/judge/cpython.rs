@@ -11,8 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
@@ -347,25 +346,22 @@ fn cpython(python: &std::path::Path, sources: &[String]) -> Vec<String> {
     let planner = super::super::PLANNER;
     let start = planner.find("def __next_evalplus__").unwrap();
     let end = planner.find("# Attributes of plain values").unwrap();
+    // The sources travel inside the script, as a JSON string (also a Python literal).
+    let sources = serde_json::to_string(&serde_json::to_string(sources).unwrap()).unwrap();
     let script = format!(
-        "import json, math, sys\n{}\n{CANON}\nfor src in json.loads(sys.stdin.read()):\n    \
+        "import json, math\n{}\n{CANON}\nfor src in json.loads({sources}):\n    \
          try:\n        print('=' + canon(eval(src)))\n    \
          except Exception as e:\n        print('!' + type(e).__name__)\n",
         &planner[start..end]
     );
-    let mut child = Command::new(python)
-        .args(["-I", "-S", "-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("judge_reference.py");
+    std::fs::write(&path, script).unwrap();
+    let out = Command::new(python)
+        .args(["-I", "-S"])
+        .arg(&path)
+        .output()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(sources).unwrap().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()

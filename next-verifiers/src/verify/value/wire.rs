@@ -75,22 +75,7 @@ fn read(
     if depth > MAX_DEPTH {
         return Err("value nested too deeply".to_owned());
     }
-    let items = |v: &J, keyed: bool| -> Result<(Vec<Value>, Option<Vec<Key>>), String> {
-        let mut values = Vec::new();
-        let mut keys = keyed.then(Vec::new);
-        for item in array(v)? {
-            let (value, key) = read(item, depth + 1, keyed)?;
-            values.push(value);
-            keys = match (keys, key) {
-                (Some(mut keys), Some(key)) => {
-                    keys.push(key);
-                    Some(keys)
-                }
-                _ => None,
-            };
-        }
-        Ok((values, keys))
-    };
+    let items = |v: &J, keyed: bool| read_items(v, depth, keyed);
     let scalar = |value: Value| -> (Value, Option<Key>) {
         let key = if keyed { hash_key(&value).ok() } else { None };
         (value, key)
@@ -117,27 +102,33 @@ fn read(
     })
 }
 
+/// The items of an array, one level below `depth`, with their keys when `keyed` and
+/// every item has one.
+fn read_items(
+    v: &serde_json::Value, depth: usize, keyed: bool,
+) -> Result<(Vec<Value>, Option<Vec<Key>>), String> {
+    let mut values = Vec::new();
+    let mut keys = keyed.then(Vec::new);
+    for item in array(v)? {
+        let (value, key) = read(item, depth + 1, keyed)?;
+        values.push(value);
+        keys = match (keys, key) {
+            (Some(mut keys), Some(key)) => {
+                keys.push(key);
+                Some(keys)
+            }
+            _ => None,
+        };
+    }
+    Ok((values, keys))
+}
+
 /// A value written as `{tag: inner}` (see [`read`]).
 fn read_tagged(
     tag: &str, inner: &serde_json::Value, depth: usize, keyed: bool,
 ) -> Result<(Value, Option<Key>), String> {
     use serde_json::Value as J;
-    let items = |v: &J, keyed: bool| -> Result<(Vec<Value>, Option<Vec<Key>>), String> {
-        let mut values = Vec::new();
-        let mut keys = keyed.then(Vec::new);
-        for item in array(v)? {
-            let (value, key) = read(item, depth + 1, keyed)?;
-            values.push(value);
-            keys = match (keys, key) {
-                (Some(mut keys), Some(key)) => {
-                    keys.push(key);
-                    Some(keys)
-                }
-                _ => None,
-            };
-        }
-        Ok((values, keys))
-    };
+    let items = |v: &J, keyed: bool| read_items(v, depth, keyed);
     // The elements of a set, without repeats, and the set of their keys.
     let set = |v: &J| -> Result<(Vec<Value>, BTreeSet<Key>), String> {
         let mut values = Vec::new();
