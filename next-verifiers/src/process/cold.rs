@@ -87,16 +87,7 @@ pub(crate) async fn run(cold: &Arc<Cold>, base: &Base, job: Job) -> Result<Execu
         .await
         .map_err(|e| Error::io("starting a job", std::io::Error::other(e)))??;
     let kill = || child.kill();
-    let collected = collect(
-        ours,
-        &job.stdin,
-        job.limits.output_bytes(),
-        cold.policy,
-        deadline,
-        child.wait(),
-        &kill,
-    )
-    .await?;
+    let collected = collect(ours, &job, cold.policy, deadline, child.wait(), &kill).await?;
     let status: RawStatus = match collected.end {
         Some(Ok(status)) => status,
         Some(Err(err)) => return Err(Error::io("waiting for a job", err)),

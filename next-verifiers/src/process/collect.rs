@@ -8,6 +8,7 @@ use std::os::fd::OwnedFd;
 use std::pin::pin;
 use std::time::Duration;
 
+use next_core::sandbox::Job;
 use rustix::pipe::{pipe_with, PipeFlags};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::pipe;
@@ -149,9 +150,9 @@ pub(crate) struct Collected<T> {
     pub killed: Option<KillReason>,
 }
 
-/// Feeds `stdin` to the job, reads its stdout and stderr (each capped at `cap`) and
-/// waits for `wait` (the job's end), killing the job with `kill` at `deadline` or, by
-/// the `policy`, when a stream passes the cap.
+/// Feeds the job's stdin to it, reads its stdout and stderr (each capped at its output
+/// limit) and waits for `wait` (the job's end), killing the job with `kill` at
+/// `deadline` or, by the `policy`, when a stream passes the cap.
 ///
 /// Cancel-safe in the sense that matters: dropping it drops the pipes; killing the job
 /// is the caller's guard's work.
@@ -159,9 +160,10 @@ pub(crate) struct Collected<T> {
 /// # Errors
 /// [`Error::Io`] when the pipes cannot be registered with the runtime.
 pub(crate) async fn collect<T>(
-    ends: OurEnds, stdin: &[u8], cap: u64, policy: OnOutputLimit, deadline: Instant,
+    ends: OurEnds, job: &Job, policy: OnOutputLimit, deadline: Instant,
     wait: impl Future<Output = T>, kill: &(dyn Fn() + Sync),
 ) -> Result<Collected<T>, Error> {
+    let (stdin, cap) = (job.stdin.as_slice(), job.limits.output_bytes());
     let register = |e: io::Error| Error::io("registering a job's pipe", e);
     let mut stdout = pipe::Receiver::from_owned_fd(ends.stdout).map_err(register)?;
     let mut stderr = pipe::Receiver::from_owned_fd(ends.stderr).map_err(register)?;

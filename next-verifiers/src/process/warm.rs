@@ -511,16 +511,7 @@ impl Warm {
         drop(theirs);
         let guard = KillOnDrop { server, id };
         let kill = || server.kill(id);
-        let collected = collect(
-            ours,
-            &job.stdin,
-            job.limits.output_bytes(),
-            settings.policy,
-            deadline,
-            done,
-            &kill,
-        )
-        .await?;
+        let collected = collect(ours, job, settings.policy, deadline, done, &kill).await?;
         drop(guard);
         let (status, setup_error) = match collected.end {
             Some(Ok(Done::Ended {
