@@ -26,6 +26,7 @@ mod config;
 #[cfg(feature = "docker")]
 mod docker_cmd;
 mod error;
+mod eval_cmd;
 mod fetch_cmd;
 mod model_cmd;
 mod progress;
@@ -39,6 +40,7 @@ mod stdout;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod trace_cmd;
 mod verify_cmd;
+mod walk_args;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +110,9 @@ enum Command {
     /// Repair one task: trace it, build the prompt, sample rationales and fixes, and
     /// verify each fix (exit 0: a fix passed, 1: none did, 2: could not run).
     Repair(repair_cmd::RepairArgs),
+    /// Evaluate a model's fix rate on repair tasks: pass@k with and without traces, per
+    /// bug type, with bootstrap intervals (exit 0: evaluated, 2: could not run).
+    Eval(eval_cmd::EvalArgs),
     /// Continue a run where it stopped, with the configuration it was started with,
     /// giving iterations trained outside the run their models (exit 0: finished, 3:
     /// stopped for an iteration to be trained outside the run, 1: failed).
@@ -120,7 +125,7 @@ impl Command {
     /// the others.
     fn failure_status(&self) -> u8 {
         match self {
-            Command::Verify(_) | Command::Trace(_) | Command::Repair(_) => 2,
+            Command::Verify(_) | Command::Trace(_) | Command::Repair(_) | Command::Eval(_) => 2,
             #[cfg(feature = "docker")]
             Command::Docker(_) => 2,
             Command::Roles { .. }
@@ -166,6 +171,7 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Command::Docker(args) => docker_cmd::run(&args, runtime),
         Command::Model(args) => model_cmd::run(&args),
         Command::Repair(args) => repair_cmd::run(&args, runtime),
+        Command::Eval(args) => eval_cmd::run(&args, runtime),
         Command::Resume(args) => resume_cmd::run(&args, runtime),
     }
 }

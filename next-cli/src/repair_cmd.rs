@@ -22,9 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use next_core::checkpoint::Checkpoint;
-use next_core::registry::{self, Context};
 use next_core::repair::{Attempt, Repair, Repairer};
-use next_core::sample::SamplingParams;
 use next_core::task::{Program, RepairTask};
 use next_core::verify::Verdict;
 
@@ -32,6 +30,7 @@ use tokio::runtime::Runtime;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
+use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs};
 
 /// The arguments of `next repair`.
 #[derive(clap::Args, Debug)]
@@ -52,31 +51,12 @@ pub struct RepairArgs {
     /// The trace renderer (inline, scratchpad, blocks, or none for the program alone).
     #[arg(long, default_value = "inline")]
     renderer: String,
-    /// The tracer (a registered tracer's name).
-    #[arg(long, default_value = "python")]
-    tracer: String,
-    /// The verifier (a registered verifier's name).
-    #[arg(long, default_value = "tests")]
-    verifier: String,
-    /// The sandbox that traces and verifies (process, or wasm and docker where compiled
-    /// in).
-    #[arg(long, default_value = "process")]
-    sandbox: String,
-    /// The Python interpreter of the process sandbox (default: `python3` on PATH).
-    #[arg(long)]
-    python: Option<PathBuf>,
-    /// Most tokens per sample.
-    #[arg(long, default_value_t = 512)]
-    max_tokens: u32,
-    /// Sampling temperature (0: greedy).
-    #[arg(long, default_value_t = 0.8)]
-    temperature: f64,
-    /// Nucleus sampling mass.
-    #[arg(long, default_value_t = 0.95)]
-    top_p: f64,
-    /// Seed of the first sample (sample k uses seed + k).
-    #[arg(long)]
-    seed: Option<u64>,
+    /// The roles that trace and judge.
+    #[command(flatten)]
+    roles: RoleArgs,
+    /// How samples are drawn.
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -127,24 +107,10 @@ fn read_task(path: &Path, id: Option<&str>) -> Result<RepairTask, CliError> {
 /// Walks the task through the roles and prints the repair; whether a fix passed.
 fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
     let task = read_task(&args.task, args.id.as_deref())?;
-    let params = SamplingParams {
-        temperature: args.temperature,
-        top_p: args.top_p,
-        max_tokens: args.max_tokens,
-        seed: args.seed,
-        stop: Vec::new(),
-    };
-    params.validate().map_err(CliError::Input)?;
+    let params = args.sampling.params()?;
     let _context = runtime.enter();
-    let no_options = toml::Table::new();
-    let renderer = registry::renderer(&args.renderer, &no_options, &Context::new())
-        .map_err(role_error("renderer", &args.renderer))?;
-    let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
-    let cx = Context::new().with_sandbox(sandbox);
-    let tracer = registry::tracer(&args.tracer, &no_options, &cx)
-        .map_err(role_error("tracer", &args.tracer))?;
-    let verifier = registry::verifier(&args.verifier, &no_options, &cx)
-        .map_err(role_error("verifier", &args.verifier))?;
+    let renderer = walk_args::renderer(&args.renderer)?;
+    let Roles { tracer, verifier } = args.roles.build()?;
     let sampler = RunConfig::read(&args.model)?.build_sampler()?;
     let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
     let repair = runtime.block_on(repairer.repair(&task, &Checkpoint::base(), args.n, &params))?;
@@ -154,14 +120,6 @@ fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
         crate::out!("{}", text(&task, &repair)?);
     }
     Ok(repair.attempts.iter().any(Attempt::passed))
-}
-
-/// A role named on the command line that could not be built.
-fn role_error(
-    role: &'static str, name: &str,
-) -> impl FnOnce(next_core::registry::RegistryError) -> CliError {
-    let name = name.to_owned();
-    move |source| CliError::Role { role, name, source }
 }
 
 /// The verdict of an attempt whose fix was judged; a fix the verifier could not judge

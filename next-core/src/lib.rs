@@ -45,6 +45,7 @@
 pub mod artifact;
 pub mod checkpoint;
 pub mod error;
+pub mod eval;
 mod forward;
 mod guard;
 pub mod jsonl;

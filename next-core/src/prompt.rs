@@ -125,6 +125,32 @@ pub fn repair(task: &RepairTask, trace: Option<Shown<'_>>, shots: &[FewShot]) ->
     Prompt { messages }
 }
 
+const PROXY_INSTRUCTION: &str = "Another programmer explained the bug below. Using their \
+explanation, write \"Here is a fixed version:\" followed by the complete fixed program in a \
+single ```python code block.";
+
+/// The prompt of the paper's proxy evaluation of a rationale: a second model gets the
+/// task, its buggy program and tests, and a `rationale` written for it (without the fix
+/// that came with it), and must repair the program; how often it can scores how useful
+/// the rationale is.
+pub fn proxy(task: &RepairTask, rationale: &str) -> Prompt {
+    let tests: Vec<&str> = task.tests.iter().map(TestCase::code).collect();
+    let text = format!(
+        "# Task\n{}\n\n# Buggy program\n{}\n\n# Tests\n{}\n\n# Explanation of the bug\n{}\n\n\
+         {PROXY_INSTRUCTION}",
+        task.spec.trim(),
+        fenced("python", task.program.source()),
+        fenced("python", &tests.join("\n")),
+        rationale.trim(),
+    );
+    Prompt {
+        messages: vec![
+            Message::new(Role::System, SYSTEM),
+            Message::new(Role::User, text),
+        ],
+    }
+}
+
 fn user_turn(task: &RepairTask, trace: Option<Shown<'_>>) -> String {
     let mut text = String::new();
     let _ = write!(text, "# Task\n{}\n\n", task.spec.trim());

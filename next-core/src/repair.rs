@@ -78,7 +78,7 @@ impl fmt::Display for Stage {
 
 /// A step of the walk that failed: its stage and the role's one-line message (an
 /// error's chain, or a panic's payload).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{stage}: {message}")]
 pub struct StepFailure {
     /// Where the walk stopped.

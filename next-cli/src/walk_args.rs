@@ -1,0 +1,106 @@
+//! The arguments that `next repair` and `next eval` share: the roles that walk a task
+//! (tracer, verifier, their sandbox) and the sampling parameters.
+
+use std::path::PathBuf;
+
+use next_core::registry::{self, Context, RegistryError};
+use next_core::render::TraceRenderer;
+use next_core::sample::SamplingParams;
+use next_core::trace::Tracer;
+use next_core::verify::Verifier;
+
+use crate::error::CliError;
+
+/// The roles that trace and judge a task.
+#[derive(clap::Args, Debug)]
+pub struct RoleArgs {
+    /// The tracer (a registered tracer's name).
+    #[arg(long, default_value = "python")]
+    pub tracer: String,
+    /// The verifier (a registered verifier's name).
+    #[arg(long, default_value = "tests")]
+    pub verifier: String,
+    /// The sandbox that traces and verifies (process, or wasm and docker where compiled
+    /// in).
+    #[arg(long, default_value = "process")]
+    pub sandbox: String,
+    /// The Python interpreter of the process sandbox (default: `python3` on PATH).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+}
+
+/// The roles built from [`RoleArgs`].
+pub struct Roles {
+    /// The tracer.
+    pub tracer: Box<dyn Tracer>,
+    /// The verifier.
+    pub verifier: Box<dyn Verifier>,
+}
+
+impl RoleArgs {
+    /// Builds the tracer and the verifier over one sandbox (call inside the runtime).
+    ///
+    /// # Errors
+    /// [`CliError`] when the sandbox or a role cannot be built.
+    pub fn build(&self) -> Result<Roles, CliError> {
+        let no_options = toml::Table::new();
+        let sandbox = crate::trace_cmd::sandbox(&self.sandbox, self.python.as_deref())?;
+        let cx = Context::new().with_sandbox(sandbox);
+        Ok(Roles {
+            tracer: registry::tracer(&self.tracer, &no_options, &cx)
+                .map_err(role_error("tracer", &self.tracer))?,
+            verifier: registry::verifier(&self.verifier, &no_options, &cx)
+                .map_err(role_error("verifier", &self.verifier))?,
+        })
+    }
+}
+
+/// The renderer called `name`, with its default options.
+///
+/// # Errors
+/// [`CliError::Role`] when no renderer has that name.
+pub fn renderer(name: &str) -> Result<Box<dyn TraceRenderer>, CliError> {
+    registry::renderer(name, &toml::Table::new(), &Context::new())
+        .map_err(role_error("renderer", name))
+}
+
+/// How samples are drawn.
+#[derive(clap::Args, Debug)]
+pub struct SamplingArgs {
+    /// Most tokens per sample.
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: u32,
+    /// Sampling temperature (0: greedy).
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Nucleus sampling mass.
+    #[arg(long, default_value_t = 0.95)]
+    pub top_p: f64,
+    /// Seed of the first sample (sample k uses seed + k).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    /// The sampling parameters.
+    ///
+    /// # Errors
+    /// [`CliError::Input`] for a parameter out of range.
+    pub fn params(&self) -> Result<SamplingParams, CliError> {
+        let params = SamplingParams {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            stop: Vec::new(),
+        };
+        params.validate().map_err(CliError::Input)?;
+        Ok(params)
+    }
+}
+
+/// A role named on the command line that could not be built.
+pub fn role_error(role: &'static str, name: &str) -> impl FnOnce(RegistryError) -> CliError {
+    let name = name.to_owned();
+    move |source| CliError::Role { role, name, source }
+}
