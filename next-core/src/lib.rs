@@ -44,6 +44,7 @@
 
 pub mod artifact;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
 mod forward;
 mod guard;
