@@ -11,6 +11,8 @@
 //! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
 //! next docker image [--python PATH] [--tag TAG]   build the Docker sandbox's image (feature `docker`)
 //! next model fetch                           put the default local model into the cache
+//! next data import {mbpp,mbpp-sanitized,humanevalfix,humanevalfix-plus} [FILE] [--plus FILE] -o OUT.jsonl
+//! next data stats OUT.jsonl [--json]        tasks, tests per task, bug types, splits
 //! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--json]
 //! ```
 //!
@@ -23,6 +25,7 @@
 //! on), 1 on an error; see `resume_cmd.rs`.
 
 mod config;
+mod data_cmd;
 #[cfg(feature = "docker")]
 mod docker_cmd;
 mod error;
@@ -108,6 +111,9 @@ enum Command {
     /// Repair one task: trace it, build the prompt, sample rationales and fixes, and
     /// verify each fix (exit 0: a fix passed, 1: none did, 2: could not run).
     Repair(repair_cmd::RepairArgs),
+    /// The paper's benchmarks as repair tasks: `next data import` reads MBPP,
+    /// HumanEvalFix and HumanEvalFix-Plus; `next data stats` counts a task file.
+    Data(data_cmd::DataArgs),
     /// Continue a run where it stopped, with the configuration it was started with,
     /// giving iterations trained outside the run their models (exit 0: finished, 3:
     /// stopped for an iteration to be trained outside the run, 1: failed).
@@ -127,6 +133,7 @@ impl Command {
             | Command::Run { .. }
             | Command::Fetch(_)
             | Command::Model(_)
+            | Command::Data(_)
             | Command::Resume(_) => 1,
         }
     }
@@ -166,6 +173,7 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Command::Docker(args) => docker_cmd::run(&args, runtime),
         Command::Model(args) => model_cmd::run(&args),
         Command::Repair(args) => repair_cmd::run(&args, runtime),
+        Command::Data(args) => data_cmd::run(&args, runtime),
         Command::Resume(args) => resume_cmd::run(&args, runtime),
     }
 }

@@ -155,6 +155,8 @@ def __next_lit(v, depth=0):
     if depth > 64:
         raise ValueError("nested too deep")
     t = type(v)
+    if t is int and v.bit_length() > 55000:
+        raise ValueError("the expected output is an integer of %d bits, over the cap" % v.bit_length())
     if v is None or t is bool or t is int:
         return repr(v)
     if t is float:
@@ -186,6 +188,8 @@ def __next_alarm(signum, frame):
 
 __next_signal.signal(__next_signal.SIGALRM, __next_alarm)
 __next_sys.setrecursionlimit(max(__next_sys.getrecursionlimit(), 10000))
+if hasattr(__next_sys, "set_int_max_str_digits"):
+    __next_sys.set_int_max_str_digits(0)
 __next_f = globals()[__NEXT_ENTRY]
 for __next_line in __next_sys.stdin.read().splitlines():
     try:
@@ -228,9 +232,15 @@ impl EvalPlusProblem {
     }
 }
 
+/// The longest expected output, as a literal, that becomes a test: HumanEval+ holds a
+/// few extreme inputs whose outputs run to megabytes (`string_sequence`, `tri`,
+/// `make_a_pile`), past what the verifier reads back from a candidate; such an input is
+/// reported, not judged. It also keeps integers under the judge's 19,729 digits.
+pub const MAX_EXPECTED_BYTES: usize = 16 << 10;
+
 /// The oracle job's answer, one entry per input: the expected output as a Python
 /// literal, or why there is none (the reference raised, took too long, or returned a
-/// value without a literal; inputs past the end of a cut-short answer have
+/// value without a literal or one longer than [`MAX_EXPECTED_BYTES`]; inputs past the end of a cut-short answer have
 /// `"no answer"`).
 pub fn read_oracle(stdout: &str, inputs: usize) -> Vec<Result<String, String>> {
     let mut out: Vec<Result<String, String>> = stdout
@@ -240,6 +250,12 @@ pub fn read_oracle(stdout: &str, inputs: usize) -> Vec<Result<String, String>> {
             let value: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| format!("unreadable answer: {e}"))?;
             if let Some(ok) = value.get("ok").and_then(serde_json::Value::as_str) {
+                if ok.len() > MAX_EXPECTED_BYTES {
+                    return Err(format!(
+                        "the expected output is {} bytes, over the {MAX_EXPECTED_BYTES}-byte cap",
+                        ok.len()
+                    ));
+                }
                 return Ok(ok.to_owned());
             }
             Err(value
@@ -346,6 +362,11 @@ mod tests {
     #[test]
     fn oracle_answers_become_tests_and_missing_ones_are_reported() {
         let p = problem(0, "f");
+        let huge = format!("{{\"ok\": \"{}\"}}\n", "7".repeat(MAX_EXPECTED_BYTES + 1));
+        assert!(read_oracle(&huge, 1)[0]
+            .as_ref()
+            .unwrap_err()
+            .contains("cap"));
         let answers = read_oracle("{\"ok\": \"1\"}\n", 2);
         assert_eq!(answers[0], Ok("1".to_owned()));
         assert!(answers[1].is_err());
