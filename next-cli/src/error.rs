@@ -78,6 +78,24 @@ pub enum CliError {
     /// `--python` was given for a sandbox other than the process sandbox.
     #[error("--python applies to the process sandbox only")]
     PythonNotProcess,
+    /// A benchmark file could not be read.
+    #[error("reading the benchmark")]
+    Data(#[from] next_core::data::DataError),
+    /// `next data import humanevalfix-plus` was given no `--plus` file.
+    #[error("humanevalfix-plus needs --plus FILE (HumanEvalPlus-v0.1.10.jsonl)")]
+    PlusFileMissing,
+    /// A job computing expected outputs could not run in the sandbox.
+    #[error("running the reference solution of {task}")]
+    Oracle {
+        /// The problem.
+        task: String,
+        /// Why.
+        #[source]
+        source: next_core::sandbox::SandboxError,
+    },
+    /// A worker task of the command panicked or was cancelled.
+    #[error("a worker failed: {0}")]
+    Join(String),
     /// A task file could not be read.
     #[error("reading tasks")]
     Tasks(#[from] next_core::jsonl::JsonlError),

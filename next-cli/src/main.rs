@@ -11,6 +11,8 @@
 //! next fetch [NAME ...] [--list]            put the local model / WASI CPython into the cache
 //! next docker image [--python PATH] [--tag TAG]   build the Docker sandbox's image (feature `docker`)
 //! next model fetch                           put the default local model into the cache
+//! next data import {mbpp,mbpp-sanitized,humanevalfix,humanevalfix-plus} [FILE] [--plus FILE] -o OUT.jsonl
+//! next data stats OUT.jsonl [--json]        tasks, tests per task, bug types, splits
 //! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--json]
 //! ```
 //!
@@ -23,6 +25,7 @@
 //! on), 1 on an error; see `resume_cmd.rs`.
 
 mod config;
+mod data_cmd;
 #[cfg(feature = "docker")]
 mod docker_cmd;
 mod error;
@@ -113,6 +116,9 @@ enum Command {
     /// Evaluate a model's fix rate on repair tasks: pass@k with and without traces, per
     /// bug type, with bootstrap intervals (exit 0: evaluated, 2: could not run).
     Eval(eval_cmd::EvalArgs),
+    /// The paper's benchmarks as repair tasks: `next data import` reads MBPP,
+    /// HumanEvalFix and HumanEvalFix-Plus; `next data stats` counts a task file.
+    Data(data_cmd::DataArgs),
     /// Continue a run where it stopped, with the configuration it was started with,
     /// giving iterations trained outside the run their models (exit 0: finished, 3:
     /// stopped for an iteration to be trained outside the run, 1: failed).
@@ -132,6 +138,7 @@ impl Command {
             | Command::Run { .. }
             | Command::Fetch(_)
             | Command::Model(_)
+            | Command::Data(_)
             | Command::Resume(_) => 1,
         }
     }
@@ -172,6 +179,7 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Command::Model(args) => model_cmd::run(&args),
         Command::Repair(args) => repair_cmd::run(&args, runtime),
         Command::Eval(args) => eval_cmd::run(&args, runtime),
+        Command::Data(args) => data_cmd::run(&args, runtime),
         Command::Resume(args) => resume_cmd::run(&args, runtime),
     }
 }

@@ -44,6 +44,7 @@
 
 pub mod artifact;
 pub mod checkpoint;
+pub mod data;
 pub mod error;
 pub mod eval;
 mod forward;

@@ -173,7 +173,7 @@ fn user_turn(task: &RepairTask, trace: Option<Shown<'_>>) -> String {
             );
         }
     }
-    let tests: Vec<&str> = task.tests.iter().map(TestCase::code).collect();
+    let tests: Vec<&str> = task.prompt_tests().iter().map(TestCase::code).collect();
     let _ = write!(
         text,
         "# Tests\n{}\n\n{INSTRUCTION}",
@@ -396,6 +396,20 @@ mod tests {
         assert!(traced.messages[1].content.contains("execution trace"));
         assert!(traced.messages[1].content.contains("# (0) x=1;"));
         assert!(traced.messages[1].content.contains("assert f(1) == 2"));
+    }
+
+    #[test]
+    fn prompt_shows_the_shown_tests_not_the_judging_ones() {
+        let mut task = crate::task::fixture(
+            "t",
+            "Add one.",
+            "def f(x):\n    return x\n",
+            "assert __next_evalplus__(f(*[7]), 8, 0)",
+        );
+        task.shown_tests = vec![crate::task::TestCase::new("assert f(1) == 2").unwrap()];
+        let text = &repair(&task, None, &[]).messages[1].content;
+        assert!(text.contains("assert f(1) == 2"), "{text}");
+        assert!(!text.contains("__next_evalplus__"), "{text}");
     }
 
     #[test]

@@ -170,11 +170,12 @@ impl<'a> Repairer<'a> {
             return Ok(prompt::repair(task, None, self.shots));
         }
         let program = task.with_setup(&task.program);
-        let traces = guarded(self.tracer.trace(&program, &task.tests))
+        let traces = guarded(self.tracer.trace(&program, task.prompt_tests()))
             .await
             .map_err(StepFailure::at(Stage::Trace))?;
-        let rendered = guarded_sync(|| self.renderer.render(&program, &task.tests, &traces))
-            .map_err(StepFailure::at(Stage::Render))?;
+        let rendered =
+            guarded_sync(|| self.renderer.render(&program, task.prompt_tests(), &traces))
+                .map_err(StepFailure::at(Stage::Render))?;
         let shown = Shown {
             text: &rendered,
             legend: self.renderer.legend(),

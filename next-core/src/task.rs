@@ -163,8 +163,15 @@ pub struct RepairTask {
     pub spec: String,
     /// The buggy program to repair.
     pub program: Program,
-    /// The tests that a fix must pass, in order.
+    /// The tests that a fix must pass, in order: the judging tests, which the verifier
+    /// runs.
     pub tests: Vec<TestCase>,
+    /// The tests shown in the prompt and traced there, where they differ from the
+    /// judging tests (HumanEvalFix-Plus shows HumanEvalFix's own asserts and is judged by
+    /// the HumanEval+ cases); empty when the prompt shows [`RepairTask::tests`]. See
+    /// [`RepairTask::prompt_tests`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shown_tests: Vec<TestCase>,
     /// The function the tests call.
     pub entry_point: String,
     /// Code the tests need, run after the program and before the tests (MBPP
@@ -190,11 +197,22 @@ impl RepairTask {
             spec: spec.into(),
             program,
             tests,
+            shown_tests: Vec::new(),
             entry_point: entry_point.into(),
             setup: None,
             metadata: BTreeMap::new(),
         }
         .try_into()
+    }
+
+    /// The tests the prompt shows and the tracer runs: [`RepairTask::shown_tests`] where
+    /// there are any, else the judging [`RepairTask::tests`].
+    pub fn prompt_tests(&self) -> &[TestCase] {
+        if self.shown_tests.is_empty() {
+            &self.tests
+        } else {
+            &self.shown_tests
+        }
     }
 
     /// The program a verifier runs for a candidate fix of this task: the fix followed by
@@ -257,6 +275,8 @@ struct RawTask {
     spec: String,
     program: Program,
     tests: Vec<TestCase>,
+    #[serde(default)]
+    shown_tests: Vec<TestCase>,
     entry_point: String,
     #[serde(default)]
     setup: Option<String>,
@@ -275,6 +295,7 @@ impl TryFrom<RawTask> for RepairTask {
             spec: raw.spec,
             program: raw.program,
             tests: raw.tests,
+            shown_tests: raw.shown_tests,
             entry_point: raw.entry_point,
             setup: raw.setup,
             metadata: raw.metadata,
@@ -324,6 +345,24 @@ mod tests {
             .insert("bug_type".into(), serde_json::json!("value misuse"));
         let line = serde_json::to_string(&task).unwrap();
         assert_eq!(serde_json::from_str::<RepairTask>(&line).unwrap(), task);
+    }
+
+    #[test]
+    fn shown_tests_are_optional_and_lead_the_prompt_only() {
+        let old = r#"{"id":"t","spec":"s","program":"x=1","tests":["assert f(1) == 1"],"entry_point":"f"}"#;
+        let task: RepairTask = serde_json::from_str(old).unwrap();
+        assert!(task.shown_tests.is_empty());
+        assert_eq!(task.prompt_tests(), task.tests.as_slice());
+        assert_eq!(serde_json::to_string(&task).unwrap(), old);
+        assert!(!serde_json::to_string(&task)
+            .unwrap()
+            .contains("shown_tests"));
+        let mut plus = task.clone();
+        plus.shown_tests = vec![TestCase::new("assert f(2) == 2").unwrap()];
+        assert_eq!(plus.prompt_tests()[0].code(), "assert f(2) == 2");
+        assert_eq!(plus.tests[0].code(), "assert f(1) == 1");
+        let line = serde_json::to_string(&plus).unwrap();
+        assert_eq!(serde_json::from_str::<RepairTask>(&line).unwrap(), plus);
     }
 
     #[test]
