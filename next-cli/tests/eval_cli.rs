@@ -3,85 +3,35 @@
 //! the program only when the prompt shows its execution trace, so that the scores with
 //! and without traces are known.
 //!
-//! The interpreter: the first of `NEXT_TEST_PYTHONS`, else pyenv's CPython 3.11;
+//! The interpreter: the first of `NEXT_TEST_PYTHONS`, else CPython 3.12 from pyenv;
 //! skipped, saying so, when there is none.
 #![cfg(feature = "openai")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::PathBuf;
+mod common;
+
+use common::python;
+
 use std::process::Command;
 
 use next_core::task::{Program, RepairTask, TaskId, TestCase};
-
-fn python() -> Option<PathBuf> {
-    let given = std::env::var("NEXT_TEST_PYTHONS").ok().and_then(|list| {
-        list.split([':', ','])
-            .map(str::trim)
-            .find(|p| !p.is_empty())
-            .map(PathBuf::from)
-    });
-    given
-        .or_else(|| Some(PathBuf::from("/root/.pyenv/versions/3.11.7/bin/python3.11")))
-        .filter(|path| path.is_file())
-}
 
 const FIXED: &str = "def sum_odd(xs):\n    return sum(x for x in xs if x % 2 == 1)\n";
 
 /// A loopback chat completions server that answers every request with `n` choices:
 /// the fix when the prompt shows an execution trace, a wrong program otherwise.
 fn chat_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || loop {
-        let Ok((stream, _)) = listener.accept() else {
-            return;
-        };
-        let mut reader = BufReader::new(stream);
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" || line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let traced = request.to_string().contains("execution trace");
-        let answer = if traced {
+    common::chat_server(|request| {
+        let answer = if request.to_string().contains("execution trace") {
             format!(
                 "It adds even numbers too.\n\nHere is a fixed version:\n```python\n{FIXED}```\n"
             )
         } else {
             "It is fine.\n\n```python\ndef sum_odd(xs):\n    return 0\n```\n".to_owned()
         };
-        let n = request["n"].as_u64().unwrap_or(1);
-        let choices: Vec<serde_json::Value> = (0..n)
-            .map(|i| {
-                serde_json::json!({"index": i, "finish_reason": "stop",
-                                   "message": {"role": "assistant", "content": answer}})
-            })
-            .collect();
-        let reply = serde_json::json!({
-            "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-            "choices": choices,
-        })
-        .to_string();
-        let mut stream = reader.into_inner();
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-            reply.len()
-        )
-        .unwrap();
-    });
-    format!("http://127.0.0.1:{port}/v1")
+        let n = usize::try_from(request["n"].as_u64().unwrap_or(1)).unwrap();
+        Some(vec![answer; n])
+    })
 }
 
 #[test]

@@ -7,32 +7,20 @@
 //! tests find it (`.cache/models/`, else the user's cache); missing, it fails the test
 //! when `CI` is set and skips it otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::similar_names)]
+// The tests need a model backend; without one only the helpers are left.
+#![cfg_attr(
+    not(any(feature = "openai", feature = "candle")),
+    allow(dead_code, unused_imports)
+)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod common;
+
+use common::python;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use next_core::task::{Program, RepairTask, TaskId, TestCase};
-
-fn python() -> Option<PathBuf> {
-    let given = std::env::var("NEXT_TEST_PYTHONS").ok().and_then(|list| {
-        list.split([':', ','])
-            .map(str::trim)
-            .find(|p| !p.is_empty())
-            .map(PathBuf::from)
-    });
-    let root = std::env::var("PYENV_ROOT").unwrap_or_else(|_| "/root/.pyenv".to_owned());
-    given
-        .or_else(|| {
-            let versions = std::fs::read_dir(PathBuf::from(root).join("versions")).ok()?;
-            versions
-                .filter_map(Result::ok)
-                .map(|entry| entry.path().join("bin/python3.12"))
-                .find(|path| path.is_file())
-        })
-        .filter(|path| path.is_file())
-}
 
 const FIXED: &str = "def sum_odd(xs):\n    return sum(x for x in xs if x % 2 == 1)\n";
 
@@ -73,43 +61,8 @@ fn repair(task: &Path, model: &Path, python: &Path, extra: &[&str]) -> Output {
 /// A loopback chat completions server that answers `answers.len()` requests, one
 /// choice each, in order; returns its base URL.
 fn chat_server(answers: Vec<String>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for answer in answers {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let reply = serde_json::json!({
-                "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": answer}}],
-            })
-            .to_string();
-            let mut stream = reader.into_inner();
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                reply.len()
-            )
-            .unwrap();
-        }
-    });
-    format!("http://127.0.0.1:{port}/v1")
+    let mut answers = answers.into_iter();
+    common::chat_server(move |_| answers.next().map(|a| vec![a]))
 }
 
 #[cfg(feature = "openai")]

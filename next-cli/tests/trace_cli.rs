@@ -5,27 +5,11 @@
 //! CPython 3.12 from pyenv; the test is skipped, saying so, when there is none.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn python() -> Option<PathBuf> {
-    let given = std::env::var("NEXT_TEST_PYTHONS").ok().and_then(|list| {
-        list.split([':', ','])
-            .map(str::trim)
-            .find(|p| !p.is_empty())
-            .map(PathBuf::from)
-    });
-    let root = std::env::var("PYENV_ROOT").unwrap_or_else(|_| "/root/.pyenv".to_owned());
-    given
-        .or_else(|| {
-            let versions = std::fs::read_dir(PathBuf::from(root).join("versions")).ok()?;
-            versions
-                .filter_map(Result::ok)
-                .map(|entry| entry.path().join("bin/python3.12"))
-                .find(|path| path.is_file())
-        })
-        .filter(|path| path.is_file())
-}
+use common::python;
+
+use std::process::Command;
 
 const SUM_ODD: &str = "\
 def sum_odd(nums):

@@ -25,9 +25,13 @@ fn verifier() -> Shared {
     let (sandbox, _) = verify_support::sandbox();
     Arc::new(TestVerifier::with_config(
         sandbox,
+        // A slow reference (MBPP 123 takes seconds on a loaded machine) has 20 s a test;
+        // a buggy program that hangs costs at most its program budget (60 s), not the
+        // job limit of every test it ends.
         TestVerifierConfig {
             test_timeout_ms: 20_000,
-            max_job_ms: 300_000,
+            max_job_ms: 120_000,
+            max_program_ms: 60_000,
             ..TestVerifierConfig::default()
         },
     ))
