@@ -1,4 +1,4 @@
-# NExT tracing harness, part 6 of 7: the tracing state (_State) and the two engines
+# NExT tracing harness, part 6 of 8: the tracing state (_State) and the two engines
 # that feed the tracer, sys.settrace and sys.monitoring, and the program's code tree.
 CHECK_EVERY = 16  # events between two readings of the clock
 
@@ -15,7 +15,10 @@ class _State:
         self.watching = False
         self.active = False
         self.deadline = float("inf")
+        self.alarm = False  # a timer interrupts the test at its limit (see run_test)
 
+
+from _weakref import ref as _WeakRef
 
 _MISSING = object()
 _HIDDEN = object()  # a name never shown (`.0`, dunders)
@@ -134,7 +137,7 @@ def _settrace_engine(st):
             if op in returns:
                 guarded(on_return, frame, arg)
             elif code.co_flags & GEN and op in yields:
-                guarded(on_yield, frame)
+                guarded(on_yield, frame, arg)
             else:
                 guarded(on_unwind, frame)
         elif event == "exception":
@@ -188,7 +191,7 @@ def _settrace_engine(st):
     def stop_recording():
         st.recording = False
         if not st.in_child and not st.timed_out:
-            st.watching = True  # in process, the clock must still be watched
+            st.watching = True  # nothing else stops the test: the clock must be watched
             return
         sys.settrace(None)
         for frame in list(st.frames):
@@ -283,7 +286,7 @@ def _monitoring_engine(st, program_codes, getframe):
             return idle()
         frame = getframe(1)
         try:
-            on_yield(frame)
+            on_yield(frame, value)
         except BaseException:
             failed()
         if st.count >= st.check_at:
@@ -372,6 +375,7 @@ def _monitoring_engine(st, program_codes, getframe):
                 st.incomplete = True  # the program switched the tool off
         st.recording = False
         st.active = False
+        prepared[0] = False  # the next test switches the events on again
         try:
             mon.set_events(tool, 0)
         except Exception:

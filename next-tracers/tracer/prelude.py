@@ -1,4 +1,4 @@
-# NExT tracing harness, part 1 of 7 (the parts are joined in order into one program,
+# NExT tracing harness, part 1 of 8 (the parts are joined in order into one program,
 # see HARNESS in next-tracers/src/python/mod.rs): the harness's description, its
 # imports and constants, and JSON string quoting.
 """NExT tracing harness: runs a program on its tests and streams what it did.

@@ -103,6 +103,7 @@ pub const HARNESS: &str = concat!(
     include_str!("../../tracer/tracer.py"),
     include_str!("../../tracer/engines.py"),
     include_str!("../../tracer/runner.py"),
+    include_str!("../../tracer/supervise.py"),
 );
 
 /// The source of every tracing job: reads the payload on stdin and runs [`HARNESS`].
@@ -176,8 +177,11 @@ pub struct TracerOptions {
     pub max_trace_bytes: u64,
     /// The recording mechanism. Default [`Engine::Auto`].
     pub engine: Engine,
-    /// Run each test in a process of its own where the interpreter can fork. Default
-    /// true; false runs the tests one after another in one process, as without fork.
+    /// Run each test in a process of its own where the interpreter can fork (the
+    /// module level runs once, and each test starts from the state it left). Default
+    /// false: the tests run one after another in one process, sharing the program's
+    /// state, as the verifier runs them by default (`TestIsolation::None`), so that a
+    /// trace shows the run the verdict judged.
     pub isolate: bool,
     /// Memory the tracing job may use (the sandbox's limit). Default 1 GiB.
     pub memory_bytes: u64,
@@ -196,7 +200,7 @@ impl Default for TracerOptions {
             max_output_bytes: 64 << 10,
             max_trace_bytes: 8 << 20,
             engine: Engine::Auto,
-            isolate: true,
+            isolate: false,
             memory_bytes: 1 << 30,
             processes: 16,
         }
@@ -362,6 +366,7 @@ impl<S: Sandbox> PythonTracer<S> {
             .option("max_trace_bytes", options.max_trace_bytes)
             .option("engine", options.engine)
             .option("isolate", u8::from(options.isolate))
+            .option("setup_time_limit", options.setup_time_limit.as_secs_f64())
             .option("want_code", 1);
         payload.record("program", program.source().as_bytes());
         for test in tests {
