@@ -122,6 +122,8 @@ def _settrace_engine(st):
         if event == "line":
             try:
                 on_line(frame, frame.f_lineno)
+            except _Deadline:
+                raise
             except BaseException:
                 render_obj.busy.clear()
                 st.incomplete = True
@@ -254,6 +256,8 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_start(frame)
+        except _Deadline:
+            raise
         except BaseException:
             failed()
         if st.count >= st.check_at:
@@ -265,6 +269,8 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_line(frame, lineno)
+        except _Deadline:
+            raise
         except BaseException:
             failed()
         if st.count >= st.check_at:
@@ -276,6 +282,8 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_return(frame, value)
+        except _Deadline:
+            raise
         except BaseException:
             failed()
         if st.count >= st.check_at:
@@ -287,6 +295,8 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_yield(frame, value)
+        except _Deadline:
+            raise
         except BaseException:
             failed()
         if st.count >= st.check_at:

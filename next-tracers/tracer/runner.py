@@ -217,6 +217,11 @@ def run_test(tracer, code, ns, render, sink):
     if exc is None:
         return R_PASSED
     if isinstance(exc, _Deadline):
+        if not tracer.truncated:
+            # The timer stopped the test (the tracer did not): where it was running.
+            fid, line = tracer.pos_now()
+            tracer.truncated = True
+            sink.emit_forced('["t",%d,%d]' % (fid, line))
         return R_TIMEOUT
     line = exception_line(exc, code) or 1
     try:

@@ -252,6 +252,14 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
         rec = frames.get(frame)
         if rec is None:
             return
+        if type(exc) is _Deadline:
+            # The timer stopped the test here: the marker goes where the program is.
+            if st.recording:
+                fid, at = pos_now()
+                sink.emit_forced('["t",%d,%d]' % (fid, at))
+                st.truncated = True
+                st.stop_recording()
+            return
         seen = recorded.get(id(exc))
         fresh = type(exc) is not GeneratorExit and (
             seen is None or (seen() if type(seen) is _WeakRef else seen) is not exc
@@ -300,6 +308,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             render_obj.busy.clear()
             st.incomplete = True
 
+    st.pos_now = pos_now
     st.handlers = (on_start, on_line, on_return, on_yield, on_raise, on_unwind)
     st.guarded = guarded
     st.limits = limits

@@ -19,21 +19,26 @@
 //!    frame 0), timed out (a `Timeout` event where it was running), or crashed (its
 //!    process exited or died without reporting).
 //!
-//! Where `os.fork` exists, each test but the last runs in a process forked after step 2,
-//! so that a test cannot change the state the next one sees, and a test that hangs
-//! (even in C code) or calls `os._exit` affects only itself: the parent kills it at the
-//! time limit. The child records into a memory map shared with the parent, so a killed
-//! child loses nothing it recorded, and the parent knows where it was. The last test,
-//! which no later test needs protecting from, runs in the job's own process, as every
-//! test does without fork (the WASI build of CPython, as next-verifiers' `WasmSandbox`
-//! runs it; the integration tests run there too with the feature `wasm`): a fork and
-//! the copying it causes cost a few milliseconds, as much as tracing a short test. In
-//! process, the time limit is checked inside the tracing callbacks, which stops a loop
-//! in the program's own code (with the same `Timeout` event as in a child) but not one
-//! inside a C function: the sandbox's own wall-time limit stops that, and the tests
-//! not reached are `Crashed`. A test that ends the process (`os._exit`, a crash) there
-//! is `Crashed` too, loses the events not yet written out (at most 64), and the tests
-//! after it (without fork) are `Crashed`. The WASI build has no `dup` either: the event
+//! Where `os.fork` exists, the job's own process runs no program code: it forks a child
+//! that runs the module level and then the tests one after another, sharing the
+//! program's state, as the verifier runs them by default (with
+//! [`TracerOptions::isolate`], the module level runs once in the job's process and each
+//! test in a child of its own). The child records each test into a memory map shared
+//! with the parent and hands it over before the next; its output comes through pipes
+//! the parent drains (so 50 MB on stderr behave as untraced, bounded in the trace). A
+//! test is interrupted at its time limit by a timer (`SIGALRM`, as the verifier does),
+//! with a `Timeout` event where it was; a child that overruns it anyway (a loop in C
+//! code, a `repr` that ignores the signal) is killed by the parent, and one that ends
+//! (`os._exit`, a signal, closed pipes) is seen ending: either way the test keeps every
+//! step recorded and gets a `Timeout` or `Exit` event where the child was, and the
+//! tests after it run in a fresh child (the module level run again, as the verifier
+//! runs them in a new job). A process the program forks records nothing. Without fork
+//! (the WASI build of CPython, as next-verifiers' `WasmSandbox` runs it; the
+//! integration tests run there too with the feature `wasm`) the tests run in the job's
+//! own process: the time limit is checked inside the tracing callbacks, which stops a
+//! loop in the program's own code but not one inside a C function (the sandbox's own
+//! wall-time limit stops that, and the tests not reached are `Crashed`). The WASI build
+//! has no `dup` either: the event
 //! stream is fd 1 itself, and the program's output is captured at the level of
 //! `sys.stdout` and `sys.stderr` only (what it writes to fd 1 directly is dropped, as a
 //! line without the nonce). Its C stack is 512 KiB: a value whose `repr` recurses
