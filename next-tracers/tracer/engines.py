@@ -232,11 +232,13 @@ def _monitoring_engine(st, program_codes, getframe):
     program_ids = set(id(c) for c in program_codes)
 
     clock = st.clock
+    dirty = [False]  # some location was disabled while not recording
 
     def idle():
         """A callback while not recording: in a child, disable the location (the parent
         enforces the time limit); in process, keep enforcing it while a test runs."""
         if st.in_child or not st.active:
+            dirty[0] = True  # the next test switches the location on again
             return DISABLE
         if clock() > st.deadline:
             st.timed_out = True
@@ -371,8 +373,12 @@ def _monitoring_engine(st, program_codes, getframe):
     def start():
         st.recording = True
         st.active = True
-        if not prepared[0]:
+        # Each of these re-instruments the code the process runs next: only when needed.
+        if dirty[0]:
+            dirty[0] = False
             mon.restart_events()
+        if not prepared[0] or mon.get_events(tool) != global_events:
+            prepared[0] = True
             mon.set_events(tool, global_events)
 
     def stop():
@@ -385,7 +391,9 @@ def _monitoring_engine(st, program_codes, getframe):
                 st.incomplete = True  # the program switched the tool off
         st.recording = False
         st.active = False
-        prepared[0] = False  # the next test switches the events on again
+        if st.in_child:
+            return  # supervised: the global events stay on for the next test
+        prepared[0] = False
         try:
             mon.set_events(tool, 0)
         except Exception:
@@ -394,6 +402,7 @@ def _monitoring_engine(st, program_codes, getframe):
     def stop_recording():
         st.recording = False
         if st.in_child:
+            prepared[0] = False
             try:
                 mon.set_events(tool, 0)
             except Exception:

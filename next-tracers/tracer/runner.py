@@ -162,7 +162,7 @@ def _set_alarm(tracer):
     or not; without one, the tracing callbacks check the clock."""
     if not tracer.alarm:
         return False
-    import signal
+    import _signal as signal
 
     def expired(signum, frame):
         tracer.timed_out = True
@@ -180,7 +180,7 @@ def _set_alarm(tracer):
 
 
 def _cancel_alarm():
-    import signal
+    import _signal as signal
 
     signal.setitimer(signal.ITIMER_REAL, 0)
 
@@ -358,8 +358,7 @@ def run(opts, program, tests, code_blob):
     tracer.alarm = alarm
     _AWAY_HOOKS.append(lambda: _switch_off(tracer, sink))
     if fork_ok:
-        if ns is not None:
-            tracer.prepare_children()
+        tracer.prepare_children()
         ctx = {"tracer": tracer, "sink": sink, "render": render_obj, "code": code, "tests": tests, "max_output": max_output}
         supervise(opts, channel, ctx, ns)
     else:
@@ -369,7 +368,7 @@ def run(opts, program, tests, code_blob):
 
 def _has_timer():
     try:
-        import signal
+        import _signal as signal
 
         return hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
     except Exception:

@@ -43,13 +43,12 @@ def leave_if_forked_away(code):
         os._exit(code)
 
 
-def _signal_name(number):
-    try:
-        import signal
+_SIGNALS = {1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ"}
 
-        return signal.Signals(number).name
-    except Exception:
-        return "SIG%d" % number
+
+def _signal_name(number):
+    """The name of a signal (Linux numbers; `SIG` and the number for others)."""
+    return _SIGNALS.get(number) or "SIG%d" % number
 
 
 def load_module(code):
@@ -351,7 +350,7 @@ def supervise(opts, channel, ctx, module_ns):
                     break
                 channel.message('{"t":"begin","test":%d}' % index)
                 _copy_out(channel, mm, unpack_from)
-                fid, line = unpack_from("<II", mm, 4)
+                fid, line = unpack_from("=II", mm, 4)
                 flags = (mm[13] == 1, mm[14] == 1)
                 if what == "late":
                     channel.message('["t",%d,%d]' % (fid, line))
@@ -377,9 +376,17 @@ def _status_text(status):
 
 
 def _copy_out(channel, mm, unpack_from):
-    size = unpack_from("<I", mm, 0)[0]
-    if size:
-        channel.write(mm[Sink.HEADER : Sink.HEADER + size])
+    """Forwards the lines the child wrote (up to the first zero byte, whole lines
+    only) and zeroes them for the next test."""
+    start = Sink.HEADER
+    end = mm.find(b"\0", start)
+    if end < 0:
+        end = len(mm)
+    last = mm.rfind(b"\n", start, end)
+    if last >= start:
+        channel.write(mm[start : last + 1])
+    if end > start:
+        mm[start:end] = bytes(end - start)
 
 
 def _report(channel, mm, unpack_from, index, out, err):
