@@ -186,12 +186,14 @@ class _Child:
                     return "dead", status
 
 
-def _hand_over(note_w, ack_r, note):
-    """In the child: says a record is ready and waits until the parent took it."""
+def _hand_over(note_w, ack_r, note, wait):
+    """In the child: says a record is ready and (`wait`) waits until the parent took
+    it; the parent answers only records after which the child goes on writing into
+    the map, so that the last one of a child costs no round trip."""
     _flush_std()
     try:
         os.write(note_w, note)
-        if os.read(ack_r, 1):
+        if not wait or os.read(ack_r, 1):
             return
     except OSError:
         pass
@@ -207,9 +209,9 @@ def _child_run(ctx, note_w, ack_r, first, stop, module_ns):
         ns, failure = load_module(code)
         if failure is not None:
             sink.emit_forced(crash_message(failure, render_obj.render))
-            _hand_over(note_w, ack_r, b"c")
+            _hand_over(note_w, ack_r, b"c", False)
             os._exit(0)
-        _hand_over(note_w, ack_r, b"m")
+        _hand_over(note_w, ack_r, b"m", False)
     mm = sink.mm
     for index in range(first, stop):
         reset_tracer(tracer, sink)
@@ -227,7 +229,7 @@ def _child_run(ctx, note_w, ack_r, first, stop, module_ns):
         mm[12] = result
         mm[13] = 1 if tracer.truncated else 0
         mm[14] = 1 if tracer.incomplete else 0
-        _hand_over(note_w, ack_r, b"t")
+        _hand_over(note_w, ack_r, b"t", index + 1 < stop)
     os._exit(0)
 
 
@@ -305,8 +307,6 @@ def supervise(opts, channel, ctx, module_ns):
                         channel.message('{"t":"module","out":%s,"err":%s}' % (q(out), q(err)))
                         reported_module = True
                     in_module = False
-                    mm[0 : Sink.HEADER] = bytes(Sink.HEADER)
-                    child.ack()
                     deadline = clock() + time_limit + grace
                     continue
                 if what == "note" and value == b"c":
@@ -326,12 +326,11 @@ def supervise(opts, channel, ctx, module_ns):
                     out, err = child.take(limit)
                     _report(channel, mm, unpack_from, index, out, err)
                     index += 1
+                    if index >= stop:
+                        break  # the child ends by itself: no need to wait for it
                     mm[0 : Sink.HEADER] = bytes(Sink.HEADER)
                     child.ack()
                     deadline = clock() + time_limit + grace
-                    if index >= stop:
-                        child.reap(True)
-                        break
                     continue
                 if what == "late":
                     _kill(child.pid, SIGKILL)
