@@ -234,7 +234,7 @@ fn serde_json_string(text: &str) -> String {
 fn generated_programs_traced_and_untraced_agree_and_render_as_the_reference() {
     let mut rng = Lcg(15);
     let programs: Vec<(String, String)> = (0..16).map(|_| generate(&mut rng)).collect();
-    for python in pythons().into_iter().filter(|p| !p.wasi) {
+    for python in pythons() {
         let tr = python_tracer(&python, Engine::Auto, &TracerOptions::default());
         for (program, test) in &programs {
             let (passed, printed) = untraced(&python, &format!("{program}\n\n{test}\n"));
