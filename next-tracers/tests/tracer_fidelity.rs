@@ -253,25 +253,35 @@ def depth(n):
     except RecursionError:
         return n
 ";
-    let python = one_python();
-    let untraced = run_untraced(&python, &format!("{program}\nprint(depth(0))\n"));
-    let expected: i64 = untraced.trim().parse().expect("a depth");
-    for engine in python.engines() {
-        let tr = python_tracer(&python, engine, &TracerOptions::default());
-        let traces = trace(&tr, program, &["assert shout() == 1", "print(depth(0))"]);
+    for_each_engine(|python, engine| {
+        if python.wasi {
+            return; // its C stack, not the recursion limit, bounds the depth there
+        }
+        let untraced = run_untraced(python, &format!("{program}\nprint(depth(0))\n"));
+        let expected: i64 = untraced.trim().parse().expect("a depth");
+        let tr = python_tracer(python, engine, &TracerOptions::default());
+        // Shouting is the job's last test: it used to run where output went to files.
+        let traces = trace(&tr, program, &["print(depth(0))", "assert shout() == 1"]);
         assert_eq!(
-            traces[0].status,
+            traces[1].status,
             TraceStatus::Passed,
             "{:?}",
-            traces[0].events.last()
+            traces[1].events.last()
         );
-        assert!(traces[0].stderr.len() <= 70_000);
-        let got: i64 = traces[1].stdout.trim().parse().expect("a depth");
+        assert!(traces[1].stderr.len() <= 70_000);
+        let got: i64 = traces[0].stdout.trim().parse().expect("a depth");
+        // The margin: the frame of the tracing callback at the deepest call (with
+        // `sys.monitoring`); a `sys.settrace` function needs a few at the limit.
+        let margin = if engine == Engine::Monitoring || python.version >= (3, 12) {
+            1
+        } else {
+            4
+        };
         assert!(
-            (got - expected).abs() <= 2,
-            "{engine}: depth {got} traced, {expected} untraced"
+            (expected - margin..=expected).contains(&got),
+            "depth {got} traced, {expected} untraced"
         );
-    }
+    });
 }
 
 /// As the verifier runs them: one after another, in one process.

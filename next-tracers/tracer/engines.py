@@ -152,7 +152,8 @@ def _settrace_engine(st):
                 if op in loop_ends:
                     return local
             guarded(on_raise, frame, exc)
-        limits(frame)
+        if st.count >= st.check_at:
+            limits(frame)
         return local if st.recording else None
 
     def global_(frame, event, arg):
@@ -168,12 +169,18 @@ def _settrace_engine(st):
             rec = frames.get(frame)
             if rec is not None:
                 rec.depth = depth
-        guarded(on_start, frame)
+        try:
+            guarded(on_start, frame)
+        except _Deadline:
+            raise
+        except BaseException:  # the call itself hit the recursion limit
+            st.incomplete = True
         if sticky:
             rec = frames.get(frame)
             if rec is not None:
                 rec.depth = depth
-        limits(frame)
+        if st.count >= st.check_at:
+            limits(frame)
         return local if st.recording else None
 
     def start():
@@ -245,9 +252,7 @@ def _monitoring_engine(st, program_codes, getframe):
             raise _Deadline()
         return None
 
-    def failed():
-        render_obj.busy.clear()
-        st.incomplete = True
+    busy = render_obj.busy
 
     # The callbacks run a handler and then check the limits; the handlers' guard
     # (see `guarded`) is written out in each, for speed.
@@ -261,7 +266,8 @@ def _monitoring_engine(st, program_codes, getframe):
         except _Deadline:
             raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -274,7 +280,8 @@ def _monitoring_engine(st, program_codes, getframe):
         except _Deadline:
             raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -287,7 +294,8 @@ def _monitoring_engine(st, program_codes, getframe):
         except _Deadline:
             raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -300,7 +308,8 @@ def _monitoring_engine(st, program_codes, getframe):
         except _Deadline:
             raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 

@@ -64,7 +64,10 @@
 //! Callbacks catch everything (an exception escaping a trace function would remove the
 //! tracer and surface in the program); values are rendered by a bounded `repr` (see
 //! [`TracerOptions::max_value_chars`]) in which one failing or slow `repr` affects only
-//! its value; the test runs with the recursion depth it would have in a plain script.
+//! its value; the test runs with the recursion depth it would have in a plain script,
+//! less the frame of the tracing callback at the deepest call (`sys.monitoring`; a
+//! `sys.settrace` function before 3.12 needs up to four); the rendering cache keeps
+//! no value alive; the program's output goes through pipes that the supervisor drains.
 //! Where CPython removes the tracer anyway (a `sys.settrace` tracer is dropped when the
 //! program recurses to the recursion limit, or when the program calls
 //! `sys.settrace(None)`), the trace is marked [`Trace::incomplete`]; `sys.monitoring`
