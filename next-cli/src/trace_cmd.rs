@@ -125,7 +125,7 @@ pub(crate) fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandb
 
 /// The traces, rendered or as JSON.
 fn trace(args: &TraceArgs, runtime: &Runtime) -> Result<String, CliError> {
-    let program = Program::new(read(&args.program, "program")?);
+    let program = Program::new(crate::verify_cmd::read_program(&args.program, "program")?);
     let tests = tests(args)?;
     let _context = runtime.enter();
     let renderer = if args.json {

@@ -73,6 +73,67 @@ pub(crate) fn read(path: &Path, what: &'static str) -> Result<String, CliError> 
     })
 }
 
+/// The source of a Python program at `path`: UTF-8, or where it is not, the encoding its
+/// PEP 263 coding line declares (in its first two lines), as CPython reads it. The
+/// Latin-1 family is decoded here (each byte one character); the coding line stays in
+/// the text, where CPython ignores it in a program given as text.
+pub(crate) fn read_program(path: &Path, what: &'static str) -> Result<String, CliError> {
+    let bytes = std::fs::read(path).map_err(|source| CliError::Read {
+        what,
+        path: path.to_owned(),
+        source,
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(err) => {
+            let bytes = err.into_bytes();
+            if coding_is_latin1(&bytes) {
+                return Ok(bytes.iter().map(|&b| char::from(b)).collect());
+            }
+            Err(CliError::Read {
+                what,
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8, and no coding line declares \
+                     Latin-1 (PEP 263)",
+                ),
+            })
+        }
+    }
+}
+
+/// Whether one of the first two lines of `bytes` is a PEP 263 comment declaring a
+/// Latin-1 encoding (`# -*- coding: latin-1 -*-`, `# vim: set fileencoding=iso-8859-1`).
+fn coding_is_latin1(bytes: &[u8]) -> bool {
+    bytes.split(|&b| b == b'\n').take(2).any(|line| {
+        let text: String = line.iter().map(|&b| char::from(b)).collect();
+        let trimmed = text.trim_start_matches([' ', '\t', '\x0c']);
+        if !trimmed.starts_with('#') {
+            return false;
+        }
+        let Some(at) = trimmed.find("coding") else {
+            return false;
+        };
+        let rest = &trimmed[at + "coding".len()..];
+        let Some(rest) = rest.strip_prefix([':', '=']) else {
+            return false;
+        };
+        let name: String = rest
+            .trim_start_matches([' ', '\t'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect::<String>()
+            .to_ascii_lowercase()
+            .replace('_', "-");
+        matches!(
+            name.as_str(),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" | "iso-latin-1" | "cp819"
+        ) || name.starts_with("iso-8859-1-")
+            || name.starts_with("latin-1-")
+    })
+}
+
 /// The tests of a tests file, in any of the three forms.
 ///
 /// # Errors
@@ -111,7 +172,7 @@ pub fn parse_tests(text: &str) -> Result<Vec<TestCase>, CliError> {
 }
 
 fn verify(args: &VerifyArgs, runtime: &Runtime) -> Result<bool, CliError> {
-    let program = Program::new(read(&args.program, "program")?);
+    let program = Program::new(read_program(&args.program, "program")?);
     let tests = parse_tests(&read(&args.tests_file, "tests file")?)?;
     if tests.is_empty() {
         return Err(CliError::NoTests(args.tests_file.clone()));
@@ -213,6 +274,21 @@ fn print_text(tests: &[TestCase], report: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_latin1_program_with_a_coding_line_is_read() {
+        let dir = std::env::temp_dir().join(format!("next-latin1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("p.py");
+        std::fs::write(&path, b"# -*- coding: latin-1 -*-\nx = '\xe9'\n").unwrap();
+        assert_eq!(
+            read_program(&path, "program").unwrap(),
+            "# -*- coding: latin-1 -*-\nx = '\u{e9}'\n"
+        );
+        std::fs::write(&path, b"x = '\xe9'\n").unwrap();
+        assert!(read_program(&path, "program").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn tests_files_come_in_three_forms() {

@@ -39,6 +39,11 @@
 //!   [`Location::Test`] in frame 0, as `AssertionError()` for a failed assert.
 //! - [`EventKind::Timeout`]: the run was stopped by the time limit (or recording by
 //!   the event limit, when [`Trace::truncated`] is set) while this line was executing.
+//! - [`EventKind::Yield`]: a generator frame yielded a value at this line. It directly
+//!   follows the [`EventKind::Line`] event of that line (the line's changes up to the
+//!   yield); together they make one step. A resumption records nothing.
+//! - [`EventKind::Exit`]: the process running the test ended while this line was
+//!   executing (`os._exit`, a signal), or at the test line when that is not known.
 //!
 //! Values are `repr()`s with memory addresses removed (`<Foo object>`), `<TypeName
 //! repr failed>` for a `repr` that raises, and bounded in size by the tracer: a long
@@ -112,6 +117,16 @@ pub enum EventKind {
     },
     /// The run was stopped by the time or event limit here.
     Timeout,
+    /// A generator yielded this value (at its `yield` line).
+    Yield {
+        /// The rendered value.
+        value: String,
+    },
+    /// The process running the test ended here (`os._exit`, a signal, a crash).
+    Exit {
+        /// The exit status (`3`) or the signal's name (`SIGKILL`).
+        code: String,
+    },
 }
 
 /// One step of a trace.

@@ -320,7 +320,14 @@ def spin():
         let traces = trace(&tr, program, &["assert True", "vanish()"]);
         assert_eq!(traces[0].status, TraceStatus::Passed);
         assert_eq!(traces[1].status, TraceStatus::Crashed);
-        assert!(traces[1].incomplete);
+        if python.wasi {
+            assert!(traces[1].incomplete);
+        } else {
+            // Its process ended: every step it took, then where, with the status.
+            let steps = compact(&traces[1]);
+            assert!(steps.contains(&"1 line @4 y=4".to_owned()), "{steps:?}");
+            assert_eq!(steps.last().map(String::as_str), Some("1 exit @5 4"));
+        }
         let traces = trace(&tr, program, &["assert True", "spin()"]);
         assert_eq!(traces[1].status, TraceStatus::TimedOut);
         assert!(traces[1].truncated);
@@ -789,8 +796,12 @@ def spin():
         if python.wasi {
             return; // it cannot fork: there is no isolation to compare with
         }
+        let isolate = TracerOptions {
+            isolate: true,
+            ..TracerOptions::default()
+        };
         let isolated = trace(
-            &python_tracer(python, engine, &TracerOptions::default()),
+            &python_tracer(python, engine, &isolate),
             program,
             &["assert remember(1) == 1", "assert remember(2) == 1"],
         );

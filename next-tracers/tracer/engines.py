@@ -1,4 +1,4 @@
-# NExT tracing harness, part 6 of 7: the tracing state (_State) and the two engines
+# NExT tracing harness, part 6 of 8: the tracing state (_State) and the two engines
 # that feed the tracer, sys.settrace and sys.monitoring, and the program's code tree.
 CHECK_EVERY = 16  # events between two readings of the clock
 
@@ -15,7 +15,10 @@ class _State:
         self.watching = False
         self.active = False
         self.deadline = float("inf")
+        self.alarm = False  # a timer interrupts the test at its limit (see run_test)
 
+
+from _weakref import ref as _WeakRef
 
 _MISSING = object()
 _HIDDEN = object()  # a name never shown (`.0`, dunders)
@@ -119,6 +122,8 @@ def _settrace_engine(st):
         if event == "line":
             try:
                 on_line(frame, frame.f_lineno)
+            except _Deadline:
+                raise
             except BaseException:
                 render_obj.busy.clear()
                 st.incomplete = True
@@ -134,7 +139,7 @@ def _settrace_engine(st):
             if op in returns:
                 guarded(on_return, frame, arg)
             elif code.co_flags & GEN and op in yields:
-                guarded(on_yield, frame)
+                guarded(on_yield, frame, arg)
             else:
                 guarded(on_unwind, frame)
         elif event == "exception":
@@ -147,7 +152,8 @@ def _settrace_engine(st):
                 if op in loop_ends:
                     return local
             guarded(on_raise, frame, exc)
-        limits(frame)
+        if st.count >= st.check_at:
+            limits(frame)
         return local if st.recording else None
 
     def global_(frame, event, arg):
@@ -163,12 +169,18 @@ def _settrace_engine(st):
             rec = frames.get(frame)
             if rec is not None:
                 rec.depth = depth
-        guarded(on_start, frame)
+        try:
+            guarded(on_start, frame)
+        except _Deadline:
+            raise
+        except BaseException:  # the call itself hit the recursion limit
+            st.incomplete = True
         if sticky:
             rec = frames.get(frame)
             if rec is not None:
                 rec.depth = depth
-        limits(frame)
+        if st.count >= st.check_at:
+            limits(frame)
         return local if st.recording else None
 
     def start():
@@ -188,7 +200,7 @@ def _settrace_engine(st):
     def stop_recording():
         st.recording = False
         if not st.in_child and not st.timed_out:
-            st.watching = True  # in process, the clock must still be watched
+            st.watching = True  # nothing else stops the test: the clock must be watched
             return
         sys.settrace(None)
         for frame in list(st.frames):
@@ -227,20 +239,20 @@ def _monitoring_engine(st, program_codes, getframe):
     program_ids = set(id(c) for c in program_codes)
 
     clock = st.clock
+    dirty = [False]  # some location was disabled while not recording
 
     def idle():
         """A callback while not recording: in a child, disable the location (the parent
         enforces the time limit); in process, keep enforcing it while a test runs."""
         if st.in_child or not st.active:
+            dirty[0] = True  # the next test switches the location on again
             return DISABLE
         if clock() > st.deadline:
             st.timed_out = True
             raise _Deadline()
         return None
 
-    def failed():
-        render_obj.busy.clear()
-        st.incomplete = True
+    busy = render_obj.busy
 
     # The callbacks run a handler and then check the limits; the handlers' guard
     # (see `guarded`) is written out in each, for speed.
@@ -251,8 +263,11 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_start(frame)
+        except _Deadline:
+            raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -262,8 +277,11 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_line(frame, lineno)
+        except _Deadline:
+            raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -273,8 +291,11 @@ def _monitoring_engine(st, program_codes, getframe):
         frame = getframe(1)
         try:
             on_return(frame, value)
+        except _Deadline:
+            raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -283,9 +304,12 @@ def _monitoring_engine(st, program_codes, getframe):
             return idle()
         frame = getframe(1)
         try:
-            on_yield(frame)
+            on_yield(frame, value)
+        except _Deadline:
+            raise
         except BaseException:
-            failed()
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
         if st.count >= st.check_at:
             limits(frame)
 
@@ -358,8 +382,12 @@ def _monitoring_engine(st, program_codes, getframe):
     def start():
         st.recording = True
         st.active = True
-        if not prepared[0]:
+        # Each of these re-instruments the code the process runs next: only when needed.
+        if dirty[0]:
+            dirty[0] = False
             mon.restart_events()
+        if not prepared[0] or mon.get_events(tool) != global_events:
+            prepared[0] = True
             mon.set_events(tool, global_events)
 
     def stop():
@@ -372,6 +400,9 @@ def _monitoring_engine(st, program_codes, getframe):
                 st.incomplete = True  # the program switched the tool off
         st.recording = False
         st.active = False
+        if st.in_child:
+            return  # supervised: the global events stay on for the next test
+        prepared[0] = False
         try:
             mon.set_events(tool, 0)
         except Exception:
@@ -380,6 +411,7 @@ def _monitoring_engine(st, program_codes, getframe):
     def stop_recording():
         st.recording = False
         if st.in_child:
+            prepared[0] = False
             try:
                 mon.set_events(tool, 0)
             except Exception:

@@ -1,10 +1,10 @@
-# NExT tracing harness, part 1 of 7 (the parts are joined in order into one program,
+# NExT tracing harness, part 1 of 8 (the parts are joined in order into one program,
 # see HARNESS in next-tracers/src/python/mod.rs): the harness's description, its
 # imports and constants, and JSON string quoting.
 """NExT tracing harness: runs a program on its tests and streams what it did.
 
-Its parts (this file, then render.py, values.py, sink.py, tracer.py, engines.py and
-runner.py) are joined in that order into one program embedded in the `next-tracers`
+Its parts (this file, then render.py, values.py, sink.py, tracer.py, engines.py,
+runner.py and supervise.py) are joined in that order into one program embedded in the `next-tracers`
 crate (`HARNESS`) and sent to the sandbox on the stdin of every tracing job;
 `bootstrap.py`, the job's source, compiles it (or loads it already compiled) and calls
 `boot`, which reads the payload and calls `main`. It runs on CPython 3.8 to 3.13,
@@ -28,17 +28,15 @@ How one run goes:
   2. run its module level UNTRACED in a fresh `__main__` module (an exception there is
      a `crash` message too);
   3. per test: compile it as "<test>", start tracing, exec it in the program's
-     namespace, stop tracing, report how it ended. Where `os.fork` exists each test
-     but the last runs in a child forked after step 2, so that one test cannot affect
-     the next; the child stops itself at the time limit while traced code runs, and
-     the parent kills a child stuck elsewhere (a C loop, a sleep). A child records
-     into a memory map shared with the parent, with where it is now, so that a killed
-     child loses nothing and its timeout marker lands on the line it was running. The
-     last test, which no later test needs protecting from, runs here (a fork costs
-     milliseconds), as every test does without fork: the time limit is checked in the
-     callbacks only (a loop in C code runs on until the sandbox's own limit), and a
-     test that ends the process loses the lines not yet written out (at most
-     `Sink.flush_every`).
+     namespace, stop tracing, report how it ended. Where `os.fork` exists, steps 2 and
+     3 run in a child forked by this process, which runs no program code and
+     supervises the child (supervise.py: hand-over of each test through a shared
+     memory map, output through pipes, a kill at the time limit, a fresh child for the
+     tests after one that ended its process); with `isolate` the module level runs
+     here and each test in a child of its own. Without fork every test runs here: the
+     time limit is checked in the callbacks only, and a test that ends the process
+     loses the lines not yet written out (at most `Sink.flush_every`). Where there is a
+     timer, SIGALRM interrupts a test at its limit, as the verifier does.
 
 Events (the contract of `next_core::trace`): a Line event when a line of a traced frame
 has finished (its frame reaches its next line, returns or raises; a yield does not

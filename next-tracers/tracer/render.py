@@ -1,4 +1,4 @@
-# NExT tracing harness, part 2 of 7: value printing, the bounded `repr` (Renderer).
+# NExT tracing harness, part 2 of 8: value printing, the bounded `repr` (Renderer).
 # ------------------------------------------------------------------------- values
 
 
@@ -40,7 +40,7 @@ class Renderer:
         t = type(v)
         if t in CONTAINERS:
             memo = self.memo.get(id(v))
-            if memo is not None and memo[0] is v:
+            if memo is not None and memo[0] is t:
                 snap = memo[1]
                 if t is dict:
                     keys, values = snap
@@ -73,7 +73,7 @@ class Renderer:
             return self.cut(str.__repr__(v))
         if t is float or t is bool or v is None:
             return self.cut(repr(v))
-        if t in CONTAINERS and len(v) <= 256 and not self.careful and self.walked.get(id(v)) is not v:
+        if t in CONTAINERS and len(v) <= 256 and not self.careful and id(v) not in self.walked:
             s = self.whole(v, t)
             if s is not None:
                 full = s
@@ -82,7 +82,7 @@ class Renderer:
                 if snapshot is not None:
                     if len(self.memo) > 1024:
                         self.memo.clear()
-                    memo = [v, snapshot, None, s, None]
+                    memo = [t, snapshot, None, s, None]
                     if full is not s and (t is list or t is tuple) and " at 0x" not in full:
                         self.ends(memo, full)
                     self.memo[id(v)] = memo
@@ -91,7 +91,7 @@ class Renderer:
                     # both ends only what shows.
                     if len(self.walked) > 1024:
                         self.walked.clear()
-                    self.walked[id(v)] = v
+                    self.walked[id(v)] = True
                 return s
         if t in CONTAINERS or t is int or t is str or t is bytes:
             try:
@@ -138,8 +138,6 @@ class Renderer:
         s = "[" + ", ".join(reprs) + "]"
         if len(s) > 100000:
             self.careful = True
-        if " at 0x" in s:
-            s = strip_addresses(s)
         s = self.cut(s)
         memo[3] = s
         return s
@@ -174,7 +172,7 @@ class Renderer:
             return
         if len(self.memo) > 1024:
             self.memo.clear()
-        memo = [v, list(head) + list(tail), None, s, None]
+        memo = [t, list(head) + list(tail), None, s, None]
         try:
             self.ends(memo, s)
         except Exception:
@@ -225,12 +223,14 @@ class Renderer:
         start = self.clock()
         try:
             s = t.__repr__(v)
+        except _Deadline:
+            raise  # the test's time is up: it ends where it is
         except BaseException:
             return None
         if len(s) > 100000 or self.clock() - start > 0.05:
             self.careful = True
-        if " at 0x" in s:
-            s = strip_addresses(s)
+        if " at 0x" in s or not s.isprintable():
+            return None  # walked element by element: only objects' own reprs change
         return s
 
     # Prefix and suffix walks. `pre(v, k, d)` returns (text, complete): complete is
@@ -423,6 +423,8 @@ class Renderer:
             if not _headroom(40):
                 raise
             s = None
+        except _Deadline:
+            raise
         except BaseException:
             s = None
         spent = self.clock() - start
@@ -432,6 +434,6 @@ class Renderer:
             return "<%s repr failed>" % _type_name(t)
         if " at 0x" in s:
             s = strip_addresses(s)
-        return s
+        return escape_controls(s)
 
 

@@ -1,4 +1,4 @@
-# NExT tracing harness, part 7 of 7: the runner: the payload (boot), output capture,
+# NExT tracing harness, part 7 of 8: the runner: the payload (boot), output capture,
 # the program's module level, the tests in process or forked, and their end messages.
 # ------------------------------------------------------------------------- runner
 
@@ -156,6 +156,35 @@ def stack_depth():
     return depth
 
 
+def _set_alarm(tracer):
+    """Where there is a timer, the test is interrupted at its time limit as the
+    verifier interrupts it (SIGALRM, `_Deadline` raised where the program is), traced
+    or not; without one, the tracing callbacks check the clock."""
+    if not tracer.alarm:
+        return False
+    import _signal as signal
+
+    def expired(signum, frame):
+        tracer.timed_out = True
+        tracer.check_at = 0  # should a callback swallow this, the next one raises
+        raise _Deadline()
+
+    try:
+        signal.signal(signal.SIGALRM, expired)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGALRM,))
+        signal.setitimer(signal.ITIMER_REAL, tracer.time_limit)
+    except Exception:
+        return False
+    return True
+
+
+def _cancel_alarm():
+    import _signal as signal
+
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def run_test(tracer, code, ns, render, sink):
     """Runs one test under the tracer; returns (result code, exception or None). Records
     the exception that ends the test at the test line, frame 0."""
@@ -169,9 +198,14 @@ def run_test(tracer, code, ns, render, sink):
         offset = 0
     exc = None
     tracer.deadline = tracer.clock() + tracer.time_limit
+    alarm = _set_alarm(tracer)
     tracer.start()
     try:
-        exec(code, ns)
+        try:
+            exec(code, ns)
+        finally:
+            if alarm:
+                _cancel_alarm()
     except BaseException as e:  # everything, SystemExit included, ends the test
         exc = e
     tracer.stop()
@@ -183,6 +217,11 @@ def run_test(tracer, code, ns, render, sink):
     if exc is None:
         return R_PASSED
     if isinstance(exc, _Deadline):
+        if not tracer.truncated:
+            # The timer stopped the test (the tracer did not): where it was running.
+            fid, line = tracer.pos_now()
+            tracer.truncated = True
+            sink.emit_forced('["t",%d,%d]' % (fid, line))
         return R_TIMEOUT
     line = exception_line(exc, code) or 1
     try:
@@ -263,15 +302,26 @@ def _exit(code):
 
 
 def run(opts, program, tests, code_blob):
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)  # as the verifier runs the program
     nonce = opts["nonce"]
     channel = Channel(nonce)
-    fork_ok = hasattr(os, "fork") and opts.get("isolate", "1") == "1"
+    fork_ok = hasattr(os, "fork") and hasattr(os, "register_at_fork")
+    isolate = opts.get("isolate", "0") == "1"
     max_output = int(opts.get("max_output_bytes", "65536"))
-    capture = Capture(nonce, max_output)
     engine = opts.get("engine", "auto")
     if engine not in ("settrace", "monitoring") or not hasattr(sys, "monitoring"):
         engine = "monitoring" if hasattr(sys, "monitoring") else "settrace"
     opts["engine"] = engine
+    byte_budget = int(opts.get("max_trace_bytes", str(8 << 20)))
+    mm = None
+    if fork_ok:
+        try:
+            import mmap
+
+            mm = mmap.mmap(-1, Sink.HEADER + byte_budget + (1 << 20))
+        except Exception:
+            fork_ok = False
     channel.message(
         '{"t":"hello","python":%s,"engine":%s,"fork":%s}'
         % (q("%d.%d.%d" % sys.version_info[:3]), q(engine), "true" if fork_ok else "false")
@@ -287,44 +337,59 @@ def run(opts, program, tests, code_blob):
         channel.message('{"t":"done"}')
         return
 
-    # The program becomes `__main__`, in a module of its own.
-    module = type(sys)("__main__")
-    ns = module.__dict__
-    ns["__builtins__"] = __builtins__
-    sys.modules["__main__"] = module
     render_obj = Renderer(int(opts.get("max_value_chars", "500")))
-    failure = None
-    try:
-        exec(code, ns)
-    except BaseException as exc:
-        failure = exc
-    out, err = capture.take()
-    channel.message('{"t":"module","out":%s,"err":%s}' % (q(out), q(err)))
-    if failure is not None:
-        try:
-            value = render_obj.render(failure)
-        except BaseException:
-            value = "<%s repr failed>" % _type_name(type(failure))
-        channel.message('{"t":"crash","line":%d,"value":%s}' % (program_line(failure) or 1, q(value)))
-        channel.message('{"t":"done"}')
-        return
-
-    byte_budget = int(opts.get("max_trace_bytes", str(8 << 20)))
-    mm = None
-    if fork_ok:
-        try:
-            import mmap
-
-            mm = mmap.mmap(-1, Sink.HEADER + byte_budget + (1 << 20))
-        except Exception:
-            fork_ok = False
     sink = Sink(nonce, channel.write, mm, byte_budget)
-    codes = code_tree(code)[1:]
+    _install_fork_hook()
+    ns = None
+    if isolate or not fork_ok:
+        # The module level runs here, once; with fork, each test then runs in a child
+        # of its own, forked from this state.
+        capture = Capture(nonce, max_output)
+        ns, failure = load_module(code)
+        out, err = capture.take()
+        channel.message('{"t":"module","out":%s,"err":%s}' % (q(out), q(err)))
+        if failure is not None:
+            channel.message(crash_message(failure, render_obj.render))
+            channel.message('{"t":"done"}')
+            return
+    # Made after the module level ran here (its calls must not switch events off).
+    alarm = _has_timer()
+    tracer = make_tracer(opts, sink, render_obj, fork_ok or alarm, code_tree(code)[1:])
+    tracer.alarm = alarm
+    _AWAY_HOOKS.append(lambda: _switch_off(tracer, sink))
     if fork_ok:
-        run_forked(opts, channel, capture, sink, render_obj, codes, tests, ns)
+        tracer.prepare_children()
+        ctx = {"tracer": tracer, "sink": sink, "render": render_obj, "code": code, "tests": tests, "max_output": max_output}
+        supervise(opts, channel, ctx, ns)
     else:
-        run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns)
+        run_in_process(opts, channel, capture, sink, render_obj, tracer, tests, ns)
     channel.message('{"t":"done"}')
+
+
+def _has_timer():
+    try:
+        import _signal as signal
+
+        return hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+    except Exception:
+        return False
+
+
+def _switch_off(tracer, sink):
+    """In a process the program forked: record nothing, write nothing."""
+    tracer.recording = False
+    tracer.watching = False
+    try:
+        tracer.stop()
+    except BaseException:
+        pass
+    sink.mm = None
+    sink.buf = []
+    sink.budget = -1
+    sink.write = lambda data: None
+    sink.pack = None
+    sink.position = lambda fid, line: None
+    sink.commit = lambda: None
 
 
 def compile_test(test, channel, index, sink):
@@ -354,11 +419,10 @@ def end_message(index, status, tracer_flags, out, err, extra=""):
 STATUS = {R_PASSED: "passed", R_FAILED: "failed", R_TIMEOUT: "timeout"}
 
 
-def run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns):
+def run_in_process(opts, channel, capture, sink, render_obj, tracer, tests, ns):
     """Runs the tests one after the other in this process (no fork: WASI). Best
     effort: the tests share the program's state, and a test that loops outside traced
     code can only be stopped by the sandbox's own time limit."""
-    tracer = make_tracer(opts, sink, render_obj, False, codes)
     for index, test in enumerate(tests):
         code = compile_test(test, channel, index, sink)
         if code is None:
@@ -367,184 +431,25 @@ def run_in_process(opts, channel, capture, sink, render_obj, codes, tests, ns):
         run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
 
 
-def run_here(tracer, channel, capture, sink, render_obj, index, code, ns):
-    """Traces test `index` in this process and reports its end."""
+def reset_tracer(tracer, sink):
+    """Makes the tracer and the sink ready for the next test."""
     tracer.count = tracer.check_at = 0
     tracer.next_fid = 0
     tracer.truncated = tracer.timed_out = tracer.incomplete = tracer.watching = False
     tracer.frames.clear()
     del tracer.stack[:]
-    del tracer.recorded[:]
-    tracer.recorded_ids.clear()
+    tracer.recorded.clear()
     sink.reset()
+
+
+def run_here(tracer, channel, capture, sink, render_obj, index, code, ns):
+    """Traces test `index` in this process and reports its end."""
+    reset_tracer(tracer, sink)
     result = run_test(tracer, code, ns, render_obj.render, sink)
+    leave_if_forked_away(0 if result == R_PASSED else 1)
     sink.flush()
     out, err = capture.take()
     channel.message(end_message(index, STATUS[result], (tracer.truncated, tracer.incomplete), out, err))
-
-
-def run_forked(opts, channel, capture, sink, render_obj, codes, tests, ns):
-    """Runs each test in a child forked from this process, after the module level ran.
-    The child records into the shared map; this process enforces the time limit (the
-    child stops itself at it while traced code runs; one stuck elsewhere is killed),
-    collects the child's output through pipes and forwards everything in order."""
-    import select
-
-    try:
-        from _signal import SIGKILL
-    except ImportError:
-        from signal import SIGKILL
-    from _struct import unpack_from
-
-    tracer = make_tracer(opts, sink, render_obj, True, codes)
-    time_limit = tracer.time_limit
-    tracer.prepare_children()
-    grace = min(0.5, 0.1 + time_limit * 0.1)
-    mm = sink.mm
-    last = len(tests) - 1
-    for index, test in enumerate(tests):
-        code = compile_test(test, channel, index, sink)
-        if code is None:
-            continue
-        channel.message('{"t":"begin","test":%d}' % index)
-        if index == last:
-            # No test comes after the last one for a fork to keep it from: it runs
-            # here, which saves a fork. The time limit is then checked in the
-            # callbacks (the sandbox's own limit stops a loop in C code), and a crash
-            # or kill loses only the lines not yet written out.
-            sink.mm = None
-            tracer.in_child = False
-            run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
-            break
-        sink.reset()
-        _flush_std()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            try:
-                os.close(out_r)
-                os.close(err_r)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                os.close(out_w)
-                os.close(err_w)
-                try:
-                    os.setpgid(0, 0)
-                except Exception:
-                    pass
-
-                def child_exit(result):
-                    sink.commit()
-                    mm[12] = result
-                    mm[13] = 1 if tracer.truncated else 0
-                    mm[14] = 1 if tracer.incomplete else 0
-                    _flush_std()
-                    os._exit(0)
-
-                tracer.child_exit = child_exit
-                result = run_test(tracer, code, ns, render_obj.render, sink)
-                child_exit(result)
-            finally:
-                os._exit(70)
-        os.close(out_w)
-        os.close(err_w)
-        status, out, err = wait_child(pid, out_r, err_r, time_limit + grace, capture.limit, select, SIGKILL)
-        size = unpack_from("<I", mm, 0)[0]
-        if size:
-            channel.write(mm[Sink.HEADER : Sink.HEADER + size])
-        result = mm[12]
-        flags = (mm[13] == 1, mm[14] == 1)
-        if result != R_NONE:
-            channel.message(end_message(index, STATUS[result], flags, out, err))
-        elif status[0] == "killed":
-            fid, line = unpack_from("<II", mm, 4)
-            channel.message('["t",%d,%d]' % (fid, line))
-            channel.message(end_message(index, "timeout", (True, flags[1]), out, err))
-        else:
-            kind, number = status
-            channel.message(end_message(index, kind, flags, out, err, ',"code":%d' % number))
-
-
-def wait_child(pid, out_r, err_r, limit, max_output, select, sigkill):
-    """Waits for the child, reading its output as it comes (so that it never blocks on
-    a full pipe) and killing it (its process group) at the time limit. Returns
-    (status, out, err) where status is ("exited", code), ("signaled", signal) or
-    ("killed", 0).
-
-    The child's end is seen through a pidfd where there is one (Linux 5.3+, Python
-    3.9+); otherwise through the end of its output pipes, then by polling."""
-    import time
-
-    clock = time.monotonic
-    deadline = clock() + limit
-    bufs = {out_r: [], err_r: []}
-    sizes = {out_r: 0, err_r: 0}
-    open_fds = [out_r, err_r]
-    pidfd = None
-    if hasattr(os, "pidfd_open"):
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            pidfd = None
-    wait_status = None
-    killed = False
-    while True:
-        remaining = deadline - clock()
-        if remaining <= 0:
-            _kill(pid, sigkill)
-            killed = True
-            wait_status = os.waitpid(pid, 0)[1]
-            break
-        watch = list(open_fds)
-        if pidfd is not None:
-            watch.append(pidfd)
-        elif not open_fds:
-            remaining = min(remaining, 0.002)
-        if watch:
-            try:
-                ready = select.select(watch, [], [], remaining)[0]
-            except InterruptedError:
-                ready = []
-        else:
-            time.sleep(remaining)
-            ready = []
-        for fd in ready:
-            if fd == pidfd:
-                continue
-            data = os.read(fd, 1 << 16)
-            if not data:
-                open_fds.remove(fd)
-            elif sizes[fd] <= max_output:
-                bufs[fd].append(data)
-                sizes[fd] += len(data)
-        if (pidfd is not None and pidfd in ready) or (pidfd is None and not open_fds):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                wait_status = status
-                break
-    # Drain what is left in the pipes without blocking (grandchildren may hold them).
-    for fd in (out_r, err_r):
-        try:
-            while fd in open_fds and select.select([fd], [], [], 0)[0]:
-                data = os.read(fd, 1 << 16)
-                if not data:
-                    break
-                if sizes[fd] <= max_output:
-                    bufs[fd].append(data)
-                    sizes[fd] += len(data)
-        except OSError:
-            pass
-        os.close(fd)
-    if pidfd is not None:
-        os.close(pidfd)
-    out = decode_output(b"".join(bufs[out_r]), max_output)
-    err = decode_output(b"".join(bufs[err_r]), max_output)
-    if killed:
-        return ("killed", 0), out, err
-    if os.WIFSIGNALED(wait_status):
-        return ("signaled", os.WTERMSIG(wait_status)), out, err
-    return ("exited", os.WEXITSTATUS(wait_status)), out, err
 
 
 def _kill(pid, sigkill):

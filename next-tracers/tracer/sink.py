@@ -1,4 +1,4 @@
-# NExT tracing harness, part 4 of 7: output, the event sink (Sink) writing nonce lines
+# NExT tracing harness, part 4 of 8: output, the event sink (Sink) writing nonce lines
 # to the private stream or the shared memory map, and the result codes of a child.
 # ------------------------------------------------------------------------- output
 
@@ -21,10 +21,12 @@ class Sink:
         # loses at most these.
         self.flush_every = 64
         self.pack = None
+        self.hdr = None  # the header as unsigned ints: size, frame, line (native order)
         if mm is not None:
             from _struct import pack_into
 
             self.pack = pack_into
+            self.hdr = memoryview(mm)[:12].cast("I")
 
     def reset(self):
         self.buf = []
@@ -73,14 +75,19 @@ class Sink:
             self.buf = []
 
     def commit(self):
-        if self.mm is not None:
-            self.pack("<I", self.mm, 0, self.size)
+        hdr = self.hdr
+        if hdr is not None:
+            hdr[0] = self.size
 
     def position(self, fid, line):
-        """Commits the lines written so far and where the run is now (frame, line), for
-        the parent to report if it has to kill the child there."""
-        if self.mm is not None:
-            self.pack("<III", self.mm, 0, self.size, fid, line)
+        """Where the run is now (frame, line), for the parent to report if the child
+        ends there. The lines written need no commit: the parent reads them up to the
+        first zero byte, then to the last whole line (a line is written in one copy, and
+        its JSON holds no zero byte)."""
+        hdr = self.hdr
+        if hdr is not None:
+            hdr[1] = fid
+            hdr[2] = line
 
 
 # Result codes in the shared header (byte 12): how the child's test ended.

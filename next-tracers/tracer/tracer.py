@@ -1,4 +1,4 @@
-# NExT tracing harness, part 5 of 7: the tracer's closures (make_tracer): frames,
+# NExT tracing harness, part 5 of 8: the tracer's closures (make_tracer): frames,
 # events, changes and limits, shared by both engines.
 # ------------------------------------------------------------------------- tracer
 
@@ -42,8 +42,10 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
     st = _State()
     frames = {}
     stack = []
-    recorded = []  # exception objects already recorded (kept alive so ids stay unique)
-    recorded_ids = set()
+    # Exceptions already recorded: id -> a weak reference (or the exception, where it
+    # takes none), so that the tracer keeps alive neither them nor their frames.
+    recorded = {}
+    recorded_ids = recorded
     st.engine = engine
 
     def pos_now():
@@ -176,8 +178,6 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             st.truncated = True
             st.stop_recording()
         if st.timed_out:
-            if st.in_child:
-                st.child_exit(R_TIMEOUT)
             raise _Deadline()
 
     # The state machine, shared by both engines. Each handler is called with the
@@ -233,12 +233,18 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
         _pop(stack, rec)
         set_pos()
 
-    def on_yield(frame):
-        # A yield suspends the frame without finishing its line: the line is finished
-        # (and its changes recorded) when the resumed frame moves on.
+    def on_yield(frame, value):
+        # A yield suspends the frame: its line's changes so far, then the value yielded,
+        # are recorded now, in execution order; the line stays pending, and what the
+        # resumed frame changes on it is recorded when it moves on.
         rec = frames.get(frame)
         if rec is None:
             return
+        changed, line = finish(rec, frame, True)
+        r = render(value)
+        put_line(rec, changed, line)
+        put('["y",%d,%d,%s]' % (rec.fid, line, q(r)))
+        rec.pending = line
         _pop(stack, rec)
         set_pos()
 
@@ -246,13 +252,26 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
         rec = frames.get(frame)
         if rec is None:
             return
-        fresh = id(exc) not in recorded_ids and type(exc) is not GeneratorExit
+        if type(exc) is _Deadline:
+            # The timer stopped the test here: the marker goes where the program is.
+            if st.recording:
+                fid, at = pos_now()
+                sink.emit_forced('["t",%d,%d]' % (fid, at))
+                st.truncated = True
+                st.stop_recording()
+            return
+        seen = recorded.get(id(exc))
+        fresh = type(exc) is not GeneratorExit and (
+            seen is None or (seen() if type(seen) is _WeakRef else seen) is not exc
+        )
         changed, line = finish(rec, frame, fresh)
         r = render(exc) if fresh else None
         put_line(rec, changed, line)
         if fresh:
-            recorded.append(exc)
-            recorded_ids.add(id(exc))
+            try:
+                recorded[id(exc)] = _WeakRef(exc)
+            except TypeError:
+                recorded[id(exc)] = exc
             put('["x",%d,%d,%s]' % (rec.fid, line, q(r)))
         sink.position(rec.fid, line)
 
@@ -289,6 +308,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             render_obj.busy.clear()
             st.incomplete = True
 
+    st.pos_now = pos_now
     st.handlers = (on_start, on_line, on_return, on_yield, on_raise, on_unwind)
     st.guarded = guarded
     st.limits = limits

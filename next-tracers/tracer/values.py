@@ -1,4 +1,4 @@
-# NExT tracing harness, part 3 of 7: the helpers and tables of value printing
+# NExT tracing harness, part 3 of 8: the helpers and tables of value printing
 # (snapshots, type names, address stripping, container brackets) and the opcodes that
 # tell a settrace 'return' event apart.
 class _TooDeep(Exception):
@@ -105,23 +105,36 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def strip_addresses(s):
-    """Removes memory addresses: `<Foo object at 0x7f3a...>` becomes `<Foo object>`."""
+    """Removes the memory address of a default repr: `<Foo object at 0x7f3a...>`
+    becomes `<Foo object>`; only ` at 0x` and hex digits that end a `<...>` go. Applied
+    to the repr of one object that is not a string (strings are never touched)."""
     out = []
     i = 0
+    n = len(s)
     while True:
         j = s.find(" at 0x", i)
         if j < 0:
             out.append(s[i:])
             return "".join(out)
         k = j + 6
-        n = len(s)
         while k < n and s[k] in _HEX:
             k += 1
-        if k == j + 6:
-            out.append(s[i : j + 6])
-        else:
+        if k > j + 6 and k < n and s[k] == ">":
             out.append(s[i:j])
+        else:
+            out.append(s[i:k])
         i = k
+
+
+# Control characters that a `__repr__` may return raw, written as `\xNN` (trace-format).
+_CONTROL = {c: "\\x%02x" % c for c in list(range(32)) + list(range(127, 160))}
+
+
+def escape_controls(s):
+    """`s` with its control characters written as `\\xNN`."""
+    if s.isprintable():
+        return s
+    return s.translate(_CONTROL)
 
 
 CONTAINERS = frozenset((list, tuple, dict, set, frozenset))

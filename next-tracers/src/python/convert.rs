@@ -65,6 +65,7 @@ struct Assembler<'a> {
     module_out: String,
     module_err: String,
     crash: Option<(u32, String)>,
+    stalled: Option<String>,
     code: Option<(String, Vec<u8>)>,
     traces: Vec<Option<Trace>>,
     open: Option<Open>,
@@ -79,6 +80,7 @@ impl<'a> Assembler<'a> {
             module_out: String::new(),
             module_err: String::new(),
             crash: None,
+            stalled: None,
             code: None,
             traces: vec![None; tests],
             open: None,
@@ -100,6 +102,7 @@ impl<'a> Assembler<'a> {
                 self.module_err = err;
             }
             Item::Message(Message::Crash { line, value }) => self.crash = Some((line, value)),
+            Item::Message(Message::Stalled { end }) => self.stalled = Some(end),
             Item::Message(Message::Begin { test }) => {
                 let fresh = matches!(self.traces.get(test), Some(None));
                 if !fresh || self.open.is_some() {
@@ -163,6 +166,7 @@ impl<'a> Assembler<'a> {
             module_out,
             module_err,
             crash,
+            stalled,
             code,
             mut traces,
             open,
@@ -188,6 +192,35 @@ impl<'a> Assembler<'a> {
             }];
             let traces = (0..traces.len())
                 .map(|test| blank(test, events.clone()))
+                .collect();
+            return Ok(Outcome { traces, code });
+        }
+        // The module level never ended (`stalled`), or the job was stopped before any
+        // test began: every test says how, on its line.
+        let module_stopped = !finished && open.is_none() && traces.iter().all(Option::is_none);
+        if stalled.is_some() || module_stopped {
+            let end = stalled.unwrap_or_else(|| match execution.termination {
+                Termination::TimedOut => "timeout".to_owned(),
+                Termination::Exited { code } => code.to_string(),
+                Termination::Signaled { signal } => signal_name(signal),
+                Termination::ResourceLimit { .. } => "crashed".to_owned(),
+            });
+            let (status, kind) = if end == "timeout" {
+                (TraceStatus::TimedOut, EventKind::Timeout)
+            } else {
+                (TraceStatus::Crashed, EventKind::Exit { code: end })
+            };
+            let events = vec![Event {
+                frame: 0,
+                location: Location::Test(1),
+                kind,
+            }];
+            let traces = (0..traces.len())
+                .map(|test| Trace {
+                    status,
+                    truncated: status == TraceStatus::TimedOut,
+                    ..blank(test, events.clone())
+                })
                 .collect();
             return Ok(Outcome { traces, code });
         }
@@ -220,14 +253,26 @@ fn interrupted(current: Open, execution: &Execution, out: &str, err: &str) -> Tr
             ..
         })
     );
+    let (frame, location) = events.last().map_or((0, Location::Test(1)), |event| {
+        (event.frame, event.location)
+    });
     if timed_out && !already_marked {
-        let (frame, location) = events.last().map_or((0, Location::Test(1)), |event| {
-            (event.frame, event.location)
-        });
         events.push(Event {
             frame,
             location,
             kind: EventKind::Timeout,
+        });
+    } else if !timed_out {
+        // The job's process ended during the test (no fork: the test ran in it).
+        let code = match &execution.termination {
+            Termination::Exited { code } => code.to_string(),
+            Termination::Signaled { signal } => signal_name(*signal),
+            Termination::TimedOut | Termination::ResourceLimit { .. } => "crashed".to_owned(),
+        };
+        events.push(Event {
+            frame,
+            location,
+            kind: EventKind::Exit { code },
         });
     }
     Trace {
@@ -243,6 +288,29 @@ fn interrupted(current: Open, execution: &Execution, out: &str, err: &str) -> Tr
         stdout: out.to_owned(),
         stderr: err.to_owned(),
     }
+}
+
+/// The name of a signal, as Python's `signal.Signals` gives it (`SIG` and the number for
+/// one it does not name here).
+fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => return format!("SIG{signal}"),
+    };
+    name.to_owned()
 }
 
 fn convert(event: WireEvent) -> Event {
@@ -289,6 +357,8 @@ fn convert(event: WireEvent) -> Event {
             (frame, line, EventKind::Exception { value })
         }
         WireEvent::Timeout { frame, line } => (frame, line, EventKind::Timeout),
+        WireEvent::Yield { frame, line, value } => (frame, line, EventKind::Yield { value }),
+        WireEvent::Exit { frame, line, code } => (frame, line, EventKind::Exit { code }),
     };
     Event {
         frame,

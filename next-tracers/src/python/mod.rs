@@ -19,21 +19,26 @@
 //!    frame 0), timed out (a `Timeout` event where it was running), or crashed (its
 //!    process exited or died without reporting).
 //!
-//! Where `os.fork` exists, each test but the last runs in a process forked after step 2,
-//! so that a test cannot change the state the next one sees, and a test that hangs
-//! (even in C code) or calls `os._exit` affects only itself: the parent kills it at the
-//! time limit. The child records into a memory map shared with the parent, so a killed
-//! child loses nothing it recorded, and the parent knows where it was. The last test,
-//! which no later test needs protecting from, runs in the job's own process, as every
-//! test does without fork (the WASI build of CPython, as next-verifiers' `WasmSandbox`
-//! runs it; the integration tests run there too with the feature `wasm`): a fork and
-//! the copying it causes cost a few milliseconds, as much as tracing a short test. In
-//! process, the time limit is checked inside the tracing callbacks, which stops a loop
-//! in the program's own code (with the same `Timeout` event as in a child) but not one
-//! inside a C function: the sandbox's own wall-time limit stops that, and the tests
-//! not reached are `Crashed`. A test that ends the process (`os._exit`, a crash) there
-//! is `Crashed` too, loses the events not yet written out (at most 64), and the tests
-//! after it (without fork) are `Crashed`. The WASI build has no `dup` either: the event
+//! Where `os.fork` exists, the job's own process runs no program code: it forks a child
+//! that runs the module level and then the tests one after another, sharing the
+//! program's state, as the verifier runs them by default (with
+//! [`TracerOptions::isolate`], the module level runs once in the job's process and each
+//! test in a child of its own). The child records each test into a memory map shared
+//! with the parent and hands it over before the next; its output comes through pipes
+//! the parent drains (so 50 MB on stderr behave as untraced, bounded in the trace). A
+//! test is interrupted at its time limit by a timer (`SIGALRM`, as the verifier does),
+//! with a `Timeout` event where it was; a child that overruns it anyway (a loop in C
+//! code, a `repr` that ignores the signal) is killed by the parent, and one that ends
+//! (`os._exit`, a signal, closed pipes) is seen ending: either way the test keeps every
+//! step recorded and gets a `Timeout` or `Exit` event where the child was, and the
+//! tests after it run in a fresh child (the module level run again, as the verifier
+//! runs them in a new job). A process the program forks records nothing. Without fork
+//! (the WASI build of CPython, as next-verifiers' `WasmSandbox` runs it; the
+//! integration tests run there too with the feature `wasm`) the tests run in the job's
+//! own process: the time limit is checked inside the tracing callbacks, which stops a
+//! loop in the program's own code but not one inside a C function (the sandbox's own
+//! wall-time limit stops that, and the tests not reached are `Crashed`). The WASI build
+//! has no `dup` either: the event
 //! stream is fd 1 itself, and the program's output is captured at the level of
 //! `sys.stdout` and `sys.stderr` only (what it writes to fd 1 directly is dropped, as a
 //! line without the nonce). Its C stack is 512 KiB: a value whose `repr` recurses
@@ -59,7 +64,10 @@
 //! Callbacks catch everything (an exception escaping a trace function would remove the
 //! tracer and surface in the program); values are rendered by a bounded `repr` (see
 //! [`TracerOptions::max_value_chars`]) in which one failing or slow `repr` affects only
-//! its value; the test runs with the recursion depth it would have in a plain script.
+//! its value; the test runs with the recursion depth it would have in a plain script,
+//! less the frame of the tracing callback at the deepest call (`sys.monitoring`; a
+//! `sys.settrace` function before 3.12 needs up to four); the rendering cache keeps
+//! no value alive; the program's output goes through pipes that the supervisor drains.
 //! Where CPython removes the tracer anyway (a `sys.settrace` tracer is dropped when the
 //! program recurses to the recursion limit, or when the program calls
 //! `sys.settrace(None)`), the trace is marked [`Trace::incomplete`]; `sys.monitoring`
@@ -103,6 +111,7 @@ pub const HARNESS: &str = concat!(
     include_str!("../../tracer/tracer.py"),
     include_str!("../../tracer/engines.py"),
     include_str!("../../tracer/runner.py"),
+    include_str!("../../tracer/supervise.py"),
 );
 
 /// The source of every tracing job: reads the payload on stdin and runs [`HARNESS`].
@@ -176,8 +185,11 @@ pub struct TracerOptions {
     pub max_trace_bytes: u64,
     /// The recording mechanism. Default [`Engine::Auto`].
     pub engine: Engine,
-    /// Run each test in a process of its own where the interpreter can fork. Default
-    /// true; false runs the tests one after another in one process, as without fork.
+    /// Run each test in a process of its own where the interpreter can fork (the
+    /// module level runs once, and each test starts from the state it left). Default
+    /// false: the tests run one after another in one process, sharing the program's
+    /// state, as the verifier runs them by default (`TestIsolation::None`), so that a
+    /// trace shows the run the verdict judged.
     pub isolate: bool,
     /// Memory the tracing job may use (the sandbox's limit). Default 1 GiB.
     pub memory_bytes: u64,
@@ -196,7 +208,7 @@ impl Default for TracerOptions {
             max_output_bytes: 64 << 10,
             max_trace_bytes: 8 << 20,
             engine: Engine::Auto,
-            isolate: true,
+            isolate: false,
             memory_bytes: 1 << 30,
             processes: 16,
         }
@@ -362,6 +374,7 @@ impl<S: Sandbox> PythonTracer<S> {
             .option("max_trace_bytes", options.max_trace_bytes)
             .option("engine", options.engine)
             .option("isolate", u8::from(options.isolate))
+            .option("setup_time_limit", options.setup_time_limit.as_secs_f64())
             .option("want_code", 1);
         payload.record("program", program.source().as_bytes());
         for test in tests {

@@ -26,6 +26,8 @@
 //! | `["r", frame, line, value]` | return |
 //! | `["x", frame, line, value]` | exception (frame 0: the test line) |
 //! | `["t", frame, line]` | stopped here by a limit (frame 0, line 0: the test) |
+//! | `["y", frame, line, value]` | a generator yielded |
+//! | `["e", frame, line, code]` | the test's process ended here (exit status or signal name) |
 
 use std::fmt;
 use std::fmt::Write as _;
@@ -129,6 +131,12 @@ pub(crate) enum Message {
         /// The exception, rendered.
         value: String,
     },
+    /// The module level did not end: it ran out of its time (`end` is `timeout`) or
+    /// its process ended (`end` is the exit status or the signal's name).
+    Stalled {
+        /// How it ended.
+        end: String,
+    },
     /// A test starts; the events that follow are its own.
     Begin {
         /// The test's index.
@@ -190,6 +198,14 @@ pub(crate) enum WireEvent {
     },
     /// `["t", frame, line]`.
     Timeout { frame: u32, line: u32 },
+    /// `["y", frame, line, value]`.
+    Yield {
+        frame: u32,
+        line: u32,
+        value: String,
+    },
+    /// `["e", frame, line, code]`.
+    Exit { frame: u32, line: u32, code: String },
 }
 
 impl<'de> Deserialize<'de> for WireEvent {
@@ -241,6 +257,16 @@ impl<'de> Visitor<'de> for EventVisitor {
                 value: next(&mut seq, "value")?,
             },
             "t" => WireEvent::Timeout { frame, line },
+            "y" => WireEvent::Yield {
+                frame,
+                line,
+                value: next(&mut seq, "value")?,
+            },
+            "e" => WireEvent::Exit {
+                frame,
+                line,
+                code: next(&mut seq, "code")?,
+            },
             other => return Err(de::Error::custom(format!("unknown event kind {other:?}"))),
         };
         if seq.next_element::<de::IgnoredAny>()?.is_some() {

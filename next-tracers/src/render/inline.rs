@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use next_core::error::InvalidInput;
 use next_core::render::TraceRenderer;
 use next_core::task::{Program, TestCase};
-use next_core::trace::{Location, Trace};
+use next_core::trace::{Location, Trace, TraceStatus};
 use serde::{Deserialize, Serialize};
 
 use super::budget::{halve, halve_up, Shrink};
 use super::select::select_traces;
 use super::source::{line_index, trimmed_lines};
-use super::steps::{steps, StepKind};
+use super::steps::{steps, End, StepKind};
 use super::value;
 
 /// The options of [`InlineRenderer`], with the defaults of `trace-format.md`.
@@ -198,6 +198,10 @@ impl InlineRenderer {
         let max = self.options.max_value_chars;
         let mut notes: BTreeMap<Location, Vec<String>> = BTreeMap::new();
         let mut number = 0_usize;
+        // The text last shown for each name of each frame: whether a name changed is
+        // decided on the cut text (a change the cut does not show is no new step).
+        let mut shown_values: BTreeMap<u32, BTreeMap<&str, String>> = BTreeMap::new();
+        let mut ended = false;
         for step in steps(&trace.events) {
             let shown = match step.location {
                 Location::Program(line) => line_index(line, program_lines),
@@ -208,13 +212,32 @@ impl InlineRenderer {
             }
             let items: Vec<String> = match step.kind {
                 StepKind::Call { args, .. } => {
-                    args.iter().map(|arg| value::binding(arg, max)).collect()
+                    let frame = shown_values.entry(step.frame).or_default();
+                    frame.clear();
+                    args.iter()
+                        .map(|arg| {
+                            let text = value::binding(arg, max);
+                            frame.insert(&arg.name, text.clone());
+                            text
+                        })
+                        .collect()
                 }
-                StepKind::Line { changes, end, .. } => changes
-                    .iter()
-                    .map(|change| value::binding(change, max))
-                    .chain(end.map(|end| end.item(max)))
-                    .collect(),
+                StepKind::Line { changes, end, .. } => {
+                    let frame = shown_values.entry(step.frame).or_default();
+                    ended |= matches!(end, Some(End::Timeout | End::Exit(_)));
+                    changes
+                        .iter()
+                        .filter_map(|change| {
+                            let text = value::binding(change, max);
+                            if frame.get(change.name.as_str()) == Some(&text) {
+                                return None;
+                            }
+                            frame.insert(&change.name, text.clone());
+                            Some(text)
+                        })
+                        .chain(end.map(|end| end.item(max)))
+                        .collect()
+                }
             };
             if items.is_empty() {
                 continue;
@@ -224,6 +247,14 @@ impl InlineRenderer {
                 .or_default()
                 .push(format!("({number}) {};", items.join(", ")));
             number += 1;
+        }
+        // A run stopped at the time limit says so even where the tracer could not
+        // record where (a job killed outside traced code): on the test line.
+        if trace.status == TraceStatus::TimedOut && !ended && test_lines > 0 {
+            notes
+                .entry(Location::Test(1))
+                .or_default()
+                .push(format!("({number}) __timeout__;"));
         }
         notes
     }

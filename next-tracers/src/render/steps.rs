@@ -1,9 +1,9 @@
 //! The event contract of `next_core::trace` read into steps, and the frames' states.
 //!
 //! A [`Step`] is what one step number of the inline format covers: a `Call`, or a `Line`
-//! event together with the `Return` or `Exception` of the same frame and location that
-//! directly follows it. A `Return`, `Exception` or `Timeout` that follows no such line
-//! is a step of its own.
+//! event together with the `Return`, `Exception` or `Yield` of the same frame and
+//! location that directly follows it. A `Return`, `Exception`, `Yield`, `Timeout` or
+//! `Exit` that follows no such line is a step of its own.
 
 use std::collections::BTreeMap;
 
@@ -18,16 +18,22 @@ pub(crate) enum End<'a> {
     Exception(&'a str),
     /// The run was stopped here.
     Timeout,
+    /// A generator yielded this value.
+    Yield(&'a str),
+    /// The process ended here, with this status or signal.
+    Exit(&'a str),
 }
 
 impl End<'_> {
-    /// The item the renderers write for it: `__return__=v`, `__exception__=v` or
-    /// `__timeout__`, values cut to `max_chars`.
+    /// The item the renderers write for it: `__return__=v`, `__exception__=v`,
+    /// `__yield__=v`, `__exit__=code` or `__timeout__`, values cut to `max_chars`.
     pub(crate) fn item(self, max_chars: usize) -> String {
         match self {
             End::Return(value) => super::value::item("__return__", value, max_chars),
             End::Exception(value) => super::value::item("__exception__", value, max_chars),
             End::Timeout => "__timeout__".to_owned(),
+            End::Yield(value) => super::value::item("__yield__", value, max_chars),
+            End::Exit(code) => super::value::item("__exit__", code, max_chars),
         }
     }
 }
@@ -81,6 +87,7 @@ pub(crate) fn steps(events: &[Event]) -> Vec<Step<'_>> {
                     .and_then(|next| match &next.kind {
                         EventKind::Return { value } => Some(End::Return(value)),
                         EventKind::Exception { value } => Some(End::Exception(value)),
+                        EventKind::Yield { value } => Some(End::Yield(value)),
                         _ => None,
                     });
                 if end.is_some() {
@@ -95,6 +102,8 @@ pub(crate) fn steps(events: &[Event]) -> Vec<Step<'_>> {
             EventKind::Return { value } => ended(End::Return(value)),
             EventKind::Exception { value } => ended(End::Exception(value)),
             EventKind::Timeout => ended(End::Timeout),
+            EventKind::Yield { value } => ended(End::Yield(value)),
+            EventKind::Exit { code } => ended(End::Exit(code)),
         };
         steps.push(Step {
             frame: event.frame,

@@ -300,7 +300,12 @@ pub fn check_frames(trace: &Trace) {
                     called.contains(&event.frame),
                     "event before call: {event:?}"
                 );
-                if matches!(kind, EventKind::Return { .. } | EventKind::Exception { .. }) {
+                if matches!(
+                    kind,
+                    EventKind::Return { .. }
+                        | EventKind::Exception { .. }
+                        | EventKind::Yield { .. }
+                ) {
                     let previous = index.checked_sub(1).map(|i| &trace.events[i]);
                     assert!(
                         matches!(previous, Some(Event { frame, location, kind: EventKind::Line { .. } })
@@ -343,6 +348,8 @@ pub fn compact_event(event: &Event) -> String {
         EventKind::Return { value } => format!("{} return {at} {value}", event.frame),
         EventKind::Exception { value } => format!("{} exception {at} {value}", event.frame),
         EventKind::Timeout => format!("{} timeout {at}", event.frame),
+        EventKind::Yield { value } => format!("{} yield {at} {value}", event.frame),
+        EventKind::Exit { code } => format!("{} exit {at} {code}", event.frame),
     }
 }
 

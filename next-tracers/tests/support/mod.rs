@@ -95,6 +95,33 @@ impl Recorder {
         self.push(frame, Location::Program(line), EventKind::Timeout)
     }
 
+    /// `Yield` of a generator `frame` at `line`.
+    pub fn yielded(&mut self, frame: u32, line: u32, value: &str) -> &mut Self {
+        self.push(
+            frame,
+            Location::Program(line),
+            EventKind::Yield {
+                value: value.to_owned(),
+            },
+        )
+    }
+
+    /// `Exit` of the test's process while `frame` ran `line` (frame 0: the test line).
+    pub fn exit(&mut self, frame: u32, line: u32, code: &str) -> &mut Self {
+        let location = if frame == 0 {
+            Location::Test(line)
+        } else {
+            Location::Program(line)
+        };
+        self.push(
+            frame,
+            location,
+            EventKind::Exit {
+                code: code.to_owned(),
+            },
+        )
+    }
+
     /// The trace of test `test`.
     pub fn trace(&self, test: usize, status: TraceStatus) -> Trace {
         Trace {
