@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use next_core::data::{self, evalplus, humanevalfix, mbpp, Loaded, Skipped};
-use next_core::registry::{self, Context};
 use next_core::sandbox::{Job, Limits, Sandbox};
 use next_core::task::RepairTask;
 use tokio::runtime::Runtime;
@@ -161,14 +160,7 @@ fn plus_tasks(
         .map(|(i, p)| (p.number, (i, p)))
         .collect();
     let _context = runtime.enter();
-    let sandbox = registry::sandbox(&args.sandbox, &toml::Table::new(), &Context::new()).map_err(
-        |source| CliError::Role {
-            role: "sandbox",
-            name: args.sandbox.clone(),
-            source,
-        },
-    )?;
-    let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
+    let sandbox = crate::trace_cmd::sandbox(&args.sandbox, None)?;
     let per_input = args.per_input_s.max(0.1);
     let start = Instant::now();
     let jobs: Vec<_> = fix

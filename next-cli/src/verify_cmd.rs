@@ -19,11 +19,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use next_core::error::InvalidInput;
-use next_core::registry::{self, Context};
-use next_core::sandbox::Sandbox;
 use next_core::task::{Program, TestCase};
 use next_core::verify::Verdict;
 use next_verifiers::verify::{Provenance, Report, TestVerifier};
@@ -181,14 +178,7 @@ fn verify(args: &VerifyArgs, runtime: &Runtime) -> Result<bool, CliError> {
     next_verifiers::verify::validate(&tests)
         .map_err(|e| CliError::Input(InvalidInput::new(e.to_string())))?;
     let _context = runtime.enter();
-    let sandbox = registry::sandbox(&args.sandbox, &toml::Table::new(), &Context::new()).map_err(
-        |source| CliError::Role {
-            role: "sandbox",
-            name: args.sandbox.clone(),
-            source,
-        },
-    )?;
-    let sandbox: Arc<dyn Sandbox> = Arc::from(sandbox);
+    let sandbox = crate::trace_cmd::sandbox(&args.sandbox, None)?;
     let verifier = TestVerifier::new(sandbox);
     let report = runtime
         .block_on(verifier.verify_report(&program, &tests))
