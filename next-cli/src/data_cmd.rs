@@ -41,6 +41,9 @@ pub struct DataArgs {
 enum DataCommand {
     /// Read a benchmark file into repair tasks, one JSON task a line.
     Import(ImportArgs),
+    /// Build repair tasks from reference solutions by bug operators, keeping the
+    /// mutants that run and fail a test (the offline Mbpp-R).
+    Mutate(crate::mutate_cmd::MutateArgs),
     /// Count a task file's tasks, tests per task, bug types and splits.
     Stats {
         /// The task file (JSON Lines of repair tasks).
@@ -95,6 +98,7 @@ pub fn run(args: &DataArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     match &args.command {
         DataCommand::Import(import) => self::import(import, runtime),
         DataCommand::Stats { file, json } => stats(file, *json),
+        DataCommand::Mutate(mutate) => crate::mutate_cmd::run(mutate, runtime),
     }
 }
 
@@ -263,7 +267,8 @@ async fn oracles(
     Ok(answers)
 }
 
-fn write_tasks(path: &Path, tasks: &[RepairTask]) -> Result<(), CliError> {
+/// Writes `tasks` to `path`, one JSON task a line.
+pub(crate) fn write_tasks(path: &Path, tasks: &[RepairTask]) -> Result<(), CliError> {
     let mut text = String::new();
     for task in tasks {
         text.push_str(&serde_json::to_string(task).map_err(CliError::Json)?);

@@ -39,6 +39,12 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// The mutation job of `next data mutate` could not run.
+    #[error("running the mutation job")]
+    Mutating(#[source] next_core::sandbox::SandboxError),
+    /// The mutation script's answer could not be used.
+    #[error("the mutation script: {0}")]
+    MutationScript(String),
     /// The async runtime could not be started.
     #[error("starting the async runtime")]
     Runtime(#[source] std::io::Error),

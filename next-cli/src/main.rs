@@ -32,6 +32,7 @@ mod error;
 mod eval_cmd;
 mod fetch_cmd;
 mod model_cmd;
+mod mutate_cmd;
 mod progress;
 mod repair_cmd;
 mod resume_cmd;

@@ -71,3 +71,78 @@ fn a_users_file_with_a_bad_record_names_it_and_keeps_the_rest() {
     assert_eq!(plus.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&plus.stderr).contains("--plus"));
 }
+
+/// `next data mutate` on three MBPP training tasks: every kept mutant is a new program of
+/// its source task, named by its operator, and fails its tests in the sandbox (checked
+/// again here with `next verify`); a program that does not parse gives no mutant.
+#[test]
+fn mutating_reference_solutions_keeps_failing_mutants() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("mbpp.jsonl");
+    assert!(next()
+        .args(["data", "import", "mbpp", "-o"])
+        .arg(&all)
+        .status()
+        .unwrap()
+        .success());
+    let mut picked: Vec<serde_json::Value> = std::fs::read_to_string(&all)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|t: &serde_json::Value| t["metadata"]["split"] == "train")
+        .take(3)
+        .collect();
+    let mut broken = picked[0].clone();
+    broken["id"] = "mbpp/broken".into();
+    broken["program"] = "def f(:\n".into();
+    picked.push(broken);
+    let input = dir.path().join("few.jsonl");
+    let lines: Vec<String> = picked.iter().map(ToString::to_string).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("r.jsonl");
+    let run = next()
+        .args(["data", "mutate"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("of 4 programs"), "{stdout}");
+    let tasks: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(tasks.len() >= 6, "{} mutants", tasks.len());
+    let mut programs = std::collections::HashSet::new();
+    for task in &tasks {
+        let source = task["metadata"]["source_task"].as_str().unwrap();
+        assert_ne!(source, "mbpp/broken");
+        let original = picked.iter().find(|t| t["id"] == source).unwrap();
+        assert_ne!(task["program"], original["program"]);
+        assert!(task["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{source}/m")));
+        assert_eq!(task["metadata"]["bug_type"], task["metadata"]["operator"]);
+        assert!(programs.insert(task["program"].as_str().unwrap().to_owned()));
+    }
+    // The first mutant fails its tests when judged again.
+    let program = dir.path().join("m.py");
+    std::fs::write(&program, tasks[0]["program"].as_str().unwrap()).unwrap();
+    let tests = dir.path().join("t.json");
+    std::fs::write(&tests, tasks[0]["tests"].to_string()).unwrap();
+    let verdict = next()
+        .args(["verify", "--tests-file"])
+        .arg(&tests)
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert_eq!(verdict.status.code(), Some(1), "{verdict:?}");
+}
