@@ -120,7 +120,12 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
             (Some(proxy_sampler), 0) => {
                 let none = walk_args::renderer("none")?;
                 let proxy = Repairer::new(&*tracer, &*none, &**proxy_sampler, &*verifier);
-                let rationales = report.tasks.iter().map(|t| t.rationales.len()).sum();
+                let rationales = report
+                    .tasks
+                    .iter()
+                    .flat_map(|t| t.rationales.iter().flatten())
+                    .filter(|r| !r.trim().is_empty())
+                    .count();
                 let bar = bar(rationales, "proxy");
                 let score = runtime
                     .block_on(eval::proxy(

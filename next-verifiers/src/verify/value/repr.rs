@@ -89,43 +89,9 @@ pub fn complex_repr(re: f64, im: f64) -> String {
     }
 }
 
-/// Python's `repr` of a str (close enough for messages).
+/// Python's `repr` of a str (close enough for messages): the data loaders' literal.
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if u32::from(c) < 0x20 || u32::from(c) == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            c if c.is_control() => {
-                let code = u32::from(c);
-                if code <= 0xff {
-                    let _ = write!(out, "\\x{code:02x}");
-                } else if code <= 0xffff {
-                    let _ = write!(out, "\\u{code:04x}");
-                } else {
-                    let _ = write!(out, "\\U{code:08x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
+    next_core::data::str_literal(s)
 }
 
 fn bytes_repr(b: &[u8]) -> String {
