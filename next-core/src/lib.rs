@@ -54,6 +54,7 @@ pub mod metrics;
 pub mod observe;
 pub mod prelude;
 pub mod prompt;
+pub mod python;
 pub mod registry;
 pub mod render;
 pub mod repair;

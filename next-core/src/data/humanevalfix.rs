@@ -176,9 +176,9 @@ fn statements(body: &[&str]) -> Vec<String> {
         .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         .map_or(0, |l| l.len() - l.trim_start().len());
     let mut out: Vec<Vec<&str>> = Vec::new();
-    let mut scan = Scan::default();
+    let mut scan = crate::python::LineScan::default();
     for &line in body {
-        let at_boundary = scan.at_boundary();
+        let at_boundary = !scan.continuing();
         let blank = line.trim().is_empty() || line.trim_start().starts_with('#');
         if at_boundary && blank {
             continue;
@@ -209,64 +209,6 @@ fn statements(body: &[&str]) -> Vec<String> {
             text
         })
         .collect()
-}
-
-/// Where a line scan stands: open brackets, an open string, a backslash continuation.
-#[derive(Default)]
-struct Scan {
-    depth: usize,
-    string: Option<(char, bool)>,
-    continued: bool,
-}
-
-impl Scan {
-    fn at_boundary(&self) -> bool {
-        self.depth == 0 && self.string.is_none() && !self.continued
-    }
-
-    fn line(&mut self, line: &str) {
-        let chars: Vec<char> = line.chars().collect();
-        let mut i = 0;
-        self.continued = false;
-        while i < chars.len() {
-            let c = chars[i];
-            if let Some((quote, triple)) = self.string {
-                if c == '\\' {
-                    i += 2;
-                    continue;
-                }
-                if c == quote {
-                    if !triple {
-                        self.string = None;
-                    } else if chars.get(i + 1) == Some(&quote) && chars.get(i + 2) == Some(&quote) {
-                        self.string = None;
-                        i += 2;
-                    }
-                }
-                i += 1;
-                continue;
-            }
-            match c {
-                '#' => break,
-                '\'' | '"' => {
-                    let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
-                    self.string = Some((c, triple));
-                    if triple {
-                        i += 2;
-                    }
-                }
-                '(' | '[' | '{' => self.depth += 1,
-                ')' | ']' | '}' => self.depth = self.depth.saturating_sub(1),
-                '\\' if i + 1 == chars.len() => self.continued = true,
-                _ => {}
-            }
-            i += 1;
-        }
-        // A single-quoted string cannot span lines (without a backslash).
-        if matches!(self.string, Some((_, false))) && !self.continued {
-            self.string = None;
-        }
-    }
 }
 
 fn identifier_at(text: &str) -> &str {

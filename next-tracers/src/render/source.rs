@@ -57,72 +57,10 @@ pub(crate) struct Layout {
     next: Vec<Option<usize>>,
 }
 
-/// The scanner's state between lines.
-#[derive(Debug, Default)]
-struct Scan {
-    depth: usize,
-    string: Option<(char, bool)>,
-    joined: bool,
-}
-
-impl Scan {
-    /// Scans one line, updating brackets, strings and the backslash join.
-    fn line(&mut self, line: &str) {
-        self.joined = false;
-        let chars: Vec<char> = line.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            match self.string {
-                Some((quote, triple)) => {
-                    if c == '\\' {
-                        if i + 1 == chars.len() {
-                            self.joined = true;
-                        }
-                        i += 1;
-                    } else if c == quote {
-                        if !triple {
-                            self.string = None;
-                        } else if chars.get(i + 1) == Some(&quote)
-                            && chars.get(i + 2) == Some(&quote)
-                        {
-                            self.string = None;
-                            i += 2;
-                        }
-                    }
-                }
-                None => match c {
-                    '#' => break,
-                    '\'' | '"' => {
-                        let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
-                        self.string = Some((c, triple));
-                        if triple {
-                            i += 2;
-                        }
-                    }
-                    '(' | '[' | '{' => self.depth += 1,
-                    ')' | ']' | '}' => self.depth = self.depth.saturating_sub(1),
-                    '\\' if i + 1 == chars.len() => self.joined = true,
-                    _ => {}
-                },
-            }
-            i += 1;
-        }
-        // A single-quoted string ends with its line unless a backslash joins the next.
-        if matches!(self.string, Some((_, false))) && !self.joined {
-            self.string = None;
-        }
-    }
-
-    fn continuing(&self) -> bool {
-        self.depth > 0 || self.string.is_some() || self.joined
-    }
-}
-
 impl Layout {
     /// Scans `lines`.
     pub(crate) fn new(lines: &[&str]) -> Self {
-        let mut scan = Scan::default();
+        let mut scan = next_core::python::LineScan::default();
         let mut kinds = Vec::with_capacity(lines.len());
         let mut indents = Vec::with_capacity(lines.len());
         let mut opens_body = Vec::with_capacity(lines.len());
