@@ -4,6 +4,8 @@
 //! [loop]                 # next_core::self_training::LoopConfig; every key optional
 //! iterations = 2
 //! samples_per_task = 8
+//! shots = 3              # exemplars before the base model's prompts (default 3; 0: none)
+//! # shots_file = "my-shots.toml"   # exemplars of one's own, beside this file
 //!
 //! [sandbox]              # optional: what tracers and verifiers run code in
 //! kind = "process"
@@ -54,6 +56,10 @@ use next_core::verify::Verifier;
 
 use crate::error::CliError;
 
+/// How many shipped exemplars lead the base model's prompts when `[loop]` does not say:
+/// the paper samples and evaluates base models 3-shot.
+pub const DEFAULT_SHOTS: i64 = 3;
+
 /// The loop over roles chosen at run time.
 pub type DynLoop = SelfTraining<
     Box<dyn Tracer>,
@@ -93,14 +99,26 @@ impl RunConfig {
                 SECTIONS.join(", ")
             )));
         }
-        let looped: LoopConfig = match table.get("loop") {
-            None => LoopConfig::default(),
-            Some(toml::Value::Table(t)) => t.clone().try_into().map_err(|e: toml::de::Error| {
-                // `Display`, unlike `message()`, names the key holding a wrong value.
-                invalid(format!("[loop]: {}", one_line(&e.to_string())))
-            })?,
+        let mut looped_table = match table.get("loop") {
+            None => toml::Table::new(),
+            Some(toml::Value::Table(t)) => t.clone(),
             Some(_) => return Err(invalid("[loop] must be a table".into())),
         };
+        // The command samples base models as the paper does, 3-shot; the library's
+        // default is zero-shot.
+        looped_table
+            .entry("shots")
+            .or_insert(toml::Value::Integer(DEFAULT_SHOTS));
+        let mut looped: LoopConfig = looped_table.try_into().map_err(|e: toml::de::Error| {
+            // `Display`, unlike `message()`, names the key holding a wrong value.
+            invalid(format!("[loop]: {}", one_line(&e.to_string())))
+        })?;
+        // A file of exemplars is found beside the configuration that names it.
+        if let (Some(file), Some(dir)) = (&looped.shots_file, path.parent()) {
+            if file.is_relative() {
+                looped.shots_file = Some(dir.join(file));
+            }
+        }
         looped
             .validate()
             .map_err(|e| invalid(format!("[loop]: {}", e.message())))?;

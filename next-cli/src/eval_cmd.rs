@@ -1,17 +1,18 @@
 //! `next eval --tasks T.jsonl --model CONFIG.toml [-n 10] [-k 1,5,10]
-//! [--renderer inline,none] [--proxy CONFIG.toml] [--out RESULTS.json] [--json]`: a
+//! [--renderer inline,none] [--shots 3] [--proxy CONFIG.toml] [--out RESULTS.json] [--json]`: a
 //! model's fix rate on repair tasks, with and without traces in the prompt.
 //!
 //! Each task is walked as the loop walks it (`next_core::repair`): traced, rendered by
 //! each renderer asked for (`none` shows the program alone), sampled `n` times and each
 //! fix judged. The scores are the unbiased pass@k for each k, over all tasks and per bug
 //! type (a task's `bug_type` metadata), each with a 95% bootstrap interval over the
-//! tasks (`next_core::eval`). With `--proxy`, the rationales of the first renderer are
+//! tasks (`next_core::eval`). Prompts are led by `--shots` exemplars (3 by default, as
+//! the paper evaluates base models; give 0 for a tuned model), rendered like the tasks. With `--proxy`, the rationales of the first renderer are
 //! scored by a second model that must repair the program from each rationale alone.
 //!
 //! A progress bar runs on stderr. The results are printed as a table, or as one JSON
 //! object with `--json`, and written to `--out` as JSON:
-//! `{"tasks": path, "n", "ks", "conditions": [{"renderer", "report", "proxy"}]}`, with
+//! `{"tasks": path, "n", "ks", "shots", "conditions": [{"renderer", "report", "proxy"}]}`, with
 //! `report` an `EvalReport` (per-task counts included) and `proxy` null or a
 //! `ProxyScore`.
 //!
@@ -30,7 +31,7 @@ use tokio::runtime::Runtime;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
-use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs};
+use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs, ShotArgs};
 
 /// The arguments of `next eval`.
 #[derive(clap::Args, Debug)]
@@ -69,6 +70,9 @@ pub struct EvalArgs {
     /// The roles that trace and judge.
     #[command(flatten)]
     roles: RoleArgs,
+    /// The few-shot exemplars before each prompt.
+    #[command(flatten)]
+    shots: ShotArgs,
     /// How samples are drawn.
     #[command(flatten)]
     sampling: SamplingArgs,
@@ -109,6 +113,8 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     for (i, name) in args.renderer.iter().enumerate() {
         let renderer = walk_args::renderer(name)?;
         let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
+        let shots = runtime.block_on(args.shots.render(&repairer))?;
+        let repairer = repairer.with_shots(&shots);
         let tasks_bar = bar(tasks.len(), &format!("eval {name}"));
         let report = runtime
             .block_on(eval::evaluate(repairer, &tasks, &base, &config, &|done| {
@@ -182,6 +188,7 @@ fn results_json(args: &EvalArgs, conditions: &[Condition]) -> serde_json::Value 
         "tasks": args.tasks,
         "n": args.n,
         "ks": args.k,
+        "shots": args.shots.shots,
         "conditions": conditions
             .iter()
             .map(|c| serde_json::json!({

@@ -1,8 +1,9 @@
 //! `next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline]
-//! [--tracer python] [--verifier tests] [--sandbox process] [--json]`: one repair task
+//! [--shots 3] [--tracer python] [--verifier tests] [--sandbox process] [--json]`: one repair task
 //! end to end, by the same walk the loop runs for each task (`next_core::repair`):
 //! trace the buggy program on its tests in the sandbox, render the traces, build the
-//! prompt, sample `n` rationales and fixes from the configured sampler, and judge each
+//! prompt (led by `--shots` exemplars, 3 by default, as the paper prompts a base
+//! model), sample `n` rationales and fixes from the configured sampler, and judge each
 //! fix with the verifier.
 //!
 //! The task file holds one repair task as JSON (the form of the task JSON Lines files);
@@ -30,7 +31,7 @@ use tokio::runtime::Runtime;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
-use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs};
+use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs, ShotArgs};
 
 /// The arguments of `next repair`.
 #[derive(clap::Args, Debug)]
@@ -54,6 +55,9 @@ pub struct RepairArgs {
     /// The roles that trace and judge.
     #[command(flatten)]
     roles: RoleArgs,
+    /// The few-shot exemplars before the prompt.
+    #[command(flatten)]
+    shots: ShotArgs,
     /// How samples are drawn.
     #[command(flatten)]
     sampling: SamplingArgs,
@@ -113,6 +117,8 @@ fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
     let Roles { tracer, verifier } = args.roles.build()?;
     let sampler = RunConfig::read(&args.model)?.build_sampler()?;
     let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
+    let shots = runtime.block_on(args.shots.render(&repairer))?;
+    let repairer = repairer.with_shots(&shots);
     let repair = runtime.block_on(repairer.repair(&task, &Checkpoint::base(), args.n, &params))?;
     if args.json {
         crate::outln!("{}", json(&task, &repair)?);

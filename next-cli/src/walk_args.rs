@@ -3,8 +3,12 @@
 
 use std::path::PathBuf;
 
+use next_core::error::InvalidInput;
+use next_core::prompt::shots::Exemplars;
+use next_core::prompt::FewShot;
 use next_core::registry::{self, Context, RegistryError};
 use next_core::render::TraceRenderer;
+use next_core::repair::Repairer;
 use next_core::sample::SamplingParams;
 use next_core::trace::Tracer;
 use next_core::verify::Verifier;
@@ -62,6 +66,42 @@ impl RoleArgs {
 pub fn renderer(name: &str) -> Result<Box<dyn TraceRenderer>, CliError> {
     registry::renderer(name, &toml::Table::new(), &Context::new())
         .map_err(role_error("renderer", name))
+}
+
+/// The few-shot exemplars that lead the prompt.
+#[derive(clap::Args, Debug)]
+pub struct ShotArgs {
+    /// Few-shot exemplars before the prompt: the paper prompts base models 3-shot; give
+    /// 0 for a tuned model, which the paper prompts zero-shot.
+    #[arg(long, default_value_t = 3)]
+    pub shots: usize,
+    /// A TOML file of exemplars of one's own (default: the shipped ones; the form is in
+    /// `next_core::prompt::shots`).
+    #[arg(long)]
+    pub shots_file: Option<PathBuf>,
+}
+
+impl ShotArgs {
+    /// The shots, rendered by `repairer`'s tracer and renderer (none for `--shots 0`).
+    ///
+    /// # Errors
+    /// [`CliError::Input`] when the file cannot be read, holds fewer exemplars than
+    /// asked, or an exemplar cannot be traced or rendered.
+    pub async fn render(&self, repairer: &Repairer<'_>) -> Result<Vec<FewShot>, CliError> {
+        if self.shots == 0 {
+            return Ok(Vec::new());
+        }
+        let input = |e: &dyn std::fmt::Display| CliError::Input(InvalidInput::new(e.to_string()));
+        let exemplars = match &self.shots_file {
+            Some(path) => Exemplars::load(path).map_err(|e| input(&e))?,
+            None => Exemplars::shipped(),
+        };
+        let chosen = exemplars.first(self.shots).map_err(|e| input(&e))?;
+        repairer
+            .render_shots(chosen)
+            .await
+            .map_err(|e| input(&format!("the few-shot exemplars: {e}")))
+    }
 }
 
 /// How samples are drawn.

@@ -91,7 +91,17 @@ fn repair_prints_the_prompt_the_samples_and_their_verdicts() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["task"], "cli/sum_odd");
-    let user = json["prompt"][1]["content"].as_str().unwrap();
+    // The shipped exemplars lead the prompt, 3-shot, traced as the task is.
+    let prompt = json["prompt"].as_array().unwrap();
+    assert_eq!(prompt.len(), 8, "{json:#}");
+    let shot = prompt[1]["content"].as_str().unwrap();
+    assert!(shot.contains("return total  # (6) __return__=5;"), "{shot}");
+    let answer = prompt[2]["content"].as_str().unwrap();
+    assert!(
+        answer.contains("Here is a fixed version:\n\n```python\n"),
+        "{answer}"
+    );
+    let user = prompt[7]["content"].as_str().unwrap();
     assert!(user.contains("execution trace"), "{user}");
     assert!(user.contains("assert sum_odd([1, 2, 3, 4]) == 4"), "{user}");
     let samples = json["samples"].as_array().unwrap();
@@ -167,7 +177,16 @@ fn repair_samples_from_the_local_candle_model() {
         &task,
         &model,
         &python,
-        &["-n", "2", "--max-tokens", "24", "--seed", "3"],
+        &[
+            "-n",
+            "2",
+            "--max-tokens",
+            "24",
+            "--seed",
+            "3",
+            "--shots",
+            "0",
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     // A model this small seldom writes a passing fix: 0 or 1, not 2.

@@ -44,6 +44,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
 use crate::guard::{guarded, guarded_sync};
+use crate::prompt::shots::Exemplar;
 use crate::prompt::{self, FewShot, Prompt, Shown};
 use crate::render::TraceRenderer;
 use crate::sample::{RationaleSampler, Sample, SamplingParams};
@@ -127,6 +128,7 @@ pub struct Repairer<'a> {
     sampler: &'a dyn RationaleSampler,
     verifier: &'a dyn Verifier,
     shots: &'a [FewShot],
+    shots_for_tuned: bool,
 }
 
 impl fmt::Debug for Repairer<'_> {
@@ -134,6 +136,7 @@ impl fmt::Debug for Repairer<'_> {
         f.debug_struct("Repairer")
             .field("renderer", &self.renderer.name())
             .field("shots", &self.shots.len())
+            .field("shots_for_tuned", &self.shots_for_tuned)
             .finish_non_exhaustive()
     }
 }
@@ -150,47 +153,124 @@ impl<'a> Repairer<'a> {
             sampler,
             verifier,
             shots: &[],
+            shots_for_tuned: false,
         }
     }
 
-    /// The same repairer, its prompts led by `shots`.
+    /// The same repairer, the prompts it samples the base checkpoint with led by `shots`
+    /// (see [`Repairer::led`]); [`Repairer::render_shots`] makes them.
     #[must_use]
     pub fn with_shots(mut self, shots: &'a [FewShot]) -> Self {
         self.shots = shots;
         self
     }
 
-    /// The task's prompt: its buggy program (with its setup) traced on its tests and
-    /// rendered, unless the renderer shows no execution, in which case nothing runs.
+    /// The same repairer, showing its shots to tuned checkpoints too (the paper shows
+    /// them to the base model alone).
+    #[must_use]
+    pub fn shots_for_tuned(mut self, yes: bool) -> Self {
+        self.shots_for_tuned = yes;
+        self
+    }
+
+    /// The legend that explains this repairer's renderings (the inline one for a
+    /// renderer that shows no execution, whose prompts hold none).
+    fn legend(&self) -> &'a str {
+        if self.renderer.shows_execution() {
+            self.renderer.legend()
+        } else {
+            crate::render::INLINE_LEGEND
+        }
+    }
+
+    /// Few-shot examples made from `exemplars` for this repairer's prompts: each one's
+    /// buggy program traced on its tests and rendered as a task's would be, with the
+    /// rationale written for this renderer, ending in the answer's "Here is a fixed
+    /// version:".
+    ///
+    /// # Errors
+    /// A [`StepFailure`] at [`Stage::Trace`] or [`Stage::Render`] naming the exemplar,
+    /// or at [`Stage::Render`] for an exemplar without a rationale for this renderer.
+    pub async fn render_shots(&self, exemplars: &[Exemplar]) -> Result<Vec<FewShot>, StepFailure> {
+        let name = self.renderer.name();
+        let shows = self.renderer.shows_execution();
+        let mut rendered_shots = Vec::with_capacity(exemplars.len());
+        for exemplar in exemplars {
+            let task = exemplar.task();
+            let named = |failure: StepFailure| StepFailure {
+                stage: failure.stage,
+                message: format!("exemplar {}: {}", task.id, failure.message),
+            };
+            let rationale = exemplar.rationale(name, shows).ok_or_else(|| StepFailure {
+                stage: Stage::Render,
+                message: format!(
+                    "exemplar {} has no rationale for the renderer {name}",
+                    task.id
+                ),
+            })?;
+            let rendered = if shows {
+                Some(self.rendered(task).await.map_err(named)?)
+            } else {
+                None
+            };
+            rendered_shots.push(FewShot {
+                task: task.clone(),
+                rendered,
+                rationale: format!("{rationale}\n\nHere is a fixed version:"),
+                fix: exemplar.fix().clone(),
+            });
+        }
+        Ok(rendered_shots)
+    }
+
+    /// `prompt` as `checkpoint` is shown it: led by this repairer's shots when the
+    /// checkpoint is the base model (or any, with [`Repairer::shots_for_tuned`]).
+    pub fn led(&self, checkpoint: &Checkpoint, prompt: &Prompt) -> Prompt {
+        if self.shots.is_empty() || !(checkpoint.is_base() || self.shots_for_tuned) {
+            prompt.clone()
+        } else {
+            prompt::lead(prompt, self.shots, self.legend())
+        }
+    }
+
+    /// The task's buggy program (with its setup) traced on its tests and rendered.
+    async fn rendered(&self, task: &RepairTask) -> Result<String, StepFailure> {
+        let program = task.with_setup(&task.program);
+        let traces = guarded(self.tracer.trace(&program, task.prompt_tests()))
+            .await
+            .map_err(StepFailure::at(Stage::Trace))?;
+        guarded_sync(|| self.renderer.render(&program, task.prompt_tests(), &traces))
+            .map_err(StepFailure::at(Stage::Render))
+    }
+
+    /// The task's bare prompt (no shots; [`Repairer::sample`] leads it): its buggy
+    /// program (with its setup) traced on its tests and rendered, unless the renderer
+    /// shows no execution, in which case nothing runs.
     ///
     /// # Errors
     /// A [`StepFailure`] at [`Stage::Trace`] or [`Stage::Render`].
     pub async fn prompt(&self, task: &RepairTask) -> Result<Prompt, StepFailure> {
         if !self.renderer.shows_execution() {
-            return Ok(prompt::repair(task, None, self.shots));
+            return Ok(prompt::repair(task, None, &[]));
         }
-        let program = task.with_setup(&task.program);
-        let traces = guarded(self.tracer.trace(&program, task.prompt_tests()))
-            .await
-            .map_err(StepFailure::at(Stage::Trace))?;
-        let rendered =
-            guarded_sync(|| self.renderer.render(&program, task.prompt_tests(), &traces))
-                .map_err(StepFailure::at(Stage::Render))?;
+        let rendered = self.rendered(task).await?;
         let shown = Shown {
             text: &rendered,
             legend: self.renderer.legend(),
         };
-        Ok(prompt::repair(task, Some(shown), self.shots))
+        Ok(prompt::repair(task, Some(shown), &[]))
     }
 
-    /// Up to `n` answers of `checkpoint` to `prompt` (a sampler may return fewer).
+    /// Up to `n` answers of `checkpoint` to `prompt` (a sampler may return fewer),
+    /// `prompt` [led](Repairer::led) by the shots this checkpoint is shown.
     ///
     /// # Errors
     /// A [`StepFailure`] at [`Stage::Sample`].
     pub async fn sample(
         &self, checkpoint: &Checkpoint, prompt: &Prompt, n: usize, params: &SamplingParams,
     ) -> Result<Vec<Sample>, StepFailure> {
-        guarded(self.sampler.sample(checkpoint, prompt, n, params))
+        let prompt = self.led(checkpoint, prompt);
+        guarded(self.sampler.sample(checkpoint, &prompt, n, params))
             .await
             .map_err(StepFailure::at(Stage::Sample))
     }
@@ -221,7 +301,8 @@ impl<'a> Repairer<'a> {
     }
 
     /// The whole walk: the prompt, `n` samples of `checkpoint`, and the verdict on each
-    /// fix, judged one after another.
+    /// fix, judged one after another. The [`Repair`] holds the prompt as the sampler saw
+    /// it, shots included.
     ///
     /// # Errors
     /// A [`StepFailure`] when the prompt cannot be built or the sampler fails; a fix
@@ -231,6 +312,7 @@ impl<'a> Repairer<'a> {
     ) -> Result<Repair, StepFailure> {
         let prompt = self.prompt(task).await?;
         let samples = self.sample(checkpoint, &prompt, n, params).await?;
+        let prompt = self.led(checkpoint, &prompt);
         let mut attempts = Vec::with_capacity(samples.len());
         for sample in samples {
             let verdict = match sample.fix() {

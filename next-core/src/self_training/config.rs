@@ -1,6 +1,8 @@
 //! The loop's configuration (`[loop]` in a run's TOML file, `config.json` in its
 //! directory).
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::InvalidInput;
@@ -117,6 +119,18 @@ pub struct LoopConfig {
     pub concurrency: Concurrency,
     /// The run's seed.
     pub seed: u64,
+    /// How many few-shot exemplars lead the prompts the base model is sampled with
+    /// (the paper samples and evaluates base models 3-shot); 0 for none. The library's
+    /// default is 0, so that a loop built in code sees only the prompts it is given;
+    /// the `next` command's is 3.
+    pub shots: usize,
+    /// A TOML file of exemplars of one's own
+    /// ([`Exemplars::load`](crate::prompt::shots::Exemplars::load)); default: the
+    /// shipped ones.
+    pub shots_file: Option<PathBuf>,
+    /// Whether tuned checkpoints are shown the shots too (the paper evaluates the
+    /// NExT-tuned model zero-shot: off).
+    pub shots_for_tuned: bool,
 }
 
 impl Default for LoopConfig {
@@ -132,6 +146,9 @@ impl Default for LoopConfig {
             sampling: SamplingParams::default(),
             concurrency: Concurrency::default(),
             seed: 0,
+            shots: 0,
+            shots_file: None,
+            shots_for_tuned: false,
         }
     }
 }

@@ -29,6 +29,7 @@ mod prepare;
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use futures::FutureExt as _;
 
@@ -38,6 +39,7 @@ use crate::error::InvalidInput;
 use crate::jsonl;
 use crate::metrics;
 use crate::observe::{Observer, Phase, Progress};
+use crate::prompt::shots::Exemplars;
 use crate::prompt::FewShot;
 use crate::render::TraceRenderer;
 use crate::repair::Repairer;
@@ -79,7 +81,10 @@ pub struct SelfTraining<T, R, S, V, Tn> {
     verifier: V,
     trainer: Tn,
     config: LoopConfig,
-    shots: Vec<FewShot>,
+    /// Exemplars given in code, instead of `shots_file` or the shipped ones.
+    exemplars: Option<Exemplars>,
+    /// The shots, rendered by this loop's roles when a run starts.
+    shots: OnceLock<Vec<FewShot>>,
     /// The roles' description, recorded in the run and compared on resume.
     roles_record: Option<serde_json::Value>,
 }
@@ -114,16 +119,20 @@ where
             verifier: roles.verifier,
             trainer: roles.trainer,
             config,
-            shots: Vec::new(),
+            exemplars: None,
+            shots: OnceLock::new(),
             roles_record: None,
         })
     }
 
-    /// Puts solved examples before every prompt (few-shot prompting). The paper's NExT
-    /// runs are zero-shot, the default.
+    /// Takes the configuration's `shots` from these exemplars instead of its
+    /// `shots_file` or the shipped ones. They are traced and rendered by this loop's
+    /// tracer and renderer when a run starts, and lead the prompts of the base model
+    /// (and of tuned checkpoints, with `shots_for_tuned`); training examples are kept
+    /// without them.
     #[must_use]
-    pub fn with_few_shots(mut self, shots: Vec<FewShot>) -> Self {
-        self.shots = shots;
+    pub fn with_exemplars(mut self, exemplars: Exemplars) -> Self {
+        self.exemplars = Some(exemplars);
         self
     }
 
@@ -141,7 +150,8 @@ where
     fn worker(&self) -> Worker<'_> {
         Worker {
             repairer: Repairer::new(&self.tracer, &self.renderer, &self.sampler, &self.verifier)
-                .with_shots(&self.shots),
+                .with_shots(self.shots.get().map_or(&[], Vec::as_slice))
+                .shots_for_tuned(self.config.shots_for_tuned),
             config: &self.config,
         }
     }
@@ -205,6 +215,7 @@ where
             dev_tasks: dev.len(),
             resumed,
         });
+        self.render_shots().await?;
         let all: Vec<&RepairTask> = train.iter().chain(dev).collect();
         let prompts = self.worker().prepare(run, &all, observer).await?;
         let dev: Vec<&RepairTask> = dev.iter().collect();
@@ -299,6 +310,36 @@ where
         run.write_summary(&summary)?;
         observer.observe(&Progress::RunFinished { summary: &summary });
         Ok(summary)
+    }
+
+    /// Renders the configuration's shots with this loop's roles, once.
+    async fn render_shots(&self) -> Result<(), RunError> {
+        let count = self.config.shots;
+        if count == 0 || self.shots.get().is_some() {
+            return Ok(());
+        }
+        let invalid =
+            |e: &dyn std::fmt::Display| RunError::Invalid(InvalidInput::new(e.to_string()));
+        let loaded;
+        let exemplars = match (&self.exemplars, &self.config.shots_file) {
+            (Some(given), _) => given,
+            (None, Some(path)) => {
+                loaded = Exemplars::load(path).map_err(|e| invalid(&e))?;
+                &loaded
+            }
+            (None, None) => {
+                loaded = Exemplars::shipped();
+                &loaded
+            }
+        };
+        let chosen = exemplars.first(count).map_err(|e| invalid(&e))?;
+        let shots = Repairer::new(&self.tracer, &self.renderer, &self.sampler, &self.verifier)
+            .render_shots(chosen)
+            .await
+            .map_err(|e| invalid(&format!("the few-shot exemplars: {e}")))?;
+        // A concurrent first call of the same loop rendered the same shots.
+        let _ = self.shots.set(shots);
+        Ok(())
     }
 
     async fn evaluate(

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::task::{Program, RepairTask, TestCase};
 
+pub mod shots;
+
 /// Who says a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,7 +114,28 @@ by the complete fixed program in a single ```python code block.";
 /// renderings are explained by the same legend (the inline one when `trace` is `None`).
 pub fn repair(task: &RepairTask, trace: Option<Shown<'_>>, shots: &[FewShot]) -> Prompt {
     let legend = trace.map_or(crate::render::INLINE_LEGEND, |t| t.legend);
-    let mut messages = vec![Message::new(Role::System, SYSTEM)];
+    let prompt = Prompt {
+        messages: vec![
+            Message::new(Role::System, SYSTEM),
+            Message::new(Role::User, user_turn(task, trace)),
+        ],
+    };
+    lead(&prompt, shots, legend)
+}
+
+/// `prompt` led by `shots`: each one's user and assistant turns put after the system
+/// message, their renderings explained by `legend`. The loop keeps its prompts bare and
+/// leads them when it samples a checkpoint that is shown shots (the base model, by
+/// default), so that the training examples it keeps are zero-shot.
+pub fn lead(prompt: &Prompt, shots: &[FewShot], legend: &str) -> Prompt {
+    let system = usize::from(
+        prompt
+            .messages
+            .first()
+            .is_some_and(|m| m.role == Role::System),
+    );
+    let mut messages = Vec::with_capacity(prompt.messages.len() + 2 * shots.len());
+    messages.extend_from_slice(&prompt.messages[..system]);
     for shot in shots {
         let shown = shot.rendered.as_deref().map(|text| Shown { text, legend });
         messages.push(Message::new(Role::User, user_turn(&shot.task, shown)));
@@ -121,7 +144,7 @@ pub fn repair(task: &RepairTask, trace: Option<Shown<'_>>, shots: &[FewShot]) ->
             format_answer(&shot.rationale, &shot.fix),
         ));
     }
-    messages.push(Message::new(Role::User, user_turn(task, trace)));
+    messages.extend_from_slice(&prompt.messages[system..]);
     Prompt { messages }
 }
 
