@@ -42,8 +42,9 @@ fn y_of(rate: f64) -> f64 {
     TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - rate.clamp(0.0, 1.0))
 }
 
-/// The opening of a chart: the frame, the title and the 0-100% axis with its grid.
-fn frame(title: &str, x_label: &str) -> String {
+/// The opening of a chart: the frame, the title and the y axis with its grid, 0-100%
+/// for rates, or 0 to `most` for counts.
+fn frame(title: &str, x_label: &str, most: Option<usize>) -> String {
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" font-family=\"sans-serif\" \
@@ -59,14 +60,21 @@ fn frame(title: &str, x_label: &str) -> String {
     for tick in 0..=5 {
         let rate = f64::from(tick) / 5.0;
         let y = y_of(rate);
+        #[allow(clippy::cast_precision_loss)]
+        let label = match most {
+            None => format!("{}%", tick * 20),
+            Some(most) => {
+                let value = format!("{:.1}", most as f64 * rate);
+                value.trim_end_matches(".0").to_owned()
+            }
+        };
         let _ = write!(
             svg,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#e3e7ef\"/>\
-             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}%</text>",
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{label}</text>",
             WIDTH - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            tick * 20
         );
     }
     let _ = write!(
@@ -80,7 +88,7 @@ fn frame(title: &str, x_label: &str) -> String {
 /// A line chart of rates: one line per series over the categories `xs` (their labels),
 /// each point with its interval as a whisker, and a legend.
 pub(crate) fn lines(title: &str, x_label: &str, xs: &[String], series: &[Series]) -> String {
-    let mut svg = frame(title, x_label);
+    let mut svg = frame(title, x_label, None);
     let span = WIDTH - LEFT - RIGHT;
     #[allow(clippy::cast_precision_loss)] // a handful of categories
     let x_of = |i: usize| LEFT + span * (i as f64 + 0.5) / xs.len().max(1) as f64;
@@ -142,7 +150,14 @@ pub(crate) fn lines(title: &str, x_label: &str, xs: &[String], series: &[Series]
 /// A bar chart of rates: one group per category, one bar per series in each, with
 /// whiskers for the intervals, and a legend.
 pub(crate) fn bars(title: &str, x_label: &str, xs: &[String], series: &[Series]) -> String {
-    let mut svg = frame(title, x_label);
+    bars_scaled(title, x_label, xs, series, None)
+}
+
+/// [`bars`] on the axis of [`frame`]'s `most`.
+fn bars_scaled(
+    title: &str, x_label: &str, xs: &[String], series: &[Series], most: Option<usize>,
+) -> String {
+    let mut svg = frame(title, x_label, most);
     let span = WIDTH - LEFT - RIGHT;
     #[allow(clippy::cast_precision_loss)]
     let group = span / xs.len().max(1) as f64;
@@ -165,16 +180,20 @@ pub(crate) fn bars(title: &str, x_label: &str, xs: &[String], series: &[Series])
             #[allow(clippy::cast_precision_loss)]
             let x = start + bar * s as f64;
             let top = y_of(v.estimate);
+            #[allow(clippy::cast_precision_loss)]
+            let shown = match most {
+                None => format!("{:.1}%", 100.0 * v.estimate),
+                Some(most) => format!("{:.0}", v.estimate * most as f64),
+            };
             let _ = write!(
                 svg,
                 "<rect x=\"{x:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" \
-                 fill=\"{}\"><title>{}: {}: {:.1}%</title></rect>",
+                 fill=\"{}\"><title>{}: {}: {shown}</title></rect>",
                 (bar - 2.0).max(1.0),
                 y_of(0.0) - top,
                 colour(s),
                 escape(&line.label),
                 escape(label),
-                100.0 * v.estimate
             );
             if let Some((low, high)) = v.interval {
                 let mid = x + (bar - 2.0).max(1.0) / 2.0;
@@ -193,8 +212,8 @@ pub(crate) fn bars(title: &str, x_label: &str, xs: &[String], series: &[Series])
     svg
 }
 
-/// Counts as bars (training examples kept, tasks found hard): `(label, count)`, scaled
-/// to the largest.
+/// Counts as bars (training examples kept, tasks found hard): `(label, count)`, on an
+/// axis from 0 to the largest.
 pub(crate) fn counts(title: &str, x_label: &str, values: &[(String, usize)]) -> String {
     let most = values.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     #[allow(clippy::cast_precision_loss)]
@@ -210,19 +229,8 @@ pub(crate) fn counts(title: &str, x_label: &str, values: &[(String, usize)]) -> 
             })
             .collect(),
     }];
-    let labels: Vec<String> = values.iter().map(|(l, n)| format!("{l} ({n})")).collect();
-    let mut svg = bars(title, x_label, &labels, &series);
-    // The axis is a share of the largest count, which the title says.
-    svg = svg.replacen(
-        "</svg>",
-        &format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#5b6475\">100% = {most}</text></svg>",
-            WIDTH - RIGHT,
-            TOP - 4.0
-        ),
-        1,
-    );
-    svg
+    let labels: Vec<String> = values.iter().map(|(l, _)| l.clone()).collect();
+    bars_scaled(title, x_label, &labels, &series, Some(most))
 }
 
 /// The legend, one swatch and label per series, along the bottom.
@@ -271,6 +279,7 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 2);
         let svg = bars("t", "x", &xs, &series);
         assert_eq!(svg.matches("<rect").count(), 2 + 1, "two bars and a swatch");
-        assert!(counts("t", "x", &[("iter-1".into(), 0)]).contains("100% = 1"));
+        let svg = counts("t", "x", &[("iter-1".into(), 3), ("iter-2".into(), 5)]);
+        assert!(svg.contains(">5</text>") && svg.contains(">4</text>") && !svg.contains('%'));
     }
 }
