@@ -46,7 +46,7 @@ fn y_of(rate: f64) -> f64 {
 /// for rates, or 0 to `most` for counts.
 fn frame(title: &str, x_label: &str, most: Option<usize>) -> String {
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" \
+        "<svg width=\"{WIDTH}\" height=\"{HEIGHT}\" \
          viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" font-family=\"sans-serif\" \
          font-size=\"11\"><title>{t}</title>\
          <text x=\"{x}\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" \
