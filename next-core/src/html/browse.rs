@@ -80,69 +80,88 @@ pub(crate) fn run_tasks(
             .collect();
         by_phase.push((phase, samples, verdicts));
     }
+    Ok(tasks
+        .iter()
+        .map(|task| task_html(task, &prompts, &by_phase, kept))
+        .collect())
+}
+
+/// A phase's samples and verdicts of the tasks shown.
+type PhaseRecords = (
+    Phase,
+    BTreeMap<String, Vec<SampleRecord>>,
+    BTreeMap<(String, u32), Verdict>,
+);
+
+/// One task: its prompt's task turn, and its samples in each phase.
+fn task_html(
+    task: &RepairTask, prompts: &BTreeMap<String, String>, by_phase: &[PhaseRecords],
+    kept: &Browsed,
+) -> String {
     let mut out = String::new();
-    for task in tasks {
-        let id = task.id.as_str();
-        let kind = task
-            .metadata
-            .get("bug_type")
-            .and_then(|v| v.as_str())
-            .map(|k| format!(" <small>({})</small>", escape(k)))
-            .unwrap_or_default();
+    let id = task.id.as_str();
+    let kind = task
+        .metadata
+        .get("bug_type")
+        .and_then(|v| v.as_str())
+        .map(|k| format!(" <small>({})</small>", escape(k)))
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "<details class=\"task\"><summary><code>{}</code>{kind}</summary>",
+        escape(id)
+    );
+    if let Some(turn) = prompts.get(id) {
+        out.push_str(
+            "<p>The task as the prompt shows it (spec, program with its execution \
+             trace, tests):</p>",
+        );
+        out.push_str(&pre(turn, "trace"));
+    } else {
+        out.push_str(
+            "<p>No prompt was recorded (its tracing or rendering failed). The buggy \
+             program:</p>",
+        );
+        out.push_str(&pre(task.program.source(), "program"));
+    }
+    for (phase, samples, verdicts) in by_phase {
+        let Some(samples) = samples.get(id) else {
+            continue;
+        };
+        let passed = samples
+            .iter()
+            .filter(|s| {
+                verdicts
+                    .get(&(id.to_owned(), s.index))
+                    .is_some_and(Verdict::passed)
+            })
+            .count();
         let _ = write!(
             out,
-            "<details class=\"task\"><summary><code>{}</code>{kind}</summary>",
-            escape(id)
+            "<details><summary>{}: {} of {} samples pass</summary>",
+            escape(&phase.to_string()),
+            count(&format!("{phase}.task.{id}.passed"), passed),
+            count(&format!("{phase}.task.{id}.samples"), samples.len()),
         );
-        match prompts.get(id) {
-            Some(turn) => {
-                out.push_str("<p>The task as the prompt shows it (spec, program with its execution trace, tests):</p>");
-                out.push_str(&pre(turn, "trace"));
-            }
-            None => {
-                out.push_str("<p>No prompt was recorded (its tracing or rendering failed). The buggy program:</p>");
-                out.push_str(&pre(task.program.source(), "program"));
-            }
+        for record in samples.iter().take(SAMPLES) {
+            let is_kept = kept.kept.contains(&(*phase, id.to_owned(), record.index));
+            out.push_str(&sample(
+                record,
+                verdicts.get(&(id.to_owned(), record.index)),
+                is_kept,
+            ));
         }
-        for (phase, samples, verdicts) in &by_phase {
-            let Some(samples) = samples.get(id) else {
-                continue;
-            };
-            let passed = samples
-                .iter()
-                .filter(|s| {
-                    verdicts
-                        .get(&(id.to_owned(), s.index))
-                        .is_some_and(Verdict::passed)
-                })
-                .count();
+        if samples.len() > SAMPLES {
             let _ = write!(
                 out,
-                "<details><summary>{}: {} of {} samples pass</summary>",
-                escape(&phase.to_string()),
-                count(&format!("{phase}.task.{id}.passed"), passed),
-                count(&format!("{phase}.task.{id}.samples"), samples.len()),
+                "<p>({} more samples in the run directory.)</p>",
+                samples.len() - SAMPLES
             );
-            for record in samples.iter().take(SAMPLES) {
-                let is_kept = kept.kept.contains(&(*phase, id.to_owned(), record.index));
-                out.push_str(&sample(
-                    record,
-                    verdicts.get(&(id.to_owned(), record.index)),
-                    is_kept,
-                ));
-            }
-            if samples.len() > SAMPLES {
-                let _ = write!(
-                    out,
-                    "<p>({} more samples in the run directory.)</p>",
-                    samples.len() - SAMPLES
-                );
-            }
-            out.push_str("</details>");
         }
         out.push_str("</details>");
     }
-    Ok(out)
+    out.push_str("</details>");
+    out
 }
 
 /// One sample: its rationale, its fix and the verdict on it.

@@ -94,6 +94,7 @@ fn metrics(
 
 /// A finished run: two dev tasks, two samples each; in eval-0 task a passes once and b
 /// never; iteration 1 keeps one example; in eval-1 both pass both.
+#[allow(clippy::too_many_lines)] // one fixture, written out record by record
 fn make_run(dir: &std::path::Path) {
     let dev = [task("dev/a", "operator"), task("dev/b", "value")];
     let train = [task("train/a", "operator")];
