@@ -27,12 +27,8 @@ impl Browsed {
     pub(crate) fn kept(run: &RunView, iterations: &[u32]) -> Result<Self, HtmlError> {
         let mut kept = BTreeSet::new();
         for &i in iterations {
-            for example in run.train_examples(i)? {
-                kept.insert((
-                    Phase::Iteration(i),
-                    example.task.as_str().to_owned(),
-                    example.sample,
-                ));
+            for (task, sample) in run.kept_samples(i)? {
+                kept.insert((Phase::Iteration(i), task.as_str().to_owned(), sample));
             }
         }
         Ok(Self { kept })

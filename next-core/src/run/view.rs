@@ -8,8 +8,7 @@ use super::{
     Summary, VerdictRecord, CONFIG, REPORT, SUMMARY,
 };
 use crate::run::PhaseMetrics;
-use crate::task::RepairTask;
-use crate::train::TrainExample;
+use crate::task::{RepairTask, TaskId};
 
 /// A run directory opened for reading: it takes no lock and writes nothing, so it can
 /// read a run that another process is driving. Record files are read up to their last
@@ -122,12 +121,14 @@ impl RunView {
         self.records(phase, RecordFile::Verdicts)
     }
 
-    /// The training examples kept in iteration `iteration` (its `B_i`).
+    /// The samples kept as training examples in iteration `iteration` (its `B_i`), as
+    /// `(task, sample index)`.
     ///
     /// # Errors
     /// I/O errors and malformed lines.
-    pub fn train_examples(&self, iteration: u32) -> Result<Vec<TrainExample>, RunError> {
-        self.records(Phase::Iteration(iteration), RecordFile::Train)
+    pub fn kept_samples(&self, iteration: u32) -> Result<Vec<(TaskId, u32)>, RunError> {
+        let kept: Vec<Kept> = self.records(Phase::Iteration(iteration), RecordFile::Train)?;
+        Ok(kept.into_iter().map(|k| (k.task, k.sample)).collect())
     }
 
     fn dir(&self, phase: Phase) -> Option<PhaseDir> {
@@ -140,6 +141,14 @@ impl RunView {
         self.dir(phase)
             .map_or(Ok(Vec::new()), |dir| dir.read_records(file))
     }
+}
+
+/// What a report needs of a line of `train.jsonl` (a training example): which sample
+/// it is.
+#[derive(serde::Deserialize)]
+struct Kept {
+    task: TaskId,
+    sample: u32,
 }
 
 /// The phase a directory name names (`iter-2`), as [`Phase`]'s `Display` writes it.
