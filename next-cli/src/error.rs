@@ -298,6 +298,15 @@ pub enum CliError {
     /// The run failed.
     #[error("the run failed")]
     Run(#[from] RunError),
+    /// A report could not be made (`next report`).
+    #[error("reporting {path}")]
+    Report {
+        /// The run directory or results file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: next_core::html::HtmlError,
+    },
 }
 
 /// What to say of a sandbox that is not compiled in: how to get it, for the sandboxes a

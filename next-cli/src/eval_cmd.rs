@@ -14,7 +14,7 @@
 //! object with `--json`, and written to `--out` as JSON:
 //! `{"tasks": path, "n", "ks", "shots", "conditions": [{"renderer", "report", "proxy"}]}`, with
 //! `report` an `EvalReport` (per-task counts included) and `proxy` null or a
-//! `ProxyScore`.
+//! `ProxyScore`; its HTML report (`next report`) goes beside it, `RESULTS.html`.
 //!
 //! Exit status: 0 when the evaluation ran, 2 when it could not (a missing file, a role
 //! that cannot be built, a setting out of range).
@@ -164,6 +164,7 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
             path: out.clone(),
             source,
         })?;
+        crate::report_cmd::after_eval(out);
     }
     if args.json {
         crate::outln!("{json}");

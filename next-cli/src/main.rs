@@ -14,6 +14,7 @@
 //! next data import {mbpp,mbpp-sanitized,humanevalfix,humanevalfix-plus} [FILE] [--plus FILE] -o OUT.jsonl
 //! next data stats OUT.jsonl [--json]        tasks, tests per task, bug types, splits
 //! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--json]
+//! next report DIR|RESULTS.json [-o FILE]    the self-contained HTML report of a run or an eval
 //! ```
 //!
 //! The configuration file names one factory per role (`[sampler] kind = "openai"`, ...)
@@ -35,6 +36,7 @@ mod model_cmd;
 mod mutate_cmd;
 mod progress;
 mod repair_cmd;
+mod report_cmd;
 mod resume_cmd;
 mod stdout;
 
@@ -124,6 +126,9 @@ enum Command {
     /// giving iterations trained outside the run their models (exit 0: finished, 3:
     /// stopped for an iteration to be trained outside the run, 1: failed).
     Resume(resume_cmd::ResumeArgs),
+    /// Write the self-contained HTML report of a run directory or of `next eval --out`
+    /// results, and print its path.
+    Report(report_cmd::ReportArgs),
 }
 
 impl Command {
@@ -140,7 +145,8 @@ impl Command {
             | Command::Fetch(_)
             | Command::Model(_)
             | Command::Data(_)
-            | Command::Resume(_) => 1,
+            | Command::Resume(_)
+            | Command::Report(_) => 1,
         }
     }
 }
@@ -182,6 +188,7 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Command::Eval(args) => eval_cmd::run(&args, runtime),
         Command::Data(args) => data_cmd::run(&args, runtime),
         Command::Resume(args) => resume_cmd::run(&args, runtime),
+        Command::Report(args) => report_cmd::run(&args),
     }
 }
 

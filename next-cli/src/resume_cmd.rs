@@ -144,6 +144,7 @@ pub(crate) fn finish(
     match result {
         Ok(summary) => {
             crate::print_summary(&summary);
+            crate::report_cmd::after_run(dir);
             Ok(ExitCode::SUCCESS)
         }
         Err(RunError::TrainingDeferred {

@@ -12,7 +12,8 @@
 //! [`sample::RationaleSampler`], [`verify::Verifier`], [`train::Trainer`]; the loop
 //! drives the last five, and the tracer and the verifier run code in the sandbox), the
 //! one place where prompts are built and answers parsed ([`prompt`]), the metrics
-//! ([`metrics`]), the [`registry`] that builds roles by name, and the loop
+//! ([`metrics`]), self-contained HTML reports of runs and evaluations ([`html`]), the
+//! [`registry`] that builds roles by name, and the loop
 //! ([`self_training`]).
 //!
 //! A program embedding the library needs one import, the [`prelude`]:
@@ -49,6 +50,7 @@ pub mod error;
 pub mod eval;
 mod forward;
 mod guard;
+pub mod html;
 pub mod jsonl;
 pub mod metrics;
 pub mod observe;

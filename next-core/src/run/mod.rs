@@ -18,6 +18,8 @@
 //!   eval-1/                P_1 on D_dev
 //!   ...
 //!   summary.json           metrics per iteration and the chosen checkpoint
+//!   report.html            the run's HTML report (`next report`, crate::html), written
+//!                          at the end of a run
 //! ```
 //!
 //! Every sample, verdict, failure and training example is appended to its JSON Lines
@@ -33,6 +35,7 @@ mod phase_dir;
 mod records;
 mod report;
 pub(crate) mod seal;
+mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,6 +46,7 @@ pub use phase_dir::PhaseDir;
 pub(crate) use phase_dir::RecordFile;
 pub use records::{FailureRecord, PromptRecord, SampleRecord, VerdictRecord};
 pub use report::{Best, FailureCounts, IterationReport, PhaseMetrics, Summary};
+pub use view::RunView;
 
 use crate::checkpoint::Checkpoint;
 use crate::error::InvalidInput;
@@ -175,13 +179,23 @@ pub struct RunDir {
 
 /// What a directory that is not yet a run may hold: what a start killed before it
 /// wrote `config.json` leaves behind.
-const START_LEFTOVERS: [&str; 2] = [lock::LOCK, "tasks"];
+const START_LEFTOVERS: [&str; 2] = [lock::LOCK, TASKS];
 
 pub(crate) const CONFIG: &str = "config.json";
 /// The description of the run's roles.
 const ROLES: &str = "roles.json";
 /// An iteration's training record.
 pub(crate) const CHECKPOINT_RECORD: &str = "checkpoint.json";
+/// A finished phase's metrics.
+const METRICS: &str = "metrics.json";
+/// A finished run's summary.
+const SUMMARY: &str = "summary.json";
+/// The run's HTML report.
+const REPORT: &str = "report.html";
+/// The task sets' directory and files.
+const TASKS: &str = "tasks";
+const TRAIN_TASKS: &str = "train.jsonl";
+const DEV_TASKS: &str = "dev.jsonl";
 
 /// Writes a JSON document atomically, pretty-printed, with a final newline.
 pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), RunError> {
@@ -219,6 +233,20 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
         source,
     })?;
     Ok(Some(value))
+}
+
+/// The stored training and development tasks of the run in `root`.
+fn read_tasks(root: &Path) -> Result<(Vec<RepairTask>, Vec<RepairTask>), RunError> {
+    let dir = root.join(TASKS);
+    let whole = |name: &str| -> Result<Vec<RepairTask>, RunError> {
+        let path = dir.join(name);
+        let lines = jsonl::read_lines(&path)?;
+        if lines.torn_bytes > 0 {
+            return Err(RunError::Damaged(path));
+        }
+        Ok(lines.records)
+    };
+    Ok((whole(TRAIN_TASKS)?, whole(DEV_TASKS)?))
 }
 
 impl RunDir {
@@ -260,14 +288,14 @@ impl RunDir {
                 return Err(RunError::NotEmpty(path.to_owned()));
             }
         }
-        let tasks = path.join("tasks");
+        let tasks = path.join(TASKS);
         std::fs::create_dir_all(&tasks).map_err(|source| RunError::Io {
             action: "creating",
             path: tasks.clone(),
             source,
         })?;
-        jsonl::write_all(&tasks.join("train.jsonl"), train)?;
-        jsonl::write_all(&tasks.join("dev.jsonl"), dev)?;
+        jsonl::write_all(&tasks.join(TRAIN_TASKS), train)?;
+        jsonl::write_all(&tasks.join(DEV_TASKS), dev)?;
         if let Some(roles) = roles {
             write_json(&path.join(ROLES), roles)?;
         }
@@ -379,16 +407,7 @@ impl RunDir {
     /// # Errors
     /// I/O errors and malformed lines.
     pub fn tasks(&self) -> Result<(Vec<RepairTask>, Vec<RepairTask>), RunError> {
-        let dir = self.root.join("tasks");
-        let whole = |name: &str| -> Result<Vec<RepairTask>, RunError> {
-            let path = dir.join(name);
-            let lines = jsonl::read_lines(&path)?;
-            if lines.torn_bytes > 0 {
-                return Err(RunError::Damaged(path));
-            }
-            Ok(lines.records)
-        };
-        Ok((whole("train.jsonl")?, whole("dev.jsonl")?))
+        read_tasks(&self.root)
     }
 
     /// Gives a deferred iteration the model that was trained outside the run: the next
@@ -463,7 +482,7 @@ impl RunDir {
 
     /// Writes the run's `summary.json`.
     pub(crate) fn write_summary(&self, summary: &Summary) -> Result<(), RunError> {
-        write_json(&self.root.join("summary.json"), summary)
+        write_json(&self.root.join(SUMMARY), summary)
     }
 }
 

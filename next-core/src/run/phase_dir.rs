@@ -30,7 +30,7 @@ pub(crate) enum RecordFile {
 
 impl RecordFile {
     /// Its file name.
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RecordFile::Prompts => "prompts.jsonl",
             RecordFile::Samples => "samples.jsonl",
@@ -60,9 +60,27 @@ impl PhaseDir {
         Ok(Self { dir })
     }
 
+    /// The directory `dir`, if it exists (a reader's view: nothing is created).
+    pub(crate) fn existing(dir: PathBuf) -> Option<Self> {
+        dir.is_dir().then_some(Self { dir })
+    }
+
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.dir
+    }
+
+    /// Every complete record of `file`, leaving the file as it is (a torn last line,
+    /// which a live run is finishing, is not read).
+    pub(crate) fn read_records<T: DeserializeOwned>(
+        &self, file: RecordFile,
+    ) -> Result<Vec<T>, RunError> {
+        Ok(jsonl::read_lines(&self.dir.join(file.name()))?.records)
+    }
+
+    /// The phase's `metrics.json`, if the phase finished.
+    pub(crate) fn metrics(&self) -> Result<Option<PhaseMetrics>, RunError> {
+        read_json(&self.dir.join(super::METRICS))
     }
 
     /// Every complete record of `file`, after cutting a torn last line (what a kill in
@@ -82,7 +100,7 @@ impl PhaseDir {
 
     /// Writes the phase's `metrics.json`.
     pub(crate) fn write_metrics(&self, metrics: &PhaseMetrics) -> Result<(), RunError> {
-        write_json(&self.dir.join("metrics.json"), metrics)
+        write_json(&self.dir.join(super::METRICS), metrics)
     }
 
     /// Seals `files` (see [`seal`]): the phase is finished.
