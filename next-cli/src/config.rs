@@ -88,11 +88,17 @@ impl RunConfig {
             path: path.to_owned(),
             source,
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks a configuration's text; `path` is where it is (or will be)
+    /// kept, which errors name and relative `shots_file`s are found beside.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, CliError> {
         let invalid = |message: String| CliError::Config {
             path: path.to_owned(),
             message,
         };
-        let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         if let Some(unknown) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             return Err(invalid(format!(
                 "unknown section [{unknown}]; expected one of {}",
@@ -228,4 +234,65 @@ pub fn read_tasks(path: &Path) -> Result<Vec<RepairTask>, CliError> {
         });
     }
     Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every configuration in `examples/configs` parses, and names role factories that
+    /// exist (all of them when every backend is compiled in, as in CI).
+    #[test]
+    fn the_example_configurations_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/configs");
+        let mut seen = 0;
+        let every_backend = cfg!(all(
+            feature = "openai",
+            feature = "gemini",
+            feature = "docker",
+            feature = "wasm",
+            feature = "candle",
+            feature = "testing"
+        ));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let config = RunConfig::read(&path)
+                .unwrap_or_else(|e| panic!("{}: {}", path.display(), next_core::error::chain(&e)));
+            for (section, value) in &config.table {
+                let Some(role) = registry::RoleKind::from_name(section) else {
+                    continue;
+                };
+                let kind = value.get("kind").and_then(toml::Value::as_str).unwrap();
+                let found = registry::find(role, kind);
+                assert!(
+                    found.is_ok() || !every_backend,
+                    "{}: [{section}] kind = {kind:?} is not a factory",
+                    path.display()
+                );
+            }
+            seen += 1;
+        }
+        assert!(seen >= 7, "{seen} example configurations");
+        // The quickstart's own configuration is valid too.
+        let quick = RunConfig::parse(
+            include_str!("quickstart.toml"),
+            Path::new("quickstart.toml"),
+        )
+        .unwrap();
+        assert_eq!(quick.looped.iterations, 1);
+    }
+
+    #[test]
+    fn the_command_prompts_base_models_3_shot_unless_told_otherwise() {
+        let path = Path::new("/configs/run.toml");
+        let default = RunConfig::parse("[sampler]\nkind = \"mock\"\n", path).unwrap();
+        assert_eq!(default.looped.shots, 3);
+        let zero = RunConfig::parse("[loop]\nshots = 0\n", path).unwrap();
+        assert_eq!(zero.looped.shots, 0);
+        let own = RunConfig::parse("[loop]\nshots_file = \"mine.toml\"\n", path).unwrap();
+        assert_eq!(
+            own.looped.shots_file.as_deref(),
+            Some(Path::new("/configs/mine.toml"))
+        );
+    }
 }

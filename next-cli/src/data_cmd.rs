@@ -44,6 +44,9 @@ enum DataCommand {
     /// Build repair tasks from reference solutions by bug operators, keeping the
     /// mutants that run and fail a test (the offline Mbpp-R).
     Mutate(crate::mutate_cmd::MutateArgs),
+    /// Build Mbpp-R as the paper did: sample a model on MBPP problems and keep its
+    /// distinct programs that fail a test, with their source task
+    MbppR(crate::mbpp_r_cmd::MbppRArgs),
     /// Count a task file's tasks, tests per task, bug types and splits.
     Stats {
         /// The task file (JSON Lines of repair tasks).
@@ -99,6 +102,7 @@ pub fn run(args: &DataArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
         DataCommand::Import(import) => self::import(import, runtime),
         DataCommand::Stats { file, json } => stats(file, *json),
         DataCommand::Mutate(mutate) => crate::mutate_cmd::run(mutate, runtime),
+        DataCommand::MbppR(args) => crate::mbpp_r_cmd::run(args, runtime),
     }
 }
 

@@ -307,6 +307,15 @@ pub enum CliError {
         #[source]
         source: next_core::html::HtmlError,
     },
+    /// The model failed on a problem (`next data mbpp-r`).
+    #[error("sampling programs for {task}")]
+    Sampling {
+        /// The problem.
+        task: String,
+        /// Why.
+        #[source]
+        source: next_core::sample::SampleError,
+    },
 }
 
 /// What to say of a sandbox that is not compiled in: how to get it, for the sandboxes a

@@ -45,6 +45,13 @@ pub struct EvalArgs {
     /// Samples per task.
     #[arg(short, long, default_value_t = 10)]
     n: usize,
+    /// Evaluate a checkpoint of this run directory (`--iteration`) instead of the base
+    /// model; `--model` must name the run's sampler.
+    #[arg(long)]
+    run: Option<PathBuf>,
+    /// With `--run`: which iteration's checkpoint (`best`: the one the run chose).
+    #[arg(long, default_value = "best", requires = "run")]
+    iteration: String,
     /// The k of each pass@k, comma-separated.
     #[arg(short, long, value_delimiter = ',', default_value = "1,5,10")]
     k: Vec<usize>,
@@ -108,13 +115,16 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Some(path) => Some(RunConfig::read(path)?.build_sampler()?),
         None => None,
     };
-    let base = Checkpoint::base();
+    let base = match &args.run {
+        Some(dir) => run_checkpoint(dir, &args.iteration)?,
+        None => Checkpoint::base(),
+    };
     let mut conditions = Vec::new();
     for (i, name) in args.renderer.iter().enumerate() {
         let renderer = walk_args::renderer(name)?;
         let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
-        let shots = runtime.block_on(args.shots.render(&repairer))?;
-        let repairer = repairer.with_shots(&shots);
+        let shots = runtime.block_on(args.shots.render(&repairer, &base))?;
+        let repairer = repairer.with_shots(&shots).shots_for_tuned(true);
         let tasks_bar = bar(tasks.len(), &format!("eval {name}"));
         let report = runtime
             .block_on(eval::evaluate(repairer, &tasks, &base, &config, &|done| {
@@ -156,7 +166,7 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
             proxy,
         });
     }
-    let json = results_json(args, &conditions);
+    let json = results_json(args, &base, &conditions);
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();
         std::fs::write(out, text + "\n").map_err(|source| CliError::Io {
@@ -174,6 +184,33 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The checkpoint of iteration `which` (a number, or `best`) of the run in `dir`.
+fn run_checkpoint(dir: &std::path::Path, which: &str) -> Result<Checkpoint, CliError> {
+    let input = |message: String| CliError::Input(next_core::error::InvalidInput::new(message));
+    let view = next_core::run::RunView::open(dir).map_err(CliError::Run)?;
+    let summary = view
+        .summary()
+        .map_err(CliError::Run)?
+        .ok_or_else(|| input(format!("{} holds no finished run", dir.display())))?;
+    if which == "best" {
+        return Ok(summary.best.checkpoint);
+    }
+    let iteration: u32 = which.parse().map_err(|_| {
+        input(format!(
+            "--iteration {which:?} is neither a number nor best"
+        ))
+    })?;
+    if iteration == 0 {
+        return Ok(Checkpoint::base());
+    }
+    summary
+        .iterations
+        .into_iter()
+        .find(|i| i.iteration == iteration)
+        .map(|i| i.checkpoint)
+        .ok_or_else(|| input(format!("{} has no iteration {iteration}", dir.display())))
+}
+
 /// A progress bar of `len` steps on stderr (hidden when stderr is not a terminal).
 fn bar(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
@@ -184,12 +221,15 @@ fn bar(len: usize, what: &str) -> ProgressBar {
     bar
 }
 
-fn results_json(args: &EvalArgs, conditions: &[Condition]) -> serde_json::Value {
+fn results_json(
+    args: &EvalArgs, checkpoint: &Checkpoint, conditions: &[Condition],
+) -> serde_json::Value {
     serde_json::json!({
         "tasks": args.tasks,
         "n": args.n,
         "ks": args.k,
-        "shots": args.shots.shots,
+        "shots": args.shots.count(checkpoint),
+        "checkpoint": checkpoint,
         "conditions": conditions
             .iter()
             .map(|c| serde_json::json!({

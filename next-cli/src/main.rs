@@ -32,9 +32,12 @@ mod docker_cmd;
 mod error;
 mod eval_cmd;
 mod fetch_cmd;
+mod mbpp_r_cmd;
 mod model_cmd;
 mod mutate_cmd;
 mod progress;
+#[cfg(feature = "candle")]
+mod quickstart_cmd;
 mod repair_cmd;
 mod report_cmd;
 mod resume_cmd;
@@ -126,6 +129,11 @@ enum Command {
     /// giving iterations trained outside the run their models (exit 0: finished, 3:
     /// stopped for an iteration to be trained outside the run, 1: failed).
     Resume(resume_cmd::ResumeArgs),
+    /// The whole NExT method on the default local model, out of the box: fetch the
+    /// model, build repair tasks from the shipped MBPP, run one iteration of the loop
+    /// (LoRA on the CPU), and print the fix rates and the report's path.
+    #[cfg(feature = "candle")]
+    Quickstart(quickstart_cmd::QuickstartArgs),
     /// Write the self-contained HTML report of a run directory or of `next eval --out`
     /// results, and print its path.
     Report(report_cmd::ReportArgs),
@@ -147,6 +155,8 @@ impl Command {
             | Command::Data(_)
             | Command::Resume(_)
             | Command::Report(_) => 1,
+            #[cfg(feature = "candle")]
+            Command::Quickstart(_) => 1,
         }
     }
 }
@@ -189,6 +199,8 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Command::Data(args) => data_cmd::run(&args, runtime),
         Command::Resume(args) => resume_cmd::run(&args, runtime),
         Command::Report(args) => report_cmd::run(&args),
+        #[cfg(feature = "candle")]
+        Command::Quickstart(args) => quickstart_cmd::run(&args, runtime),
     }
 }
 

@@ -24,6 +24,9 @@ use tokio::runtime::Runtime;
 
 use crate::error::CliError;
 
+/// How a model's program is recorded in place of a bug operator.
+pub(crate) const MODEL: &str = "model";
+
 /// The mutation script.
 const MUTATE: &str = include_str!("mutate.py");
 
@@ -52,11 +55,14 @@ pub struct MutateArgs {
     jobs: usize,
 }
 
-/// A mutant as the script gives it.
+/// A mutant as the script gives it, or a model's program (`next data mbpp-r`): how its
+/// bug was made, and its source.
 #[derive(serde::Deserialize)]
-struct Mutant {
-    op: String,
-    src: String,
+pub(crate) struct Mutant {
+    /// The bug operator, or `model` for a model's program.
+    pub op: String,
+    /// The program.
+    pub src: String,
 }
 
 /// Runs `next data mutate`.
@@ -65,29 +71,11 @@ struct Mutant {
 /// [`CliError`] when a file cannot be read or written, or the sandbox fails.
 pub fn run(args: &MutateArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let start = Instant::now();
-    let tasks: Vec<RepairTask> = crate::config::read_tasks(&args.file)?
-        .into_iter()
-        .filter(|t| {
-            args.splits.is_empty()
-                || t.metadata
-                    .get("split")
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|s| args.splits.iter().any(|want| want == s))
-        })
-        .collect();
+    let tasks = of_splits(crate::config::read_tasks(&args.file)?, &args.splits);
     let _context = runtime.enter();
     let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
-    let mutants = runtime.block_on(mutate(&sandbox, &tasks, args.per_operator))?;
-    let proposed: usize = mutants.iter().map(Vec::len).sum();
-    let verifier = Arc::new(TestVerifier::with_config(
-        Arc::clone(&sandbox),
-        TestVerifierConfig {
-            test_timeout_ms: 2_000,
-            max_program_ms: 10_000,
-            ..TestVerifierConfig::default()
-        },
-    ));
-    let kept = runtime.block_on(judge(&verifier, &tasks, mutants, args.jobs.max(1)))?;
+    let (kept, proposed) =
+        failing_mutants(&sandbox, &tasks, args.per_operator, args.jobs, runtime)?;
     crate::data_cmd::write_tasks(&args.out, &kept)?;
     let sources: std::collections::BTreeSet<&str> = kept
         .iter()
@@ -106,6 +94,49 @@ pub fn run(args: &MutateArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
         start.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The failing mutants of `tasks`' programs (see the module documentation), and how
+/// many mutants were proposed.
+///
+/// # Errors
+/// [`CliError`] when the sandbox or the mutation script fails.
+pub(crate) fn failing_mutants(
+    sandbox: &Arc<dyn Sandbox>, tasks: &[RepairTask], per_operator: usize, jobs: usize,
+    runtime: &Runtime,
+) -> Result<(Vec<RepairTask>, usize), CliError> {
+    let mutants = runtime.block_on(mutate(sandbox, tasks, per_operator))?;
+    let proposed: usize = mutants.iter().map(Vec::len).sum();
+    let kept = runtime.block_on(judge(&judge_verifier(sandbox), tasks, mutants, jobs.max(1)))?;
+    Ok((kept, proposed))
+}
+
+/// The tasks whose `split` metadata is one of `splits` (all of them for none).
+pub(crate) fn of_splits(tasks: Vec<RepairTask>, splits: &[String]) -> Vec<RepairTask> {
+    let splits: Vec<&String> = splits.iter().filter(|s| !s.is_empty()).collect();
+    tasks
+        .into_iter()
+        .filter(|t| {
+            splits.is_empty()
+                || t.metadata
+                    .get("split")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|s| splits.iter().any(|want| *want == s))
+        })
+        .collect()
+}
+
+/// The verifier that judges mutants: short per-test limits, since a reference solution
+/// runs its tests in well under a second.
+pub(crate) fn judge_verifier(sandbox: &Arc<dyn Sandbox>) -> Arc<TestVerifier<Arc<dyn Sandbox>>> {
+    Arc::new(TestVerifier::with_config(
+        Arc::clone(sandbox),
+        TestVerifierConfig {
+            test_timeout_ms: 2_000,
+            max_program_ms: 10_000,
+            ..TestVerifierConfig::default()
+        },
+    ))
 }
 
 /// The mutants of every task's program, from the script in one sandbox job.
@@ -142,7 +173,7 @@ async fn mutate(
 }
 
 /// The mutants that load, run and fail a test without timing out, as repair tasks.
-async fn judge(
+pub(crate) async fn judge(
     verifier: &Arc<TestVerifier<Arc<dyn Sandbox>>>, tasks: &[RepairTask],
     mutants: Vec<Vec<Mutant>>, jobs: usize,
 ) -> Result<Vec<RepairTask>, CliError> {
@@ -189,7 +220,9 @@ fn buggy(outcomes: &[TestOutcome]) -> bool {
 fn mutant_task(
     source: &RepairTask, k: usize, op: &str, program: Program,
 ) -> Result<RepairTask, CliError> {
-    let id = TaskId::new(format!("{}/m{k}", source.id.as_str()))
+    // A model's program is a sample (`s`), a mutant of the reference an `m`.
+    let tag = if op == MODEL { 's' } else { 'm' };
+    let id = TaskId::new(format!("{}/{tag}{k}", source.id.as_str()))
         .map_err(|e| CliError::MutationScript(e.to_string()))?;
     let mut task = source.clone();
     task.id = id;

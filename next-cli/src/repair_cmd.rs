@@ -117,9 +117,10 @@ fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
     let Roles { tracer, verifier } = args.roles.build()?;
     let sampler = RunConfig::read(&args.model)?.build_sampler()?;
     let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
-    let shots = runtime.block_on(args.shots.render(&repairer))?;
-    let repairer = repairer.with_shots(&shots);
-    let repair = runtime.block_on(repairer.repair(&task, &Checkpoint::base(), args.n, &params))?;
+    let base = Checkpoint::base();
+    let shots = runtime.block_on(args.shots.render(&repairer, &base))?;
+    let repairer = repairer.with_shots(&shots).shots_for_tuned(true);
+    let repair = runtime.block_on(repairer.repair(&task, &base, args.n, &params))?;
     if args.json {
         crate::outln!("{}", json(&task, &repair)?);
     } else {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use next_core::checkpoint::Checkpoint;
 use next_core::error::InvalidInput;
 use next_core::prompt::shots::Exemplars;
 use next_core::prompt::FewShot;
@@ -68,13 +69,16 @@ pub fn renderer(name: &str) -> Result<Box<dyn TraceRenderer>, CliError> {
         .map_err(role_error("renderer", name))
 }
 
+/// How many shots lead a base model's prompts when `--shots` does not say.
+const DEFAULT_SHOTS: usize = 3;
+
 /// The few-shot exemplars that lead the prompt.
 #[derive(clap::Args, Debug)]
 pub struct ShotArgs {
-    /// Few-shot exemplars before the prompt: the paper prompts base models 3-shot; give
-    /// 0 for a tuned model, which the paper prompts zero-shot.
-    #[arg(long, default_value_t = 3)]
-    pub shots: usize,
+    /// Few-shot exemplars before the prompt. Default: 3 for the base model, 0 for a
+    /// tuned checkpoint, as the paper prompts them.
+    #[arg(long)]
+    pub shots: Option<usize>,
     /// A TOML file of exemplars of one's own (default: the shipped ones; the form is in
     /// `next_core::prompt::shots`).
     #[arg(long)]
@@ -82,13 +86,26 @@ pub struct ShotArgs {
 }
 
 impl ShotArgs {
-    /// The shots, rendered by `repairer`'s tracer and renderer (none for `--shots 0`).
+    /// How many shots `checkpoint` is shown.
+    pub fn count(&self, checkpoint: &Checkpoint) -> usize {
+        self.shots.unwrap_or(if checkpoint.is_base() {
+            DEFAULT_SHOTS
+        } else {
+            0
+        })
+    }
+
+    /// The shots for `checkpoint`, rendered by `repairer`'s tracer and renderer (none
+    /// for `--shots 0`), which shows them to whichever checkpoint it samples.
     ///
     /// # Errors
     /// [`CliError::Input`] when the file cannot be read, holds fewer exemplars than
     /// asked, or an exemplar cannot be traced or rendered.
-    pub async fn render(&self, repairer: &Repairer<'_>) -> Result<Vec<FewShot>, CliError> {
-        if self.shots == 0 {
+    pub async fn render(
+        &self, repairer: &Repairer<'_>, checkpoint: &Checkpoint,
+    ) -> Result<Vec<FewShot>, CliError> {
+        let count = self.count(checkpoint);
+        if count == 0 {
             return Ok(Vec::new());
         }
         let input = |e: &dyn std::fmt::Display| CliError::Input(InvalidInput::new(e.to_string()));
@@ -96,7 +113,7 @@ impl ShotArgs {
             Some(path) => Exemplars::load(path).map_err(|e| input(&e))?,
             None => Exemplars::shipped(),
         };
-        let chosen = exemplars.first(self.shots).map_err(|e| input(&e))?;
+        let chosen = exemplars.first(count).map_err(|e| input(&e))?;
         repairer
             .render_shots(chosen)
             .await

@@ -174,6 +174,27 @@ pub fn proxy(task: &RepairTask, rationale: &str) -> Prompt {
     }
 }
 
+const SYNTHESIS_INSTRUCTION: &str = "Write a Python program that does the task and passes \
+the tests. Write the complete program in a single ```python code block.";
+
+/// The prompt that asks a model to write the program of `task` from its description and
+/// its tests (the program itself is not shown): how the paper made Mbpp-R, keeping the
+/// model's programs that fail a test as repair tasks (`next data mbpp-r`).
+pub fn synthesis(task: &RepairTask) -> Prompt {
+    let tests: Vec<&str> = task.prompt_tests().iter().map(TestCase::code).collect();
+    let text = format!(
+        "# Task\n{}\n\n# Tests\n{}\n\n{SYNTHESIS_INSTRUCTION}",
+        task.spec.trim(),
+        fenced("python", &tests.join("\n")),
+    );
+    Prompt {
+        messages: vec![
+            Message::new(Role::System, SYSTEM),
+            Message::new(Role::User, text),
+        ],
+    }
+}
+
 fn user_turn(task: &RepairTask, trace: Option<Shown<'_>>) -> String {
     let mut text = String::new();
     let _ = write!(text, "# Task\n{}\n\n", task.spec.trim());

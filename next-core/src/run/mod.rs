@@ -250,6 +250,12 @@ fn read_tasks(root: &Path) -> Result<(Vec<RepairTask>, Vec<RepairTask>), RunErro
 }
 
 impl RunDir {
+    /// Whether `path` holds a run (one that [`RunDir::open`] can continue), finished or
+    /// not.
+    pub fn holds_run(path: &Path) -> bool {
+        path.join(CONFIG).is_file()
+    }
+
     /// Makes a new run directory at `path` (created if missing) and writes the
     /// configuration, the roles' description (when given) and the task sets into it.
     ///
