@@ -206,3 +206,54 @@ fn source_id(task: &RepairTask) -> Option<u64> {
         .and_then(|s| s.strip_prefix("mbpp/"))
         .and_then(|n| n.parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use next_core::task::{Program, TaskId, TestCase};
+
+    fn mutant(source: u64, k: usize, op: &str) -> RepairTask {
+        let mut task = RepairTask::new(
+            TaskId::new(format!("mbpp/{source}/m{k}")).unwrap(),
+            "spec",
+            Program::new("def f():\n    return 1\n"),
+            vec![TestCase::new("assert f() == 2").unwrap()],
+            "f",
+        )
+        .unwrap();
+        task.metadata
+            .insert("source_task".into(), format!("mbpp/{source}").into());
+        task.metadata.insert("operator".into(), op.into());
+        task
+    }
+
+    #[test]
+    fn one_task_per_problem_of_the_first_listed_kind_train_and_dev_apart() {
+        let (t, d) = (TRAIN_SOURCES[0], DEV_SOURCES[0]);
+        let mutants = vec![
+            mutant(t, 0, "dropped-statement"),
+            mutant(t, 1, OPERATORS[1]),
+            mutant(t, 2, OPERATORS[0]),
+            mutant(d, 0, OPERATORS[2]),
+            mutant(d, 1, "swapped-arguments"),
+            // A problem on neither list is never chosen.
+            mutant(1, 0, OPERATORS[0]),
+        ];
+        let (train, dev) = choose(&mutants);
+        let ids = |tasks: &[RepairTask]| -> Vec<String> {
+            tasks.iter().map(|t| t.id.as_str().to_owned()).collect()
+        };
+        assert_eq!(ids(&train), [format!("mbpp/{t}/m2")]);
+        assert_eq!(ids(&dev), [format!("mbpp/{d}/m0")]);
+    }
+
+    #[test]
+    fn the_lists_keep_train_and_dev_problems_in_their_mbpp_splits() {
+        for id in TRAIN_SOURCES {
+            assert!((601..=974).contains(id), "{id}");
+        }
+        for id in DEV_SOURCES {
+            assert!((511..=600).contains(id), "{id}");
+        }
+    }
+}
