@@ -54,6 +54,7 @@ pub mod html;
 pub mod jsonl;
 pub mod metrics;
 pub mod observe;
+pub mod plugin;
 pub mod prelude;
 pub mod prompt;
 pub mod python;
