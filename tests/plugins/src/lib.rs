@@ -132,8 +132,9 @@ fn build_noop_verifier(
 }
 
 fn build_panicking_verifier(
-    _options: &toml::Table, _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn Verifier>, RegistryError> {
+    no_options(RoleKind::Verifier, "panicking", options)?;
     Ok(Box::new(PanickingVerifier))
 }
 
@@ -144,14 +145,16 @@ fn build_panicking_renderer(
 }
 
 fn build_refusing_sampler(
-    _options: &toml::Table, _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn RationaleSampler>, RegistryError> {
+    no_options(RoleKind::RationaleSampler, "refusing", options)?;
     Ok(Box::new(RefusingSampler))
 }
 
 fn build_deferring_trainer(
-    _options: &toml::Table, _cx: &Context,
+    options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn Trainer>, RegistryError> {
+    no_options(RoleKind::Trainer, "deferring", options)?;
     Ok(Box::new(DeferringTrainer))
 }
 
