@@ -37,6 +37,9 @@ mod host;
 mod proxy;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 pub use abi::ABI_VERSION;
 #[cfg(feature = "plugin")]
 pub use error::{Direction, PluginError};

@@ -142,6 +142,10 @@ use crate::verify::Verifier;
 /// The key of a role's configuration table that names its factory.
 pub const KIND_KEY: &str = "kind";
 
+/// The key of a role's configuration table that names a plugin's file to load before
+/// looking the factory up (`plugin = "path/to/libmy_verifier.so"`).
+pub const PLUGIN_KEY: &str = "plugin";
+
 /// One line of [`list`]: a registered factory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Entry {
@@ -239,16 +243,42 @@ pub fn build<R: Role + ?Sized>(
 }
 
 /// Builds the role `R` from its whole configuration table: the factory named by the
-/// table's `kind` key, given the rest of the table as options.
+/// table's `kind` key, given the rest of the table as options. A `plugin` key names a
+/// plugin's file (relative to the working directory) to load first, with feature
+/// `plugin`.
 ///
 /// # Errors
 /// [`RegistryError::MissingKind`] without a `kind` key, [`RegistryError::InvalidKind`]
-/// when it is not a string, and otherwise what [`build`] returns.
+/// when it is not a string, [`RegistryError::Plugin`] when the plugin cannot be loaded
+/// (or this build cannot load plugins), and otherwise what [`build`] returns.
 pub fn from_table<R: Role + ?Sized>(
     table: &toml::Table, cx: &Context,
 ) -> Result<Box<R>, RegistryError> {
-    let (name, options) = split_kind(R::KIND, table)?;
+    let (name, mut options) = split_kind(R::KIND, table)?;
+    if let Some(plugin) = options.remove(PLUGIN_KEY) {
+        load_plugin(R::KIND, &plugin)?;
+    }
     build::<R>(&name, &options, cx)
+}
+
+/// Loads the plugin that the `plugin` key of a `role` table names.
+fn load_plugin(role: RoleKind, value: &toml::Value) -> Result<(), RegistryError> {
+    let Some(path) = value.as_str() else {
+        return Err(RegistryError::Plugin {
+            role,
+            path: String::new(),
+            source: format!("the `plugin` key must be a path, not {}", value.type_str()).into(),
+        });
+    };
+    #[cfg(feature = "plugin")]
+    let loaded = crate::plugin::load(path).map(drop).map_err(Into::into);
+    #[cfg(not(feature = "plugin"))]
+    let loaded = Err("this build cannot load plugins (next-core feature `plugin`)".into());
+    loaded.map_err(|source| RegistryError::Plugin {
+        role,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Splits a role's configuration table into the factory name (its `kind` key) and the
