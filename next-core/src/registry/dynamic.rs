@@ -119,3 +119,23 @@ pub(crate) fn loaded() -> Vec<&'static Factory> {
         .unwrap_or_else(PoisonError::into_inner)
         .clone()
 }
+
+/// Loads the plugin that the `plugin` key of a `role` table names.
+pub(crate) fn load_plugin(role: RoleKind, value: &toml::Value) -> Result<(), RegistryError> {
+    let Some(path) = value.as_str() else {
+        return Err(RegistryError::Plugin {
+            role,
+            path: String::new(),
+            source: format!("the `plugin` key must be a path, not {}", value.type_str()).into(),
+        });
+    };
+    #[cfg(feature = "plugin")]
+    let loaded = crate::plugin::load(path).map(drop).map_err(Into::into);
+    #[cfg(not(feature = "plugin"))]
+    let loaded = Err("this build cannot load plugins (next-core feature `plugin`)".into());
+    loaded.map_err(|source| RegistryError::Plugin {
+        role,
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -256,29 +256,9 @@ pub fn from_table<R: Role + ?Sized>(
 ) -> Result<Box<R>, RegistryError> {
     let (name, mut options) = split_kind(R::KIND, table)?;
     if let Some(plugin) = options.remove(PLUGIN_KEY) {
-        load_plugin(R::KIND, &plugin)?;
+        dynamic::load_plugin(R::KIND, &plugin)?;
     }
     build::<R>(&name, &options, cx)
-}
-
-/// Loads the plugin that the `plugin` key of a `role` table names.
-fn load_plugin(role: RoleKind, value: &toml::Value) -> Result<(), RegistryError> {
-    let Some(path) = value.as_str() else {
-        return Err(RegistryError::Plugin {
-            role,
-            path: String::new(),
-            source: format!("the `plugin` key must be a path, not {}", value.type_str()).into(),
-        });
-    };
-    #[cfg(feature = "plugin")]
-    let loaded = crate::plugin::load(path).map(drop).map_err(Into::into);
-    #[cfg(not(feature = "plugin"))]
-    let loaded = Err("this build cannot load plugins (next-core feature `plugin`)".into());
-    loaded.map_err(|source| RegistryError::Plugin {
-        role,
-        path: path.to_owned(),
-        source,
-    })
 }
 
 /// Splits a role's configuration table into the factory name (its `kind` key) and the
