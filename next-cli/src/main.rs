@@ -58,6 +58,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use next_core::registry;
 use next_core::run::{RunError, Summary};
 use tokio::runtime::Runtime;
 
@@ -84,8 +85,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the role factories: compiled in, and loaded with `--plugin` (as `next
-    /// plugins list`).
+    /// List the role factories, compiled in or loaded with `--plugin`, one line each
+    /// (`next plugins list` adds their origin and options).
     Roles {
         /// Print JSON lines instead of a table.
         #[arg(long)]
@@ -259,9 +260,25 @@ fn runtime() -> Result<Runtime, CliError> {
         .map_err(CliError::Runtime)
 }
 
-/// Prints the role factories, as `next plugins list` does.
+/// Prints the role factories compiled in, as a table or as JSON lines.
 fn roles(json: bool) {
-    plugins_cmd::list(json);
+    for entry in registry::list() {
+        if json {
+            let line = serde_json::json!({
+                "role": entry.role.to_string(),
+                "name": entry.name,
+                "summary": entry.summary,
+            });
+            crate::outln!("{line}");
+        } else {
+            crate::outln!(
+                "{:<9} {:<12} {}",
+                entry.role.to_string(),
+                entry.name,
+                entry.summary
+            );
+        }
+    }
 }
 
 /// Prints a finished run's summary: each iteration's dev metric, and the best.
