@@ -9,13 +9,37 @@
 /// Writes the exported functions of a plugin (a crate of type `cdylib`) that offers the
 /// listed factories, in order.
 ///
-/// ```ignore
-/// use next_core::registry::{Factory, OptionDoc};
+/// ```
+/// use next_core::registry::{no_options, Context, Factory, OptionDoc, RegistryError, RoleKind};
+/// use next_core::render::{NoneRenderer, TraceRenderer};
+///
+/// fn build_plain(
+///     options: &toml::Table,
+///     _cx: &Context,
+/// ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
+///     no_options(RoleKind::TraceRenderer, "plain", options)?;
+///     Ok(Box::new(NoneRenderer))
+/// }
 ///
 /// next_core::export_plugin![
-///     Factory::verifier("linting", "the tests, then a linter on the fix", build_linting)
-///         .with_options(&[OptionDoc::new("max_line", "100", "longest line allowed")]),
+///     Factory::renderer("plain", "the program alone", build_plain)
+///         .with_options(&[OptionDoc::new("width", "80", "an example key")]),
 /// ];
+///
+/// fn main() {
+///     // What the host calls first, then the manifest it reads.
+///     assert_eq!(next_plugin_abi_version(), next_core::plugin::ABI_VERSION);
+///     let mut out = next_core::plugin::abi::Buffer::empty();
+///     // SAFETY: `out` is valid for a write; the buffer is handed back to the plugin.
+///     let status = unsafe { next_plugin_manifest(&raw mut out) };
+///     assert_eq!(status, next_core::plugin::abi::OK);
+///     // SAFETY: `out` points at `len` bytes the plugin wrote.
+///     let json = unsafe { std::slice::from_raw_parts(out.ptr, out.len) };
+///     let manifest: next_core::plugin::wire::Manifest = serde_json::from_slice(json).unwrap();
+///     assert_eq!(manifest.factories[0].name, "plain");
+///     // SAFETY: the buffer came from `next_plugin_manifest` and is freed once.
+///     unsafe { next_plugin_free(out) };
+/// }
 /// ```
 ///
 /// The builders are ordinary builders of the registry (`fn(&toml::Table, &Context) ->
