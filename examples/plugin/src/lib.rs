@@ -161,7 +161,7 @@ mod tests {
             linter
                 .check("def f(x):\n    return x + 1000000000000\n")
                 .as_deref(),
-            Some("line 2 has 29 characters, more than 20")
+            Some("line 2 has 28 characters, more than 20")
         );
         assert_eq!(
             linter.check("def f(x):\n    print(x)\n").as_deref(),
