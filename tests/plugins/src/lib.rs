@@ -42,6 +42,22 @@ impl TraceRenderer for NoopRenderer {
     }
 }
 
+/// A renderer that panics on a program containing `panic`, and otherwise renders it as
+/// it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PanickingRenderer;
+
+impl TraceRenderer for PanickingRenderer {
+    fn name(&self) -> &'static str {
+        "panicking"
+    }
+
+    fn render(&self, program: &Program, _tests: &[TestCase], _traces: &[Trace]) -> String {
+        assert!(!program.source().contains("panic"), "cannot render that");
+        program.source().to_owned()
+    }
+}
+
 /// A verifier that passes every test without looking.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoopVerifier;
@@ -138,6 +154,13 @@ fn build_panicking_verifier(
     Ok(Box::new(PanickingVerifier))
 }
 
+fn build_panicking_render(
+    options: &toml::Table, _cx: &Context,
+) -> Result<Box<dyn TraceRenderer>, RegistryError> {
+    no_options(RoleKind::TraceRenderer, "panicking", options)?;
+    Ok(Box::new(PanickingRenderer))
+}
+
 fn build_panicking_renderer(
     _options: &toml::Table, _cx: &Context,
 ) -> Result<Box<dyn TraceRenderer>, RegistryError> {
@@ -166,6 +189,11 @@ next_core::export_plugin![
         "panicking",
         "panics on a program containing `panic`",
         build_panicking_verifier
+    ),
+    Factory::renderer(
+        "panicking",
+        "panics rendering a program containing `panic`",
+        build_panicking_render
     ),
     Factory::renderer(
         "panicking-build",

@@ -150,6 +150,25 @@ fn a_panic_in_a_call_is_an_error_of_that_call_only() {
     assert!(message.contains("panicked in `build`"), "{message}");
 }
 
+#[test]
+fn a_renderer_that_fails_renders_the_failure_above_the_program() {
+    // `TraceRenderer::render` has no error: a failed call renders as the program under
+    // a comment line that says what failed.
+    load();
+    let renderer = registry::renderer("panicking", &toml::Table::new(), &Context::new()).unwrap();
+    let program = Program::new("panic = 1\n");
+    let text = renderer.render(&program, &tests(1), &[]);
+    let (first, rest) = text.split_once('\n').unwrap();
+    assert!(first.starts_with("# rendering failed: "), "{text}");
+    assert!(first.contains("panicked in `render`"), "{text}");
+    assert!(first.contains("cannot render that"), "{text}");
+    assert!(first.contains("next_test_plugins"), "{text}");
+    assert_eq!(rest, program.source());
+    // And renders normally otherwise.
+    let fine = Program::new("x = 1\n");
+    assert_eq!(renderer.render(&fine, &tests(1), &[]), fine.source());
+}
+
 fn common_block_on<F: std::future::Future>(future: F) -> F::Output {
     super::common::block_on(future)
 }
