@@ -24,8 +24,10 @@
 //! kind = "..."
 //! ```
 //!
-//! Each role table names a factory (`next roles` lists them) with `kind`; the rest of
-//! the table is that factory's options. Built with its `testing` feature, `next` also
+//! Each role table names a factory (`next plugins list` lists them) with `kind`; the
+//! rest of the table is that factory's options. A role table may name a plugin to load
+//! first, `plugin = "libmy_verifier.so"` (a path relative to this file), whose factories
+//! `kind` can then name. Built with its `testing` feature, `next` also
 //! has next-core's mock roles, `kind = "mock"` for the tracer, sampler, verifier and
 //! trainer, to try the loop without a model:
 //!
@@ -98,7 +100,8 @@ impl RunConfig {
             path: path.to_owned(),
             message,
         };
-        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        plugins_beside(&mut table, path);
         if let Some(unknown) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
             return Err(invalid(format!(
                 "unknown section [{unknown}]; expected one of {}",
@@ -206,6 +209,23 @@ impl RunConfig {
     /// The path of the configuration file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Makes the relative `plugin` paths of the role tables relative to the configuration's
+/// directory (`[verifier] plugin = "libmy_verifier.so"` is found beside the file).
+fn plugins_beside(table: &mut toml::Table, path: &Path) {
+    let Some(dir) = path.parent() else { return };
+    for (_, role) in table.iter_mut() {
+        let Some(role) = role.as_table_mut() else {
+            continue;
+        };
+        if let Some(toml::Value::String(plugin)) = role.get_mut(registry::PLUGIN_KEY) {
+            if Path::new(plugin.as_str()).is_relative() {
+                let beside = dir.join(plugin.as_str()).to_string_lossy().into_owned();
+                *plugin = beside;
+            }
+        }
     }
 }
 

@@ -56,6 +56,9 @@ pub enum CliError {
         /// What is wrong.
         message: String,
     },
+    /// A plugin named with `--plugin` could not be loaded.
+    #[error("loading a plugin")]
+    Plugin(#[from] next_core::plugin::PluginError),
     /// A role could not be built from its table.
     #[error("building the roles")]
     Registry(#[from] RegistryError),

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! next roles                                   what backends this binary was built with
+//! next plugins list [--plugin PATH ...]        every factory: origin, options, defaults
+//! next --plugin PATH COMMAND ...               any command, with a plugin's factories
 //! next run  --config RUN.toml --train T.jsonl --dev D.jsonl --out DIR
 //! next resume DIR --config RUN.toml           continue a killed run
 //! next resume DIR --config RUN.toml --checkpoint iter-N=MODEL   go on with the model
@@ -35,6 +37,7 @@ mod fetch_cmd;
 mod mbpp_r_cmd;
 mod model_cmd;
 mod mutate_cmd;
+mod plugins_cmd;
 mod progress;
 #[cfg(feature = "candle")]
 mod quickstart_cmd;
@@ -75,11 +78,15 @@ use crate::progress::Bars;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Load role factories from this plugin (a shared library) first; repeatable.
+    #[arg(long = "plugin", value_name = "PATH", global = true)]
+    plugins: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the role factories compiled into this binary.
+    /// List the role factories, compiled in or loaded with `--plugin`, one line each
+    /// (`next plugins list` adds their origin and options).
     Roles {
         /// Print JSON lines instead of a table.
         #[arg(long)]
@@ -134,6 +141,8 @@ enum Command {
     /// (LoRA on the CPU), and print the fix rates and the report's path.
     #[cfg(feature = "candle")]
     Quickstart(quickstart_cmd::QuickstartArgs),
+    /// Plugins: `next plugins list` shows every role factory, its origin and its options.
+    Plugins(plugins_cmd::PluginsArgs),
     /// Write the self-contained HTML report of a run directory or of `next eval --out`
     /// results, and print its path.
     Report(report_cmd::ReportArgs),
@@ -154,7 +163,8 @@ impl Command {
             | Command::Model(_)
             | Command::Data(_)
             | Command::Resume(_)
-            | Command::Report(_) => 1,
+            | Command::Report(_)
+            | Command::Plugins(_) => 1,
             #[cfg(feature = "candle")]
             Command::Quickstart(_) => 1,
         }
@@ -164,9 +174,12 @@ impl Command {
 /// Runs the command; the one place where an error becomes its message on stderr and
 /// the command's exit status.
 fn main() -> ExitCode {
-    let Cli { command } = Cli::parse();
+    let Cli { command, plugins } = Cli::parse();
     let failure = command.failure_status();
-    match runtime().and_then(|runtime| dispatch(command, &runtime)) {
+    let ran = plugins_cmd::load(&plugins)
+        .and_then(|()| runtime())
+        .and_then(|runtime| dispatch(command, &runtime));
+    match ran {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {}", next_core::error::chain(&error));
@@ -199,6 +212,10 @@ fn dispatch(command: Command, runtime: &Runtime) -> Result<ExitCode, CliError> {
         Command::Data(args) => data_cmd::run(&args, runtime),
         Command::Resume(args) => resume_cmd::run(&args, runtime),
         Command::Report(args) => report_cmd::run(&args),
+        Command::Plugins(args) => {
+            plugins_cmd::run(&args);
+            Ok(ExitCode::SUCCESS)
+        }
         #[cfg(feature = "candle")]
         Command::Quickstart(args) => quickstart_cmd::run(&args, runtime),
     }

@@ -13,8 +13,8 @@
 //! drives the last five, and the tracer and the verifier run code in the sandbox), the
 //! one place where prompts are built and answers parsed ([`prompt`]), the metrics
 //! ([`metrics`]), self-contained HTML reports of runs and evaluations ([`html`]), the
-//! [`registry`] that builds roles by name, and the loop
-//! ([`self_training`]).
+//! [`registry`] that builds roles by name, the [`plugin`] ABI that adds roles from shared
+//! libraries at run time, and the loop ([`self_training`]).
 //!
 //! A program embedding the library needs one import, the [`prelude`]:
 //! `use next_core::prelude::*;` brings the roles, the types they exchange, the loop,
@@ -54,6 +54,7 @@ pub mod html;
 pub mod jsonl;
 pub mod metrics;
 pub mod observe;
+pub mod plugin;
 pub mod prelude;
 pub mod prompt;
 pub mod python;

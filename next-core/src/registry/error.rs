@@ -67,6 +67,17 @@ pub enum RegistryError {
         /// The factory's name.
         name: String,
     },
+    /// The plugin that the role's table names with its `plugin` key cannot be loaded.
+    #[error("cannot load the plugin `{path}` of the {role} table")]
+    Plugin {
+        /// The role.
+        role: RoleKind,
+        /// The plugin's path as the table gives it.
+        path: String,
+        /// Why (a `PluginError` naming the file, with feature `plugin`).
+        #[source]
+        source: BoxError,
+    },
     /// The builder failed for another reason (a model that will not load, a missing
     /// interpreter, an unreachable service).
     #[error("cannot build {role} `{name}`")]
@@ -111,6 +122,7 @@ impl RegistryError {
             | RegistryError::InvalidKind { role, .. }
             | RegistryError::Options { role, .. }
             | RegistryError::MissingSandbox { role, .. }
+            | RegistryError::Plugin { role, .. }
             | RegistryError::Build { role, .. } => *role,
         }
     }

@@ -1,6 +1,7 @@
 //! What a registration is: the role kinds, the builder function types and [`Factory`].
 
 use std::fmt;
+use std::path::Path;
 
 use crate::render::TraceRenderer;
 use crate::sample::RationaleSampler;
@@ -9,7 +10,7 @@ use crate::trace::Tracer;
 use crate::train::Trainer;
 use crate::verify::Verifier;
 
-use super::{Context, RegistryError};
+use super::{AnyRole, Context, OptionDoc, Origin, PluginBuilder, RegistryError};
 
 /// The six kinds of factory, one per role.
 ///
@@ -103,6 +104,8 @@ pub enum Builder {
     Verifier(VerifierBuilder),
     /// Builds a trainer.
     Trainer(TrainerBuilder),
+    /// Builds a role of a plugin loaded at run time.
+    Plugin(PluginBuilder),
 }
 
 impl Builder {
@@ -115,7 +118,24 @@ impl Builder {
             Builder::RationaleSampler(_) => RoleKind::RationaleSampler,
             Builder::Verifier(_) => RoleKind::Verifier,
             Builder::Trainer(_) => RoleKind::Trainer,
+            Builder::Plugin(plugin) => plugin.role(),
         }
+    }
+
+    /// Builds the role from its options.
+    ///
+    /// # Errors
+    /// What the builder returns.
+    pub fn build(&self, options: &toml::Table, cx: &Context) -> Result<AnyRole, RegistryError> {
+        Ok(match self {
+            Builder::Sandbox(build) => AnyRole::Sandbox(build(options, cx)?),
+            Builder::Tracer(build) => AnyRole::Tracer(build(options, cx)?),
+            Builder::TraceRenderer(build) => AnyRole::TraceRenderer(build(options, cx)?),
+            Builder::RationaleSampler(build) => AnyRole::RationaleSampler(build(options, cx)?),
+            Builder::Verifier(build) => AnyRole::Verifier(build(options, cx)?),
+            Builder::Trainer(build) => AnyRole::Trainer(build(options, cx)?),
+            Builder::Plugin(plugin) => plugin.build(options, cx)?,
+        })
     }
 }
 
@@ -129,6 +149,9 @@ pub struct Factory {
     name: &'static str,
     summary: &'static str,
     builder: Builder,
+    options: &'static [OptionDoc],
+    module: &'static str,
+    file: Option<&'static Path>,
 }
 
 inventory::collect!(Factory);
@@ -141,7 +164,33 @@ impl Factory {
             name,
             summary,
             builder,
+            options: &[],
+            module: "",
+            file: None,
         }
+    }
+
+    /// The same factory, describing the configuration keys it takes (shown by listings).
+    #[must_use]
+    pub const fn with_options(mut self, options: &'static [OptionDoc]) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The same factory, registered from the module `module` (its `module_path!()`),
+    /// which tells its [`Origin`]; [`register_factory!`](crate::register_factory) sets it.
+    #[must_use]
+    pub const fn registered_in(mut self, module: &'static str) -> Self {
+        self.module = module;
+        self
+    }
+
+    /// The same factory, loaded from the shared library at `path`.
+    #[must_use]
+    #[cfg_attr(not(feature = "plugin"), allow(dead_code))]
+    pub(crate) const fn loaded_from(mut self, path: &'static Path) -> Self {
+        self.file = Some(path);
+        self
     }
 
     /// A sandbox factory.
@@ -197,6 +246,21 @@ impl Factory {
     pub const fn builder(&self) -> Builder {
         self.builder
     }
+
+    /// The configuration keys it takes, with their defaults, as it declared them (empty
+    /// when it declared none).
+    pub const fn options(&self) -> &'static [OptionDoc] {
+        self.options
+    }
+
+    /// Where it comes from: next-core itself, another crate compiled in, or a plugin's
+    /// file.
+    pub fn origin(&self) -> Origin {
+        match self.file {
+            Some(path) => Origin::File(path),
+            None => Origin::of_module(self.module),
+        }
+    }
 }
 
 /// A role trait object the registry can build: `dyn Sandbox`, `dyn Tracer`,
@@ -209,8 +273,12 @@ pub trait Role: sealed::Sealed {
     /// The role's kind.
     const KIND: RoleKind;
 
-    /// The builder inside `builder`, when `builder` builds this role.
+    /// The builder inside `builder`, when `builder` is a compiled-in builder of this
+    /// role.
     fn builder_of(builder: Builder) -> Option<BuildFn<Self>>;
+
+    /// The role inside `any`, when it is this role.
+    fn from_any(any: AnyRole) -> Option<Box<Self>>;
 }
 
 mod sealed {
@@ -229,6 +297,13 @@ macro_rules! impl_role {
             ) -> Option<BuildFn<Self>> {
                 match builder {
                     Builder::$role(build) => Some(build),
+                    _ => None,
+                }
+            }
+
+            fn from_any(any: AnyRole) -> Option<Box<Self>> {
+                match any {
+                    AnyRole::$role(role) => Some(role),
                     _ => None,
                 }
             }
@@ -252,7 +327,9 @@ impl_role!(
 /// `tracer`, `renderer`, `sampler`, `verifier`, `trainer` and `BUILDER` is a function of
 /// that role's builder type (such as
 /// [`RendererBuilder`](crate::registry::RendererBuilder)). A builder of the wrong role is a
-/// compile error.
+/// compile error. A fifth argument, `options = &[OptionDoc::new(..), ..]`, describes the
+/// configuration keys it takes for listings
+/// ([`OptionDoc`](crate::registry::OptionDoc)).
 ///
 /// It expands to the plain `inventory` registration, which can also be written by hand;
 /// `inventory` is re-exported as [`next_core::registry::inventory`](crate::registry::inventory),
@@ -294,8 +371,13 @@ impl_role!(
 #[macro_export]
 macro_rules! register_factory {
     ($role:ident, $name:expr, $summary:expr, $builder:expr $(,)?) => {
+        $crate::register_factory!($role, $name, $summary, $builder, options = &[]);
+    };
+    ($role:ident, $name:expr, $summary:expr, $builder:expr, options = $options:expr $(,)?) => {
         $crate::registry::inventory::submit! {
             $crate::registry::Factory::$role($name, $summary, $builder)
+                .with_options($options)
+                .registered_in(::std::module_path!())
         }
     };
 }

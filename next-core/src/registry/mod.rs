@@ -21,7 +21,10 @@
 //! there is no global mutable state, no registration call to forget at start-up, and
 //! what a binary can build is exactly what it was compiled with (cargo features choose).
 //! Loading backends at run time from a shared library is a separate mechanism, the plugin
-//! ABI, which hands out the same trait objects.
+//! ABI ([`crate::plugin`]), which hands out the same trait objects: `plugin::load` adds
+//! the library's factories to this registry for the rest of the process (an append-only
+//! list beside the `inventory` one), where [`find`], [`build`] and [`list`] see them with
+//! their [`Origin`], the file.
 //!
 //! Builders receive their options (the table without `kind`) and a [`Context`] holding
 //! what they depend on: tracers and verifiers take their sandbox from it. They
@@ -105,6 +108,8 @@
 
 mod builtin;
 mod context;
+mod describe;
+pub(crate) mod dynamic;
 mod error;
 mod factory;
 
@@ -112,6 +117,10 @@ mod factory;
 mod tests;
 
 pub use context::Context;
+pub use describe::{OptionDoc, Origin};
+#[cfg(feature = "plugin")]
+pub(crate) use dynamic::BuildAny;
+pub use dynamic::{AnyRole, PluginBuilder};
 pub use error::RegistryError;
 pub use factory::{
     BuildFn, Builder, Factory, RendererBuilder, Role, RoleKind, SamplerBuilder, SandboxBuilder,
@@ -133,7 +142,11 @@ use crate::verify::Verifier;
 /// The key of a role's configuration table that names its factory.
 pub const KIND_KEY: &str = "kind";
 
-/// One line of [`list`]: a compiled-in factory.
+/// The key of a role's configuration table that names a plugin's file to load before
+/// looking the factory up (`plugin = "path/to/libmy_verifier.so"`).
+pub const PLUGIN_KEY: &str = "plugin";
+
+/// One line of [`list`]: a registered factory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Entry {
     /// The role it builds.
@@ -142,22 +155,32 @@ pub struct Entry {
     pub name: &'static str,
     /// Its one-line description.
     pub summary: &'static str,
+    /// Where it comes from.
+    pub origin: Origin,
+    /// The configuration keys it takes, with their defaults (empty when it declared
+    /// none).
+    pub options: &'static [OptionDoc],
 }
 
-/// Every registered factory, in no particular order.
+/// Every registered factory: the compiled-in ones in no particular order, then those
+/// loaded from plugins so far, in the order they were loaded.
 pub fn factories() -> impl Iterator<Item = &'static Factory> {
-    inventory::iter::<Factory>.into_iter()
+    inventory::iter::<Factory>
+        .into_iter()
+        .chain(dynamic::loaded())
 }
 
-/// What is compiled in: one entry per registered factory, sorted by role (in the order
-/// of [`RoleKind`]), then name, then summary. A name registered twice for one role (an
-/// error when building it) appears twice.
+/// What is registered: one entry per factory, compiled in or loaded from a plugin,
+/// sorted by role (in the order of [`RoleKind`]), then name, then summary. A name
+/// registered twice for one role (an error when building it) appears twice.
 pub fn list() -> Vec<Entry> {
     let mut entries: Vec<Entry> = factories()
         .map(|factory| Entry {
             role: factory.role(),
             name: factory.name(),
             summary: factory.summary(),
+            origin: factory.origin(),
+            options: factory.options(),
         })
         .collect();
     entries.sort_unstable();
@@ -204,26 +227,37 @@ pub fn build<R: Role + ?Sized>(
 ) -> Result<Box<R>, RegistryError> {
     let factory = find(R::KIND, name)?;
     // `find` filtered on the role, so the builder is of that role.
-    match R::builder_of(factory.builder()) {
-        Some(build) => build(options, cx),
-        None => Err(RegistryError::build(
-            R::KIND,
-            name,
-            "the factory's builder is of another role",
-        )),
+    match factory.builder() {
+        Builder::Plugin(plugin) => R::from_any(plugin.build(options, cx)?).ok_or_else(|| {
+            RegistryError::build(R::KIND, name, "the plugin built a role of another kind")
+        }),
+        builder => match R::builder_of(builder) {
+            Some(build) => build(options, cx),
+            None => Err(RegistryError::build(
+                R::KIND,
+                name,
+                "the factory's builder is of another role",
+            )),
+        },
     }
 }
 
 /// Builds the role `R` from its whole configuration table: the factory named by the
-/// table's `kind` key, given the rest of the table as options.
+/// table's `kind` key, given the rest of the table as options. A `plugin` key names a
+/// plugin's file (relative to the working directory) to load first, with feature
+/// `plugin`.
 ///
 /// # Errors
 /// [`RegistryError::MissingKind`] without a `kind` key, [`RegistryError::InvalidKind`]
-/// when it is not a string, and otherwise what [`build`] returns.
+/// when it is not a string, [`RegistryError::Plugin`] when the plugin cannot be loaded
+/// (or this build cannot load plugins), and otherwise what [`build`] returns.
 pub fn from_table<R: Role + ?Sized>(
     table: &toml::Table, cx: &Context,
 ) -> Result<Box<R>, RegistryError> {
-    let (name, options) = split_kind(R::KIND, table)?;
+    let (name, mut options) = split_kind(R::KIND, table)?;
+    if let Some(plugin) = options.remove(PLUGIN_KEY) {
+        dynamic::load_plugin(R::KIND, &plugin)?;
+    }
     build::<R>(&name, &options, cx)
 }
 

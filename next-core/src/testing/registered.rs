@@ -15,7 +15,7 @@
 use serde::Deserialize;
 
 use super::{MockSampler, MockTracer, MockTrainer, MockVerifier, Skill};
-use crate::registry::{self, no_options, Context, RegistryError, RoleKind};
+use crate::registry::{self, no_options, Context, OptionDoc, RegistryError, RoleKind};
 use crate::sample::RationaleSampler;
 use crate::trace::Tracer;
 use crate::train::Trainer;
@@ -127,6 +127,13 @@ crate::register_factory!(
     NAME,
     "testing: a model of chosen skill that grows with its training examples (no model needed)",
     build_sampler,
+    options = &[
+        OptionDoc::new("skill", "0.2", "the base model's pass probability"),
+        OptionDoc::new("growth", "0.005", "added per training example"),
+        OptionDoc::new("max", "0.8", "the ceiling"),
+        OptionDoc::new("unparseable_rate", "0.05", "share of unparseable answers"),
+        OptionDoc::new("variants", "4", "distinct fixes per outcome"),
+    ],
 );
 
 crate::register_factory!(
@@ -141,6 +148,11 @@ crate::register_factory!(
     NAME,
     "testing: \"trains\" by counting examples into the checkpoint",
     build_trainer,
+    options = &[OptionDoc::new(
+        "continuing",
+        "false",
+        "add to the starting checkpoint's examples"
+    )],
 );
 
 crate::register_factory!(
@@ -209,6 +221,28 @@ mod tests {
                 RoleKind::Trainer
             ]
         );
+    }
+
+    #[test]
+    fn the_listed_defaults_are_the_defaults() {
+        let sampler = registry::find(RoleKind::RationaleSampler, NAME).unwrap();
+        let listed: toml::Table = sampler
+            .options()
+            .iter()
+            .map(|doc| {
+                (
+                    doc.key.to_owned(),
+                    toml::from_str::<toml::Table>(&format!("v = {}", doc.default)).unwrap()["v"]
+                        .clone(),
+                )
+            })
+            .collect();
+        let parsed: SamplerOptions =
+            registry::options(RoleKind::RationaleSampler, NAME, &listed).unwrap();
+        assert_eq!(parsed, SamplerOptions::default());
+        assert_eq!(sampler.origin(), registry::Origin::BuiltIn);
+        let trainer = registry::find(RoleKind::Trainer, NAME).unwrap();
+        assert_eq!(trainer.options()[0].key, "continuing");
     }
 
     #[test]
