@@ -1,6 +1,7 @@
 //! `next`: the NExT loop from the command line.
 //!
 //! ```text
+//! next quickstart [--out DIR] [--print-config] the whole method on the default local model
 //! next roles                                   what backends this binary was built with
 //! next plugins list [--plugin PATH ...]        every factory: origin, options, defaults
 //! next --plugin PATH COMMAND ...               any command, with a plugin's factories
@@ -15,7 +16,10 @@
 //! next model fetch                           put the default local model into the cache
 //! next data import {mbpp,mbpp-sanitized,humanevalfix,humanevalfix-plus} [FILE] [--plus FILE] -o OUT.jsonl
 //! next data stats OUT.jsonl [--json]        tasks, tests per task, bug types, splits
-//! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--json]
+//! next data mutate MBPP.jsonl -o OUT.jsonl   the offline Mbpp-R: bug operators on references
+//! next data mbpp-r MBPP.jsonl --model CONFIG.toml -o OUT.jsonl   Mbpp-R from a model's programs
+//! next repair --task TASK.json --model CONFIG.toml [-n 4] [--renderer inline] [--shots 3] [--json]
+//! next eval --tasks T.jsonl --model CONFIG.toml [-n 10] [-k 1,5,10] [--run DIR --iteration N] [--out R.json]
 //! next report DIR|RESULTS.json [-o FILE]    the self-contained HTML report of a run or an eval
 //! ```
 //!
