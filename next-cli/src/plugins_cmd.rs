@@ -62,7 +62,8 @@ pub fn list(json: bool) {
                 .map(|doc| {
                     serde_json::json!({
                         "key": doc.key,
-                        "default": (!doc.required()).then_some(doc.default),
+                        "default": doc.default_value(),
+                        "required": doc.required(),
                         "summary": doc.summary,
                     })
                 })

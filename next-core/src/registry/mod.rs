@@ -117,7 +117,7 @@ mod factory;
 mod tests;
 
 pub use context::Context;
-pub use describe::{OptionDoc, Origin};
+pub use describe::{check_option_docs, options_as_json, OptionDoc, Origin};
 #[cfg(feature = "plugin")]
 pub(crate) use dynamic::BuildAny;
 pub use dynamic::{AnyRole, PluginBuilder};

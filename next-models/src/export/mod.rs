@@ -73,7 +73,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use next_core::jsonl::{self, JsonlError};
-use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::train::{Checkpoint, TrainContext, TrainError, TrainExample, TrainUpdate, Trainer};
 
 pub use config::{ExportConfig, Format};
@@ -272,4 +272,9 @@ next_core::register_factory!(
     "export",
     "writes the training set as OpenAI, Gemini and TRL chat JSONL and stops the run until the model trained on it is given back",
     build,
+    options = &[OptionDoc::new(
+        "formats",
+        r#"["openai", "gemini", "hf"]"#,
+        "the JSONL formats written",
+    )],
 );

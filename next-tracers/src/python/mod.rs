@@ -93,7 +93,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use next_core::error::InvalidInput;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::sandbox::{Job, Limits, Preload, Sandbox};
 use next_core::task::{Program, TestCase};
 use next_core::trace::{Trace, TraceError, Tracer};
@@ -445,6 +445,38 @@ next_core::register_factory!(
     "python",
     "the Python execution tracer (sys.monitoring or sys.settrace), run in the sandbox",
     build_python,
+    options = &[
+        OptionDoc::new("max_events", "10000", "events recorded per test"),
+        OptionDoc::new("time_limit_ms", "5000", "time a test may run"),
+        OptionDoc::new(
+            "setup_time_limit_ms",
+            "5000",
+            "time to start and run the module level"
+        ),
+        OptionDoc::new("max_value_chars", "500", "longest rendered value kept"),
+        OptionDoc::new(
+            "max_output_bytes",
+            "65536",
+            "stdout (and stderr) kept per test"
+        ),
+        OptionDoc::new(
+            "max_trace_bytes",
+            "8388608",
+            "event bytes recorded per test"
+        ),
+        OptionDoc::new("engine", "\"auto\"", "auto, monitoring or settrace"),
+        OptionDoc::new(
+            "isolate",
+            "false",
+            "each test in a forked process of its own"
+        ),
+        OptionDoc::new(
+            "memory_bytes",
+            "1073741824",
+            "memory the tracing job may use"
+        ),
+        OptionDoc::new("processes", "16", "processes the tracing job may hold"),
+    ],
 );
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ mod sandbox;
 mod spec;
 mod termination;
 
-use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::sandbox::Sandbox;
 
 pub use build::{build_image, ImageOptions, ImageReport};
@@ -132,4 +132,13 @@ next_core::register_factory!(
     "docker",
     "a fresh locked-down container of the local Docker engine per job (no network, cgroup limits, read-only root)",
     build_docker,
+    options = &[
+        OptionDoc::new("image", "\"next-python:latest\"", "the image jobs run in"),
+        OptionDoc::new("socket", "\"/var/run/docker.sock\"", "the engine's Unix socket"),
+        OptionDoc::new("cpus", "1.0", "CPUs a job may use"),
+        OptionDoc::new("workdir_bytes", "67108864", "the job's tmpfs work directory"),
+        OptionDoc::new("on_output_limit", "\"drain\"", "drain or kill past the output limit"),
+        OptionDoc::new("user", "\"65534:65534\"", "the job's numeric non-root uid:gid"),
+        OptionDoc::new("engine_timeout_s", "60", "timeout of one engine request"),
+    ],
 );

@@ -125,7 +125,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 pub use config::{IsolationConfig, Mode, OnOutputLimit, ProcessConfig, DEFAULT_PRELOAD};
@@ -336,4 +336,35 @@ next_core::register_factory!(
     "process",
     "CPython in a child process: namespaces, rlimits, cold or warm (fork server)",
     build_process,
+    options = &[
+        OptionDoc::unset(
+            "interpreter",
+            "the Python executable (unset: python3 on PATH)"
+        ),
+        OptionDoc::new("mode", "\"warm\"", "warm (a fork server) or cold"),
+        OptionDoc::new(
+            "isolation",
+            "{}",
+            "[sandbox.isolation]: namespaces asked for"
+        ),
+        OptionDoc::new(
+            "on_output_limit",
+            "\"drain\"",
+            "drain or kill past the output limit"
+        ),
+        OptionDoc::unset(
+            "temp_dir",
+            "where work directories go (unset: the system's)"
+        ),
+        OptionDoc::new(
+            "workdir_bytes",
+            "67108864",
+            "the job's tmpfs work directory"
+        ),
+        OptionDoc::new(
+            "preload",
+            r#"["mmap", "re", "math", "collections", "itertools", "functools", "heapq", "bisect", "string", "operator"]"#,
+            "modules the warm server imports",
+        ),
+    ],
 );

@@ -165,7 +165,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::sandbox::{nonce, Execution, Job, Limits, Preload, Sandbox};
 use next_core::task::{Program, TestCase};
 use next_core::verify::{Verdict, Verifier, VerifyError};
@@ -774,4 +774,29 @@ next_core::register_factory!(
     "runs a program on its tests in the sandbox; judges each test outside the program's \
      process (options: test_timeout_ms, max_job_ms, memory_mb, isolation, ...)",
     build_tests,
+    options = &[
+        OptionDoc::new("test_timeout_ms", "5000", "time one test may run"),
+        OptionDoc::new("load_timeout_ms", "10000", "time to load the program"),
+        OptionDoc::new("max_job_ms", "60000", "time one job may run"),
+        OptionDoc::new(
+            "max_program_ms",
+            "0",
+            "time for all of a program's jobs (0: twice the first's)"
+        ),
+        OptionDoc::new("memory_mb", "1024", "memory a job may use"),
+        OptionDoc::new("processes", "16", "processes a job may hold"),
+        OptionDoc::new(
+            "isolation",
+            "\"none\"",
+            "none, program or test: how tests are kept apart"
+        ),
+        OptionDoc::new("value_bytes", "1048576", "bytes of one test's values"),
+        OptionDoc::new("result_bytes", "16777216", "result bytes per job"),
+        OptionDoc::new("plan_cache", "4096", "parsed test plans kept"),
+        OptionDoc::new(
+            "allow_delegated",
+            "false",
+            "a delegated test may count as passed"
+        ),
+    ],
 );

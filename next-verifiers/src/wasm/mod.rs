@@ -123,7 +123,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use next_core::registry::{self, Context, RegistryError, RoleKind};
+use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 pub use config::WasmConfig;
@@ -327,4 +327,40 @@ next_core::register_factory!(
     "CPython for WASI in wasmtime: no files but a fresh work directory, no network, \
      memory and time limits from the host",
     build_wasm,
+    options = &[
+        OptionDoc::unset(
+            "module",
+            "the CPython WASI module (unset: the cached artifact)"
+        ),
+        OptionDoc::new("cache_compiled", "true", "keep the compiled code on disk"),
+        OptionDoc::unset(
+            "compiled_cache",
+            "where compiled code is kept (unset: the cache)"
+        ),
+        OptionDoc::unset(
+            "temp_dir",
+            "where work directories go (unset: the system's)"
+        ),
+        OptionDoc::new(
+            "workdir_bytes",
+            "67108864",
+            "bytes the work directory may hold"
+        ),
+        OptionDoc::new(
+            "workdir_entries",
+            "10000",
+            "files the work directory may hold"
+        ),
+        OptionDoc::new(
+            "on_output_limit",
+            "\"drain\"",
+            "drain or kill past the output limit"
+        ),
+        OptionDoc::new(
+            "max_wasm_stack_bytes",
+            "4194304",
+            "native stack WASM code may use"
+        ),
+        OptionDoc::new("tick_ms", "5", "the epoch tick that enforces time limits"),
+    ],
 );
