@@ -302,6 +302,28 @@ mod tests {
         assert_eq!(quick.looped.iterations, 1);
     }
 
+    /// Every factory linked into `next` documents the keys it takes (what `next plugins
+    /// list` shows), but those that take none; each crate's `tests/option_docs.rs`
+    /// checks the docs against the configuration.
+    #[test]
+    fn every_factory_but_the_optionless_documents_its_options() {
+        const NO_OPTIONS: &[&str] = &[
+            "tracer none",
+            "renderer none",
+            "tracer mock",
+            "verifier mock",
+        ];
+        for entry in registry::list() {
+            let name = format!("{} {}", entry.role, entry.name);
+            assert_eq!(
+                entry.options.is_empty(),
+                NO_OPTIONS.contains(&name.as_str()),
+                "{name}: {:?}",
+                entry.options
+            );
+        }
+    }
+
     #[test]
     fn the_command_prompts_base_models_3_shot_unless_told_otherwise() {
         let path = Path::new("/configs/run.toml");

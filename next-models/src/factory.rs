@@ -1,7 +1,9 @@
 //! [`register_configured!`]: the registry factory of a role built from its options alone.
 
 /// Registers, as the `$role` factory `$name`, a builder that reads the role's options into
-/// the configuration `$new` takes and builds the role with it.
+/// the configuration `$new` takes and builds the role with it; `options` documents each
+/// key and its default (`next plugins list`; `tests/option_docs.rs` checks them against
+/// the configuration).
 ///
 /// Options that do not fit the configuration are a [`RegistryError::Options`], a
 /// failure of `$new` a [`RegistryError::Build`], both naming the role and `$name`.
@@ -13,13 +15,13 @@
     allow(unused_macros)
 )]
 macro_rules! register_configured {
-    (sampler, $name:expr, $summary:expr, $new:path $(,)?) => {
-        register_configured!(@ sampler, RationaleSampler, next_core::sample::RationaleSampler, $name, $summary, $new);
+    (sampler, $name:expr, $summary:expr, $new:path, options = $options:expr $(,)?) => {
+        register_configured!(@ sampler, RationaleSampler, next_core::sample::RationaleSampler, $name, $summary, $new, $options);
     };
-    (trainer, $name:expr, $summary:expr, $new:path $(,)?) => {
-        register_configured!(@ trainer, Trainer, next_core::train::Trainer, $name, $summary, $new);
+    (trainer, $name:expr, $summary:expr, $new:path, options = $options:expr $(,)?) => {
+        register_configured!(@ trainer, Trainer, next_core::train::Trainer, $name, $summary, $new, $options);
     };
-    (@ $role:ident, $kind:ident, $trait:path, $name:expr, $summary:expr, $new:path) => {
+    (@ $role:ident, $kind:ident, $trait:path, $name:expr, $summary:expr, $new:path, $options:expr) => {
         next_core::register_factory!(
             $role,
             $name,
@@ -33,6 +35,7 @@ macro_rules! register_configured {
                     .map_err(|err| RegistryError::build(RoleKind::$kind, $name, err))?;
                 Ok(Box::new(built))
             },
+            options = $options,
         );
     };
 }

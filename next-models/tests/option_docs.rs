@@ -1,6 +1,7 @@
 //! The option docs every factory of the crate declares (what `next plugins list` shows)
 //! agree with the options it reads: the same keys, and the defaults its configuration
 //! struct has.
+#![allow(clippy::unwrap_used)]
 
 use next_core::registry::{self, check_option_docs, options_as_json, RoleKind};
 use next_models::export::ExportConfig;
@@ -20,4 +21,24 @@ fn check<T: serde::Serialize + serde::de::DeserializeOwned>(
 #[test]
 fn every_factory_documents_exactly_its_options_and_their_defaults() {
     check::<ExportConfig>(RoleKind::Trainer, "export", "");
+    #[cfg(feature = "openai")]
+    {
+        check::<next_models::openai::OpenAiConfig>(
+            RoleKind::RationaleSampler,
+            "openai",
+            "model = 'm'",
+        );
+        check::<next_models::openai::finetune::OpenAiFineTuneConfig>(
+            RoleKind::Trainer,
+            "openai-ft",
+            "model = 'm'",
+        );
+    }
+    #[cfg(feature = "gemini")]
+    check::<next_models::gemini::GeminiConfig>(RoleKind::RationaleSampler, "gemini", "model = 'm'");
+    #[cfg(feature = "candle")]
+    {
+        check::<next_models::candle::CandleConfig>(RoleKind::RationaleSampler, "candle", "");
+        check::<next_models::candle::LoraConfig>(RoleKind::Trainer, "candle-lora", "");
+    }
 }

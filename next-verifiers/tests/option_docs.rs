@@ -1,6 +1,7 @@
 //! The option docs every factory of the crate declares (what `next plugins list` shows)
 //! agree with the options it reads: the same keys, and the defaults its configuration
 //! struct has.
+#![allow(clippy::unwrap_used)]
 
 use next_core::registry::{self, check_option_docs, options_as_json, RoleKind};
 use next_verifiers::process::ProcessConfig;

@@ -383,4 +383,21 @@ register_configured!(
     NAME,
     "a local llama-family GGUF on the CPU with candle (default: SmolLM2-135M-Instruct)",
     CandleSampler::new,
+    options = &[
+        next_core::registry::OptionDoc::unset(
+            "model",
+            "the GGUF (unset: the cached default model)"
+        ),
+        next_core::registry::OptionDoc::new(
+            "weights",
+            "\"q8_0\"",
+            "what Q4/Q5 weights become: q8_0, as_stored or f32"
+        ),
+        next_core::registry::OptionDoc::new(
+            "context_length",
+            "4096",
+            "the most positions of a prompt and a sample"
+        ),
+        next_core::registry::OptionDoc::new("max_batch", "16", "samples decoded at once"),
+    ],
 );

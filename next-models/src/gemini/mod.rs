@@ -188,6 +188,33 @@ register_configured!(
     NAME,
     "the Gemini generateContent API (candidateCount, safety blocks as missing samples)",
     GeminiSampler::new,
+    options = &[
+        next_core::registry::OptionDoc::new(
+            "base_url",
+            "\"https://generativelanguage.googleapis.com\"",
+            "the API's base URL"
+        ),
+        next_core::registry::OptionDoc::new("model", "", "the base model"),
+        next_core::registry::OptionDoc::new(
+            "api_key_env",
+            "\"GEMINI_API_KEY\"",
+            "the variable holding the API key (unset: none sent)"
+        ),
+        next_core::registry::OptionDoc::new(
+            "timeout_secs",
+            "120.0",
+            "the most seconds of one request"
+        ),
+        next_core::registry::OptionDoc::new("max_concurrency", "8", "requests at once"),
+        next_core::registry::OptionDoc::new(
+            "max_candidates_per_request",
+            "8",
+            "samples asked for in one request"
+        ),
+        next_core::registry::OptionDoc::new("safety_settings", "[]", "the safety settings sent"),
+        next_core::registry::OptionDoc::new("retry", "{}", "the retry policy (a table)"),
+        next_core::registry::OptionDoc::new("headers", "{}", "extra HTTP headers (a table)"),
+    ],
 );
 
 #[cfg(test)]

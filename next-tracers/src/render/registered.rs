@@ -173,12 +173,9 @@ mod tests {
 
     #[test]
     fn every_factory_documents_exactly_its_options_and_their_defaults() {
+        type Read = fn(&toml::Table) -> Result<serde_json::Value, String>;
         let none = toml::Table::new();
-        let checks: [(
-            RoleKind,
-            &str,
-            fn(&toml::Table) -> Result<serde_json::Value, String>,
-        ); 4] = [
+        let checks: [(RoleKind, &str, Read); 4] = [
             (RoleKind::Tracer, "python", options_as_json::<TracerOptions>),
             (
                 RoleKind::TraceRenderer,

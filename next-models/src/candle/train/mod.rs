@@ -395,4 +395,28 @@ register_configured!(
     NAME,
     "LoRA fine-tuning of the local candle model on the CPU (default: SmolLM2-135M-Instruct)",
     CandleLoraTrainer::new,
+    options = &[
+        next_core::registry::OptionDoc::unset("model", "the base GGUF (unset: the cached default model)"),
+        next_core::registry::OptionDoc::new("rank", "8", "each adapter's rank"),
+        next_core::registry::OptionDoc::new("alpha", "16.0", "the adapters' scale numerator"),
+        next_core::registry::OptionDoc::new("dropout", "0.05", "adapter input dropout"),
+        next_core::registry::OptionDoc::new(
+            "targets",
+            "[\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\", \"gate_proj\", \"up_proj\", \"down_proj\"]",
+            "the projections adapted"
+        ),
+        next_core::registry::OptionDoc::new("learning_rate", "0.0002", "the peak learning rate"),
+        next_core::registry::OptionDoc::new("schedule", "\"cosine\"", "after warm-up: cosine, linear or constant"),
+        next_core::registry::OptionDoc::new("warmup_ratio", "0.1", "the share of steps warming up"),
+        next_core::registry::OptionDoc::new("weight_decay", "0.0", "AdamW's weight decay"),
+        next_core::registry::OptionDoc::new("beta1", "0.9", "AdamW's beta1"),
+        next_core::registry::OptionDoc::new("beta2", "0.999", "AdamW's beta2"),
+        next_core::registry::OptionDoc::new("epsilon", "1e-8", "AdamW's epsilon"),
+        next_core::registry::OptionDoc::new("max_grad_norm", "1.0", "gradient clipping norm"),
+        next_core::registry::OptionDoc::new("epochs", "2", "passes over the examples"),
+        next_core::registry::OptionDoc::new("batch_size", "4", "sequences run at once"),
+        next_core::registry::OptionDoc::new("grad_accumulation", "2", "micro-batches per step"),
+        next_core::registry::OptionDoc::new("max_seq_len", "2048", "longer examples are skipped"),
+        next_core::registry::OptionDoc::new("seed", "0", "adapters, order and dropout"),
+    ],
 );
