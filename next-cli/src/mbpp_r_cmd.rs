@@ -97,23 +97,15 @@ pub fn run(args: &MbppRArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let sampled: usize = programs.iter().map(Vec::len).sum();
     let verifier = mutate_cmd::judge_verifier(&sandbox);
     let kept = runtime.block_on(mutate_cmd::judge(&verifier, &tasks, programs, 4))?;
-    crate::data_cmd::write_tasks(&args.out, &kept)?;
-    let sources: BTreeSet<&str> = kept
-        .iter()
-        .filter_map(|t| {
-            t.metadata
-                .get("source_task")
-                .and_then(serde_json::Value::as_str)
-        })
-        .collect();
-    crate::outln!(
-        "wrote {} failing programs of {} of {} problems to {} ({sampled} distinct programs sampled) in {:.0} s",
-        kept.len(),
-        sources.len(),
+    mutate_cmd::write_kept(
+        &args.out,
+        &kept,
         tasks.len(),
-        args.out.display(),
-        start.elapsed().as_secs_f64()
-    );
+        start,
+        "programs",
+        "problems",
+        &format!("{sampled} distinct programs sampled"),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,7 @@
 //! differ from the reference. Each kept task records its source task and operator
 //! (`source_task`, `operator`, and `bug_type` = the operator) with the source's split.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,8 +76,29 @@ pub fn run(args: &MutateArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
     let (kept, proposed) =
         failing_mutants(&sandbox, &tasks, args.per_operator, args.jobs, runtime)?;
-    crate::data_cmd::write_tasks(&args.out, &kept)?;
-    let sources: std::collections::BTreeSet<&str> = kept
+    write_kept(
+        &args.out,
+        &kept,
+        tasks.len(),
+        start,
+        "mutants",
+        "programs",
+        &format!("{proposed} proposed"),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the kept tasks to `out` and says how many, of how many of the `total` source
+/// tasks, in how long: `wrote K failing {what} of S of T {sources} to OUT ({detail}) in N s`.
+///
+/// # Errors
+/// [`CliError::Io`] when the file cannot be written.
+pub(crate) fn write_kept(
+    out: &Path, kept: &[RepairTask], total: usize, start: Instant, what: &str, sources: &str,
+    detail: &str,
+) -> Result<(), CliError> {
+    crate::data_cmd::write_tasks(out, kept)?;
+    let distinct: std::collections::BTreeSet<&str> = kept
         .iter()
         .filter_map(|t| {
             t.metadata
@@ -86,14 +107,13 @@ pub fn run(args: &MutateArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
         })
         .collect();
     crate::outln!(
-        "wrote {} failing mutants of {} of {} programs to {} ({proposed} proposed) in {:.0} s",
+        "wrote {} failing {what} of {} of {total} {sources} to {} ({detail}) in {:.0} s",
         kept.len(),
-        sources.len(),
-        tasks.len(),
-        args.out.display(),
+        distinct.len(),
+        out.display(),
         start.elapsed().as_secs_f64()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The failing mutants of `tasks`' programs (see the module documentation), and how
