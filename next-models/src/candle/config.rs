@@ -14,7 +14,7 @@ use super::gguf::WeightFormat;
 /// kind = "candle"
 /// model = "/models/SmolLM2-135M-Instruct.Q4_1.gguf"  # default: the cached default model
 /// weights = "q8_0"          # what Q4_1/Q5_0/Q5_1 weights become at load: q8_0, as_stored, or f32 (every weight, exact)
-/// context_length = 4096     # the most positions of a prompt and a sample together
+/// context_length = 8192     # the most positions of a prompt and a sample together
 /// max_batch = 16            # samples decoded at once; more run in further batches
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,7 +28,9 @@ pub struct CandleConfig {
     /// What weights without a fast CPU kernel become at load. Default `q8_0`.
     #[serde(default)]
     pub weights: WeightFormat,
-    /// The context window, capped by the model's own. Default 4096.
+    /// The context window, capped by the model's own. Default 8192, SmolLM2's own: a
+    /// 3-shot prompt with traces can pass 4,096 tokens. The rotary tables are sized by
+    /// it; the caches grow with what is decoded.
     #[serde(default = "default_context_length")]
     pub context_length: usize,
     /// The most samples decoded as one batch. Default 16.
@@ -48,7 +50,7 @@ impl Default for CandleConfig {
 }
 
 fn default_context_length() -> usize {
-    4096
+    8192
 }
 
 fn default_max_batch() -> usize {

@@ -395,7 +395,7 @@ register_configured!(
         ),
         next_core::registry::OptionDoc::new(
             "context_length",
-            "4096",
+            "8192",
             "the most positions of a prompt and a sample"
         ),
         next_core::registry::OptionDoc::new("max_batch", "16", "samples decoded at once"),
