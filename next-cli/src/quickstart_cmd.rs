@@ -100,7 +100,11 @@ pub fn run(args: &QuickstartArgs, runtime: &Runtime) -> Result<ExitCode, CliErro
         eprintln!("resuming the quickstart in {}", args.out.display());
         runtime.block_on(looped.resume(&args.out, &bars))
     } else {
-        let (train, dev) = tasks(args, runtime)?;
+        let mbpp = args
+            .mbpp
+            .clone()
+            .unwrap_or_else(|| data::default_file("mbpp.jsonl"));
+        let (train, dev) = tasks(&mbpp, runtime)?;
         eprintln!(
             "quickstart: {} training and {} development tasks (MBPP mutants), into {}",
             train.len(),
@@ -148,13 +152,9 @@ fn ensure_model(source: &SourceArgs) -> Result<PathBuf, CliError> {
 /// The training and development tasks: the listed failing mutants of their MBPP
 /// problems.
 fn tasks(
-    args: &QuickstartArgs, runtime: &Runtime,
+    mbpp: &std::path::Path, runtime: &Runtime,
 ) -> Result<(Vec<RepairTask>, Vec<RepairTask>), CliError> {
-    let path = args
-        .mbpp
-        .clone()
-        .unwrap_or_else(|| data::default_file("mbpp.jsonl"));
-    let loaded = mbpp::load_mbpp(&path)?;
+    let loaded = mbpp::load_mbpp(mbpp)?;
     let wanted: Vec<&str> = TRAIN_TASKS.iter().chain(DEV_TASKS).copied().collect();
     let sources: Vec<RepairTask> = loaded
         .tasks
@@ -168,8 +168,8 @@ fn tasks(
         sources.len()
     );
     let (mutants, _) = crate::mutate_cmd::failing_mutants(&sandbox, &sources, 1, 2, runtime)?;
-    let train = choose(&mutants, TRAIN_TASKS, &path)?;
-    let dev = choose(&mutants, DEV_TASKS, &path)?;
+    let train = choose(&mutants, TRAIN_TASKS, mbpp)?;
+    let dev = choose(&mutants, DEV_TASKS, mbpp)?;
     Ok((train, dev))
 }
 
@@ -213,30 +213,21 @@ mod tests {
     fn the_listed_tasks_come_from_the_shipped_mbpp_split_by_problem() {
         let runtime = crate::runtime().unwrap();
         let path = data::default_file("mbpp.jsonl");
-        let loaded = mbpp::load_mbpp(&path).unwrap();
-        let wanted: Vec<&str> = TRAIN_TASKS.iter().chain(DEV_TASKS).copied().collect();
-        let sources: Vec<RepairTask> = loaded
-            .tasks
-            .into_iter()
-            .filter(|t| wanted.iter().any(|w| source_of(w) == t.id.as_str()))
-            .collect();
-        assert_eq!(sources.len(), wanted.len(), "one problem per task");
-        let _context = runtime.enter();
-        let sandbox = crate::trace_cmd::sandbox("process", None).unwrap();
-        let (mutants, _) =
-            crate::mutate_cmd::failing_mutants(&sandbox, &sources, 1, 2, &runtime).unwrap();
-        let train = choose(&mutants, TRAIN_TASKS, &path).unwrap();
-        let dev = choose(&mutants, DEV_TASKS, &path).unwrap();
+        let (train, dev) = tasks(&path, &runtime).unwrap();
+        assert_eq!(train.len(), TRAIN_TASKS.len());
+        assert_eq!(dev.len(), DEV_TASKS.len());
         let split = |t: &RepairTask| t.metadata["split"].as_str().unwrap().to_owned();
         assert!(train.iter().all(|t| split(t) == "train"));
         assert!(dev.iter().all(|t| split(t) == "validation"));
-        assert!(train.iter().all(|t| t.program
-            != sources
+        let references = mbpp::load_mbpp(&path).unwrap().tasks;
+        for task in train.iter().chain(&dev) {
+            let source = references
                 .iter()
-                .find(|s| s.id.as_str() == source_of(t.id.as_str()))
-                .unwrap()
-                .program));
-        let err = choose(&mutants, &["mbpp/896/m99"], &path).unwrap_err();
+                .find(|s| s.id.as_str() == source_of(task.id.as_str()))
+                .unwrap();
+            assert_ne!(task.program, source.program, "{}", task.id);
+        }
+        let err = choose(&[], &["mbpp/896/m99"], &path).unwrap_err();
         assert!(err.to_string().contains("mbpp/896/m99"), "{err}");
     }
 }

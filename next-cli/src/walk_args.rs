@@ -109,10 +109,8 @@ impl ShotArgs {
             return Ok(Vec::new());
         }
         let input = |e: &dyn std::fmt::Display| CliError::Input(InvalidInput::new(e.to_string()));
-        let exemplars = match &self.shots_file {
-            Some(path) => Exemplars::load(path).map_err(|e| input(&e))?,
-            None => Exemplars::shipped(),
-        };
+        let exemplars =
+            Exemplars::load_or_shipped(self.shots_file.as_deref()).map_err(|e| input(&e))?;
         let chosen = exemplars.first(count).map_err(|e| input(&e))?;
         repairer
             .render_shots(chosen)

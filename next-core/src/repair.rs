@@ -38,6 +38,7 @@
 //! # });
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -225,11 +226,11 @@ impl<'a> Repairer<'a> {
 
     /// `prompt` as `checkpoint` is shown it: led by this repairer's shots when the
     /// checkpoint is the base model (or any, with [`Repairer::shots_for_tuned`]).
-    pub fn led(&self, checkpoint: &Checkpoint, prompt: &Prompt) -> Prompt {
+    pub fn led<'p>(&self, checkpoint: &Checkpoint, prompt: &'p Prompt) -> Cow<'p, Prompt> {
         if self.shots.is_empty() || !(checkpoint.is_base() || self.shots_for_tuned) {
-            prompt.clone()
+            Cow::Borrowed(prompt)
         } else {
-            prompt::lead(prompt, self.shots, self.legend())
+            Cow::Owned(prompt::lead(prompt, self.shots, self.legend()))
         }
     }
 
@@ -312,7 +313,7 @@ impl<'a> Repairer<'a> {
     ) -> Result<Repair, StepFailure> {
         let prompt = self.prompt(task).await?;
         let samples = self.sample(checkpoint, &prompt, n, params).await?;
-        let prompt = self.led(checkpoint, &prompt);
+        let prompt = self.led(checkpoint, &prompt).into_owned();
         let mut attempts = Vec::with_capacity(samples.len());
         for sample in samples {
             let verdict = match sample.fix() {

@@ -157,6 +157,6 @@ fn a_rendered_shot_leads_the_base_models_prompt_only() {
         name: "iter-1".into(),
         data: serde_json::Value::Null,
     };
-    assert_eq!(repairer.led(&tuned, &bare), bare);
+    assert_eq!(*repairer.led(&tuned, &bare), bare);
     assert_eq!(repairer.shots_for_tuned(true).led(&tuned, &bare), led);
 }

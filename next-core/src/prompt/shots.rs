@@ -200,6 +200,15 @@ impl Exemplars {
         Self::from_toml(&text, &path.display().to_string())
     }
 
+    /// The exemplars of `file`, or the shipped ones when there is none: what a
+    /// configuration's `shots_file` or a `--shots-file` selects.
+    ///
+    /// # Errors
+    /// The errors of [`Exemplars::load`].
+    pub fn load_or_shipped(file: Option<&Path>) -> Result<Self, ShotsError> {
+        file.map_or_else(|| Ok(Self::shipped()), Self::load)
+    }
+
     /// Parses exemplars from TOML text; `origin` names it in errors.
     ///
     /// # Errors

@@ -321,16 +321,12 @@ where
         let invalid =
             |e: &dyn std::fmt::Display| RunError::Invalid(InvalidInput::new(e.to_string()));
         let loaded;
-        let exemplars = match (&self.exemplars, &self.config.shots_file) {
-            (Some(given), _) => given,
-            (None, Some(path)) => {
-                loaded = Exemplars::load(path).map_err(|e| invalid(&e))?;
-                &loaded
-            }
-            (None, None) => {
-                loaded = Exemplars::shipped();
-                &loaded
-            }
+        let exemplars = if let Some(given) = &self.exemplars {
+            given
+        } else {
+            loaded = Exemplars::load_or_shipped(self.config.shots_file.as_deref())
+                .map_err(|e| invalid(&e))?;
+            &loaded
         };
         let chosen = exemplars.first(count).map_err(|e| invalid(&e))?;
         let shots = Repairer::new(&self.tracer, &self.renderer, &self.sampler, &self.verifier)
