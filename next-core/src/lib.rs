@@ -48,6 +48,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod factory;
 mod forward;
 mod guard;
 pub mod html;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::registry::RoleKind;
+use crate::factory::RoleKind;
 
 /// Which way a malformed message was going.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

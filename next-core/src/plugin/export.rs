@@ -50,7 +50,7 @@
 macro_rules! export_plugin {
     ($($factory:expr),+ $(,)?) => {
         /// The factories this plugin exports, in the order the host numbers them.
-        static NEXT_PLUGIN_FACTORIES: &[$crate::registry::Factory] = &[$($factory),+];
+        static NEXT_PLUGIN_FACTORIES: &[$crate::factory::Factory] = &[$($factory),+];
 
         /// The plugin ABI version this library was built for.
         #[unsafe(no_mangle)]

@@ -1,27 +1,17 @@
-//! [`PluginFactory`]: a plugin's factory as the registry builds it, and the conversion of
-//! what crosses back into the role errors and registry errors of the host.
-//!
-//! The design decision: **a failed call is the role's own error**, with the kinds the
-//! loop tells apart kept (`Deferred` training, a rejected prompt, an unusable
-//! checkpoint) and everything else, panics and malformed JSON included, as the role's
-//! `Backend` error holding a [`PluginError`] that names the file.
+//! [`PluginFactory`]: a plugin's factory as the registry builds it, with a failed build
+//! turned into the host's [`RegistryError`].
 
-use std::path::Path;
 use std::sync::Arc;
 
-use crate::registry::{AnyRole, BuildAny, Context, RegistryError, RoleKind};
-use crate::sample::SampleError;
-use crate::sandbox::SandboxError;
-use crate::trace::TraceError;
-use crate::train::TrainError;
-use crate::verify::VerifyError;
+use crate::factory::{AnyRole, BuildAny, Context, RegistryError, RoleKind};
 
-use super::host::{CallError, Library};
+use super::library::{CallError, Library};
 use super::proxy::{
     Handle, PluginRenderer, PluginSampler, PluginSandbox, PluginTracer, PluginTrainer,
     PluginVerifier,
 };
-use super::wire::{Request, Response, WireError};
+use super::role_error::RoleId;
+use super::wire::{Request, Response};
 use super::PluginError;
 
 /// Factory number `index` of a loaded plugin.
@@ -90,107 +80,9 @@ impl PluginFactory {
             CallError::Role(error) => RegistryError::build(
                 self.role,
                 self.name,
-                failed(self.library.path, self.role, self.name, error),
+                RoleId::new(self.library.path, self.role, self.name).failed(error),
             ),
             CallError::Plugin(error) => RegistryError::build(self.role, self.name, error),
-        }
-    }
-}
-
-/// The [`PluginError::Failed`] of a role error that keeps no kind of its own.
-pub(crate) fn failed(path: &Path, role: RoleKind, name: &str, error: WireError) -> PluginError {
-    PluginError::Failed {
-        path: path.to_owned(),
-        role,
-        name: name.to_owned(),
-        message: error.message,
-    }
-}
-
-/// Turns a failed call of a role into the role's error.
-pub(crate) trait FromCallError: Sized {
-    /// The role's error for a failed call of `handle`.
-    fn from_call(handle: &Handle, error: CallError) -> Self;
-}
-
-/// The boxed [`PluginError`] of a failed call.
-fn boxed(handle: &Handle, error: CallError) -> crate::error::BoxError {
-    Box::new(match error {
-        CallError::Role(error) => failed(handle.path(), handle.role(), handle.name(), error),
-        CallError::Plugin(error) => error,
-    })
-}
-
-impl FromCallError for SandboxError {
-    fn from_call(handle: &Handle, error: CallError) -> Self {
-        match error {
-            CallError::Role(error) if error.kind == "unavailable" => {
-                SandboxError::Unavailable(error.message)
-            }
-            error => SandboxError::Backend(boxed(handle, error)),
-        }
-    }
-}
-
-impl FromCallError for TraceError {
-    fn from_call(handle: &Handle, error: CallError) -> Self {
-        match error {
-            CallError::Role(error) if error.kind == "protocol" => {
-                TraceError::Protocol(error.message)
-            }
-            error => TraceError::Backend(boxed(handle, error)),
-        }
-    }
-}
-
-impl FromCallError for VerifyError {
-    fn from_call(handle: &Handle, error: CallError) -> Self {
-        match error {
-            CallError::Role(error) if error.kind == "protocol" => {
-                VerifyError::Protocol(error.message)
-            }
-            error => VerifyError::Backend(boxed(handle, error)),
-        }
-    }
-}
-
-impl FromCallError for SampleError {
-    fn from_call(handle: &Handle, error: CallError) -> Self {
-        match error {
-            CallError::Role(error) if error.kind == "rejected" => {
-                SampleError::Rejected(error.message)
-            }
-            CallError::Role(error) if error.kind == "unavailable" => {
-                SampleError::Unavailable(error.message)
-            }
-            CallError::Role(WireError {
-                kind,
-                message,
-                name: Some(name),
-            }) if kind == "checkpoint" => SampleError::Checkpoint {
-                name,
-                reason: message,
-            },
-            error => SampleError::Backend(boxed(handle, error)),
-        }
-    }
-}
-
-impl FromCallError for TrainError {
-    fn from_call(handle: &Handle, error: CallError) -> Self {
-        match error {
-            CallError::Role(error) if error.kind == "deferred" => TrainError::Deferred {
-                instructions: error.message,
-            },
-            CallError::Role(WireError {
-                kind,
-                message,
-                name: Some(name),
-            }) if kind == "checkpoint" => TrainError::Checkpoint {
-                name,
-                reason: message,
-            },
-            error => TrainError::Backend(boxed(handle, error)),
         }
     }
 }

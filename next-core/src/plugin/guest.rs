@@ -12,8 +12,8 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
+use crate::factory::{AnyRole, Context, Factory};
 use crate::observe::NoObserver;
-use crate::registry::{AnyRole, Context, Factory};
 use crate::train::TrainContext;
 
 use super::abi::{self, Buffer};

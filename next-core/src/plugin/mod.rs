@@ -34,7 +34,11 @@ pub mod guest;
 #[cfg(feature = "plugin")]
 mod host;
 #[cfg(feature = "plugin")]
+mod library;
+#[cfg(feature = "plugin")]
 mod proxy;
+#[cfg(feature = "plugin")]
+mod role_error;
 pub mod wire;
 
 #[cfg(test)]

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::checkpoint::Checkpoint;
+use crate::factory::RoleKind;
 use crate::prompt::Prompt;
-use crate::registry::RoleKind;
 use crate::render::TraceRenderer;
 use crate::sample::{RationaleSampler, Sample, SampleError, SamplingParams};
 use crate::sandbox::{Execution, Job, Sandbox, SandboxError};
@@ -24,8 +24,8 @@ use crate::trace::{Trace, TraceError, Tracer};
 use crate::train::{TrainContext, TrainError, TrainExample, Trainer};
 use crate::verify::{Verdict, Verifier, VerifyError};
 
-use super::factory::FromCallError;
-use super::host::{CallError, Library};
+use super::library::{CallError, Library};
+use super::role_error::{FromCallError, RoleId};
 use super::wire::{Request, Response};
 use super::{Direction, PluginError};
 
@@ -65,14 +65,9 @@ impl Handle {
         self.library.path
     }
 
-    /// The role.
-    pub(crate) fn role(&self) -> RoleKind {
-        self.role
-    }
-
-    /// The factory's name.
-    pub(crate) fn name(&self) -> &'static str {
-        self.name
+    /// Which role of which plugin it is.
+    fn id(&self) -> RoleId<'static> {
+        RoleId::new(self.library.path, self.role, self.name)
     }
 
     /// Sends `request` and waits for the answer on this thread.
@@ -118,7 +113,7 @@ impl Handle {
 
     /// The role error of a failed call.
     fn error<E: FromCallError>(&self, error: CallError) -> E {
-        E::from_call(self, error)
+        E::from_call(&self.id(), error)
     }
 }
 

@@ -3,7 +3,7 @@
 use super::abi;
 use super::guest::{build, call, manifest, Answer};
 use super::wire::{Manifest, Request, Response, WireError};
-use crate::registry::{no_options, Context, Factory, OptionDoc, RegistryError, RoleKind};
+use crate::factory::{no_options, Context, Factory, OptionDoc, RegistryError, RoleKind};
 use crate::render::{NoneRenderer, TraceRenderer};
 use crate::task::Program;
 
@@ -83,47 +83,4 @@ fn a_panic_is_caught_with_its_message() {
     let (status, bytes) = super::guest::guard(|| panic!("boom {}", 7));
     assert_eq!(status, abi::PANICKED);
     assert_eq!(String::from_utf8(bytes).unwrap(), "panicked: boom 7");
-}
-
-#[test]
-fn a_plugin_key_that_cannot_be_loaded_is_an_error_naming_it() {
-    let err = crate::registry::from_table::<dyn TraceRenderer>(
-        &toml_table("kind = 'none'\nplugin = '/nonexistent/libnothing.so'"),
-        &Context::new(),
-    )
-    .err()
-    .unwrap();
-    assert!(
-        matches!(
-            err,
-            RegistryError::Plugin {
-                role: RoleKind::TraceRenderer,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let message = crate::error::chain(&err);
-    assert!(message.contains("/nonexistent/libnothing.so"), "{message}");
-    let err = crate::registry::from_table::<dyn TraceRenderer>(
-        &toml_table("kind = 'none'\nplugin = 3"),
-        &Context::new(),
-    )
-    .err()
-    .unwrap();
-    assert!(
-        crate::error::chain(&err).contains("must be a path, not integer"),
-        "{}",
-        crate::error::chain(&err)
-    );
-    // Without the key, nothing is loaded and the table builds as before.
-    assert!(crate::registry::from_table::<dyn TraceRenderer>(
-        &toml_table("kind = 'none'"),
-        &Context::new()
-    )
-    .is_ok());
-}
-
-fn toml_table(text: &str) -> toml::Table {
-    toml::from_str(text).unwrap()
 }

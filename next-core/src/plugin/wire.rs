@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Checkpoint;
+use crate::factory::RegistryError;
 use crate::prompt::Prompt;
-use crate::registry::RegistryError;
 use crate::sample::{Sample, SampleError, SamplingParams};
 use crate::sandbox::{Execution, Job, Limits, SandboxError};
 use crate::task::{Program, TestCase};

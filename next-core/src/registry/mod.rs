@@ -107,30 +107,18 @@
 //! linker keeps it.
 
 mod builtin;
-mod context;
-mod describe;
-pub(crate) mod dynamic;
-mod error;
-mod factory;
 
 #[cfg(test)]
 mod tests;
 
-pub use context::Context;
-pub use describe::{check_option_docs, options_as_json, OptionDoc, Origin};
-#[cfg(feature = "plugin")]
-pub(crate) use dynamic::BuildAny;
-pub use dynamic::{AnyRole, PluginBuilder};
-pub use error::RegistryError;
-pub use factory::{
-    BuildFn, Builder, Factory, RendererBuilder, Role, RoleKind, SamplerBuilder, SandboxBuilder,
-    TracerBuilder, TrainerBuilder, VerifierBuilder,
+pub use crate::factory::{
+    check_option_docs, no_options, options, options_as_json, AnyRole, BuildFn, Builder, Context,
+    Factory, OptionDoc, Origin, PluginBuilder, RegistryError, RendererBuilder, Role, RoleKind,
+    SamplerBuilder, SandboxBuilder, TracerBuilder, TrainerBuilder, VerifierBuilder,
 };
 /// The `inventory` crate, re-exported so that backend crates can write
 /// `next_core::registry::inventory::submit! { ... }` without depending on it themselves.
 pub use inventory;
-
-use serde::de::DeserializeOwned;
 
 use crate::render::TraceRenderer;
 use crate::sample::RationaleSampler;
@@ -167,7 +155,7 @@ pub struct Entry {
 pub fn factories() -> impl Iterator<Item = &'static Factory> {
     inventory::iter::<Factory>
         .into_iter()
-        .chain(dynamic::loaded())
+        .chain(crate::factory::dynamic::loaded())
 }
 
 /// What is registered: one entry per factory, compiled in or loaded from a plugin,
@@ -256,7 +244,7 @@ pub fn from_table<R: Role + ?Sized>(
 ) -> Result<Box<R>, RegistryError> {
     let (name, mut options) = split_kind(R::KIND, table)?;
     if let Some(plugin) = options.remove(PLUGIN_KEY) {
-        dynamic::load_plugin(R::KIND, &plugin)?;
+        load_plugin(R::KIND, &plugin)?;
     }
     build::<R>(&name, &options, cx)
 }
@@ -341,45 +329,83 @@ pub fn trainer(
     build::<dyn Trainer>(name, options, cx)
 }
 
-/// For builders: deserializes the options of the `role` factory `name` into `T`.
-///
-/// Mark `T` with `#[serde(deny_unknown_fields)]` so that a misspelled key is reported
-/// instead of ignored, and with `#[serde(default)]` where every option has a default.
-///
-/// # Errors
-/// [`RegistryError::Options`] naming the role, the factory and what the deserializer
-/// found wrong (the unknown or missing field, or the wrong type or value and the key
-/// that holds it), on one line.
-pub fn options<T: DeserializeOwned>(
-    role: RoleKind, name: &str, table: &toml::Table,
-) -> Result<T, RegistryError> {
-    table.clone().try_into().map_err(|err: toml::de::Error| {
-        RegistryError::options(role, name, one_line(&err.to_string()))
+/// Loads the plugin that the `plugin` key of a `role` table names.
+pub(crate) fn load_plugin(role: RoleKind, value: &toml::Value) -> Result<(), RegistryError> {
+    let Some(path) = value.as_str() else {
+        return Err(RegistryError::Plugin {
+            role,
+            path: String::new(),
+            source: format!("the `plugin` key must be a path, not {}", value.type_str()).into(),
+        });
+    };
+    #[cfg(feature = "plugin")]
+    let loaded = crate::plugin::load(path).map(drop).map_err(Into::into);
+    #[cfg(not(feature = "plugin"))]
+    let loaded = Err("this build cannot load plugins (next-core feature `plugin`)".into());
+    loaded.map_err(|source| RegistryError::Plugin {
+        role,
+        path: path.to_owned(),
+        source,
     })
 }
 
-/// A deserializer's message on one line. For a wrong value, `toml`'s `Display` adds the
-/// key path on a line of its own (``in `skill` ``), which its `message()` lacks.
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// For builders of factories that take no options: checks that there are none.
+/// Registers a factory at compile time, from any crate that depends on `next-core`.
 ///
-/// # Errors
-/// [`RegistryError::Options`] naming the unexpected keys.
-pub fn no_options(role: RoleKind, name: &str, table: &toml::Table) -> Result<(), RegistryError> {
-    if table.is_empty() {
-        return Ok(());
-    }
-    let keys: Vec<String> = table.keys().map(|key| format!("`{key}`")).collect();
-    Err(RegistryError::options(
-        role,
-        name,
-        format!("unknown option {}; it takes none", keys.join(", ")),
-    ))
+/// `register_factory!(ROLE, NAME, SUMMARY, BUILDER)`, where `ROLE` is one of `sandbox`,
+/// `tracer`, `renderer`, `sampler`, `verifier`, `trainer` and `BUILDER` is a function of
+/// that role's builder type (such as
+/// [`RendererBuilder`](crate::registry::RendererBuilder)). A builder of the wrong role is a
+/// compile error. A fifth argument, `options = &[OptionDoc::new(..), ..]`, describes the
+/// configuration keys it takes for listings
+/// ([`OptionDoc`](crate::registry::OptionDoc)).
+///
+/// It expands to the plain `inventory` registration, which can also be written by hand;
+/// `inventory` is re-exported as [`next_core::registry::inventory`](crate::registry::inventory),
+/// so the registering crate needs no dependency of its own on it. Put either at module
+/// level, next to the builder, behind the backend's cargo feature if it has one:
+///
+/// ```
+/// use next_core::registry::{self, Context, Factory, RegistryError, RoleKind};
+/// use next_core::sandbox::Sandbox;
+///
+/// fn build_unavailable(
+///     _options: &toml::Table,
+///     _cx: &Context,
+/// ) -> Result<Box<dyn Sandbox>, RegistryError> {
+///     Err(RegistryError::build(RoleKind::Sandbox, "unavailable", "no isolation here"))
+/// }
+///
+/// // With the macro:
+/// next_core::register_factory!(sandbox, "unavailable", "never builds", build_unavailable);
+///
+/// // By hand, the same thing under another name:
+/// next_core::registry::inventory::submit! {
+///     Factory::sandbox("unavailable-too", "never builds either", build_unavailable)
+/// }
+///
+/// fn main() {
+///     let sandboxes: Vec<&str> = registry::list()
+///         .into_iter()
+///         .filter(|entry| entry.role == RoleKind::Sandbox)
+///         .map(|entry| entry.name)
+///         .collect();
+///     assert_eq!(sandboxes, ["unavailable", "unavailable-too"]);
+///     let err = registry::sandbox("unavailable", &toml::Table::new(), &Context::new());
+///     assert!(matches!(err, Err(RegistryError::Build { .. })));
+/// }
+/// ```
+///
+/// See the [module documentation](crate::registry) for a complete example with options.
+#[macro_export]
+macro_rules! register_factory {
+    ($role:ident, $name:expr, $summary:expr, $builder:expr $(,)?) => {
+        $crate::register_factory!($role, $name, $summary, $builder, options = &[]);
+    };
+    ($role:ident, $name:expr, $summary:expr, $builder:expr, options = $options:expr $(,)?) => {
+        $crate::registry::inventory::submit! {
+            $crate::registry::Factory::$role($name, $summary, $builder)
+                .with_options($options)
+                .registered_in(::std::module_path!())
+        }
+    };
 }

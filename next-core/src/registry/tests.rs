@@ -463,3 +463,35 @@ fn role_kinds_have_their_config_names() {
         RoleKind::Tracer
     );
 }
+
+#[test]
+fn a_plugin_key_that_cannot_be_loaded_is_an_error_naming_it() {
+    let err = from_table::<dyn TraceRenderer>(
+        &table("kind = 'none'\nplugin = '/nonexistent/libnothing.so'"),
+        &Context::new(),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        matches!(
+            err,
+            RegistryError::Plugin {
+                role: RoleKind::TraceRenderer,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = crate::error::chain(&err);
+    assert!(message.contains("/nonexistent/libnothing.so"), "{message}");
+    let err = from_table::<dyn TraceRenderer>(&table("kind = 'none'\nplugin = 3"), &Context::new())
+        .err()
+        .unwrap();
+    assert!(
+        crate::error::chain(&err).contains("must be a path, not integer"),
+        "{}",
+        crate::error::chain(&err)
+    );
+    // Without the key, nothing is loaded and the table builds as before.
+    assert!(from_table::<dyn TraceRenderer>(&table("kind = 'none'"), &Context::new()).is_ok());
+}

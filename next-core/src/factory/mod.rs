@@ -1,4 +1,28 @@
-//! What a registration is: the role kinds, the builder function types and [`Factory`].
+//! What a factory is: the role kinds ([`RoleKind`]), the builder function types,
+//! [`Factory`] itself, the [`Context`] builders take, their [`RegistryError`], what a
+//! factory says about itself ([`Origin`], [`OptionDoc`]) and the factories added at run
+//! time ([`AnyRole`], [`PluginBuilder`]).
+//!
+//! The design decision: **this is the layer below both the [registry](crate::registry)
+//! and the plugin loader**. The registry finds and builds factories (and loads the plugin
+//! a configuration names); a plugin makes factories and adds them. Both depend on what a
+//! factory is, and neither on the other's inside, so the arrows run one way. The
+//! registry re-exports everything here: `registry::Factory` and `factory::Factory` are
+//! the same type, and the registry's path is the one the documentation uses.
+
+mod context;
+mod describe;
+pub(crate) mod dynamic;
+mod error;
+mod options;
+
+pub use context::Context;
+pub use describe::{check_option_docs, options_as_json, OptionDoc, Origin};
+#[cfg(feature = "plugin")]
+pub(crate) use dynamic::BuildAny;
+pub use dynamic::{AnyRole, PluginBuilder};
+pub use error::RegistryError;
+pub use options::{no_options, options};
 
 use std::fmt;
 use std::path::Path;
@@ -9,8 +33,6 @@ use crate::sandbox::Sandbox;
 use crate::trace::Tracer;
 use crate::train::Trainer;
 use crate::verify::Verifier;
-
-use super::{AnyRole, Context, OptionDoc, Origin, PluginBuilder, RegistryError};
 
 /// The six kinds of factory, one per role.
 ///
@@ -320,64 +342,3 @@ impl_role!(
     Verifier,
     Trainer,
 );
-
-/// Registers a factory at compile time, from any crate that depends on `next-core`.
-///
-/// `register_factory!(ROLE, NAME, SUMMARY, BUILDER)`, where `ROLE` is one of `sandbox`,
-/// `tracer`, `renderer`, `sampler`, `verifier`, `trainer` and `BUILDER` is a function of
-/// that role's builder type (such as
-/// [`RendererBuilder`](crate::registry::RendererBuilder)). A builder of the wrong role is a
-/// compile error. A fifth argument, `options = &[OptionDoc::new(..), ..]`, describes the
-/// configuration keys it takes for listings
-/// ([`OptionDoc`](crate::registry::OptionDoc)).
-///
-/// It expands to the plain `inventory` registration, which can also be written by hand;
-/// `inventory` is re-exported as [`next_core::registry::inventory`](crate::registry::inventory),
-/// so the registering crate needs no dependency of its own on it. Put either at module
-/// level, next to the builder, behind the backend's cargo feature if it has one:
-///
-/// ```
-/// use next_core::registry::{self, Context, Factory, RegistryError, RoleKind};
-/// use next_core::sandbox::Sandbox;
-///
-/// fn build_unavailable(
-///     _options: &toml::Table,
-///     _cx: &Context,
-/// ) -> Result<Box<dyn Sandbox>, RegistryError> {
-///     Err(RegistryError::build(RoleKind::Sandbox, "unavailable", "no isolation here"))
-/// }
-///
-/// // With the macro:
-/// next_core::register_factory!(sandbox, "unavailable", "never builds", build_unavailable);
-///
-/// // By hand, the same thing under another name:
-/// next_core::registry::inventory::submit! {
-///     Factory::sandbox("unavailable-too", "never builds either", build_unavailable)
-/// }
-///
-/// fn main() {
-///     let sandboxes: Vec<&str> = registry::list()
-///         .into_iter()
-///         .filter(|entry| entry.role == RoleKind::Sandbox)
-///         .map(|entry| entry.name)
-///         .collect();
-///     assert_eq!(sandboxes, ["unavailable", "unavailable-too"]);
-///     let err = registry::sandbox("unavailable", &toml::Table::new(), &Context::new());
-///     assert!(matches!(err, Err(RegistryError::Build { .. })));
-/// }
-/// ```
-///
-/// See the [module documentation](crate::registry) for a complete example with options.
-#[macro_export]
-macro_rules! register_factory {
-    ($role:ident, $name:expr, $summary:expr, $builder:expr $(,)?) => {
-        $crate::register_factory!($role, $name, $summary, $builder, options = &[]);
-    };
-    ($role:ident, $name:expr, $summary:expr, $builder:expr, options = $options:expr $(,)?) => {
-        $crate::registry::inventory::submit! {
-            $crate::registry::Factory::$role($name, $summary, $builder)
-                .with_options($options)
-                .registered_in(::std::module_path!())
-        }
-    };
-}

@@ -1,5 +1,5 @@
 //! Factories added at run time: [`AnyRole`], [`PluginBuilder`] and the process's list of
-//! loaded factories, which [`factories`](super::factories) walks after the compiled-in
+//! loaded factories, which the registry's `factories` walks after the compiled-in
 //! ones.
 //!
 //! The design decision: **the list only grows, and what it holds lives as long as the
@@ -118,24 +118,4 @@ pub(crate) fn loaded() -> Vec<&'static Factory> {
         .read()
         .unwrap_or_else(PoisonError::into_inner)
         .clone()
-}
-
-/// Loads the plugin that the `plugin` key of a `role` table names.
-pub(crate) fn load_plugin(role: RoleKind, value: &toml::Value) -> Result<(), RegistryError> {
-    let Some(path) = value.as_str() else {
-        return Err(RegistryError::Plugin {
-            role,
-            path: String::new(),
-            source: format!("the `plugin` key must be a path, not {}", value.type_str()).into(),
-        });
-    };
-    #[cfg(feature = "plugin")]
-    let loaded = crate::plugin::load(path).map(drop).map_err(Into::into);
-    #[cfg(not(feature = "plugin"))]
-    let loaded = Err("this build cannot load plugins (next-core feature `plugin`)".into());
-    loaded.map_err(|source| RegistryError::Plugin {
-        role,
-        path: path.to_owned(),
-        source,
-    })
 }
