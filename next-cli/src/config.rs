@@ -51,7 +51,6 @@ use next_core::render::TraceRenderer;
 use next_core::sample::RationaleSampler;
 use next_core::sandbox::Sandbox;
 use next_core::self_training::{LoopConfig, Roles, SelfTraining};
-use next_core::task::RepairTask;
 use next_core::trace::Tracer;
 use next_core::train::Trainer;
 use next_core::verify::Verifier;
@@ -236,24 +235,6 @@ fn one_line(text: &str) -> String {
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Reads a JSON Lines file of repair tasks: one task a line, blank lines skipped, the
-/// last line with or without its newline.
-///
-/// # Errors
-/// [`CliError::Io`] when the file cannot be read, [`CliError::Tasks`] naming the file
-/// and line of a line that is not a valid task, [`CliError::Config`] when the file holds
-/// no task at all.
-pub fn read_tasks(path: &Path) -> Result<Vec<RepairTask>, CliError> {
-    let tasks = next_core::task::read_tasks(path)?;
-    if tasks.is_empty() {
-        return Err(CliError::Config {
-            path: path.to_owned(),
-            message: "holds no tasks (expected one JSON repair task a line)".into(),
-        });
-    }
-    Ok(tasks)
 }
 
 #[cfg(test)]

@@ -130,7 +130,7 @@ fn import(args: &ImportArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     if args.dataset != Dataset::HumanevalfixPlus {
         report_skipped(&file, &loaded.skipped);
     }
-    write_tasks(&args.out, &loaded.tasks)?;
+    crate::tasks_file::write_tasks(&args.out, &loaded.tasks)?;
     crate::outln!(
         "wrote {} tasks to {}; {} records skipped",
         loaded.tasks.len(),
@@ -168,7 +168,7 @@ fn plus_tasks(
         .map(|(i, p)| (p.number, (i, p)))
         .collect();
     let _context = runtime.enter();
-    let sandbox = crate::trace_cmd::sandbox(&args.sandbox, None)?;
+    let sandbox = crate::input::sandbox(&args.sandbox, None)?;
     let per_input = args.per_input_s.max(0.1);
     let start = Instant::now();
     let jobs: Vec<_> = fix
@@ -269,20 +269,6 @@ async fn oracles(
         answers[index] = answer;
     }
     Ok(answers)
-}
-
-/// Writes `tasks` to `path`, one JSON task a line.
-pub(crate) fn write_tasks(path: &Path, tasks: &[RepairTask]) -> Result<(), CliError> {
-    let mut text = String::new();
-    for task in tasks {
-        text.push_str(&serde_json::to_string(task).map_err(CliError::Json)?);
-        text.push('\n');
-    }
-    std::fs::write(path, text).map_err(|source| CliError::Io {
-        action: "writing",
-        path: path.to_owned(),
-        source,
-    })
 }
 
 /// What `next data stats` counts.

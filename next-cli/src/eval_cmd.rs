@@ -98,7 +98,7 @@ struct Condition {
 /// [`CliError`] when a file cannot be read or written, a role cannot be built, or a
 /// setting is out of range.
 pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
-    let mut tasks = crate::config::read_tasks(&args.tasks)?;
+    let mut tasks = crate::tasks_file::read_tasks(&args.tasks)?;
     tasks.truncate(args.limit.unwrap_or(usize::MAX));
     let config = EvalConfig {
         n: args.n,

@@ -38,6 +38,7 @@ mod docker_cmd;
 mod error;
 mod eval_cmd;
 mod fetch_cmd;
+mod input;
 mod mbpp_r_cmd;
 mod model_cmd;
 mod mutate_cmd;
@@ -49,6 +50,7 @@ mod repair_cmd;
 mod report_cmd;
 mod resume_cmd;
 mod stdout;
+mod tasks_file;
 
 /// The allocator of `next`: see the comment in Cargo.toml. The sandboxes' children make
 /// no allocation between `clone3` and `execve`, so its lack of fork handlers is moot.
@@ -231,8 +233,8 @@ fn start(
     config: &Path, train: &Path, dev: &Path, out: &Path, runtime: &Runtime,
 ) -> Result<ExitCode, CliError> {
     let config = RunConfig::read(config)?;
-    let train = config::read_tasks(train)?;
-    let dev = config::read_tasks(dev)?;
+    let train = crate::tasks_file::read_tasks(train)?;
+    let dev = crate::tasks_file::read_tasks(dev)?;
     let looped = config.build()?;
     let result = runtime.block_on(looped.run(out, &train, &dev, &Bars::new()));
     resume_cmd::finish(result, out, &config)

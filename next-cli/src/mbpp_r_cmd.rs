@@ -66,12 +66,12 @@ pub struct MbppRArgs {
 /// fails, or the sandbox fails.
 pub fn run(args: &MbppRArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let start = Instant::now();
-    let mut tasks = mutate_cmd::of_splits(crate::config::read_tasks(&args.file)?, &args.splits);
+    let mut tasks = mutate_cmd::of_splits(crate::tasks_file::read_tasks(&args.file)?, &args.splits);
     tasks.truncate(args.limit.unwrap_or(usize::MAX));
     let params = args.sampling.params()?;
     let _context = runtime.enter();
     let model = RunConfig::read(&args.model)?.build_sampler()?;
-    let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
+    let sandbox = crate::input::sandbox(&args.sandbox, args.python.as_deref())?;
     let bar = bar(tasks.len());
     let mut programs = Vec::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {

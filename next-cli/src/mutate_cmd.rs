@@ -71,9 +71,9 @@ pub(crate) struct Mutant {
 /// [`CliError`] when a file cannot be read or written, or the sandbox fails.
 pub fn run(args: &MutateArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let start = Instant::now();
-    let tasks = of_splits(crate::config::read_tasks(&args.file)?, &args.splits);
+    let tasks = of_splits(crate::tasks_file::read_tasks(&args.file)?, &args.splits);
     let _context = runtime.enter();
-    let sandbox = crate::trace_cmd::sandbox(&args.sandbox, args.python.as_deref())?;
+    let sandbox = crate::input::sandbox(&args.sandbox, args.python.as_deref())?;
     let (kept, proposed) =
         failing_mutants(&sandbox, &tasks, args.per_operator, args.jobs, runtime)?;
     write_kept(
@@ -97,7 +97,7 @@ pub(crate) fn write_kept(
     out: &Path, kept: &[RepairTask], total: usize, start: Instant, what: &str, sources: &str,
     detail: &str,
 ) -> Result<(), CliError> {
-    crate::data_cmd::write_tasks(out, kept)?;
+    crate::tasks_file::write_tasks(out, kept)?;
     let distinct: std::collections::BTreeSet<&str> = kept
         .iter()
         .filter_map(|t| {

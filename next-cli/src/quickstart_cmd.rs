@@ -162,7 +162,7 @@ fn tasks(
         .filter(|t| wanted.iter().any(|w| source_of(w) == t.id.as_str()))
         .collect();
     let _context = runtime.enter();
-    let sandbox = crate::trace_cmd::sandbox("process", None)?;
+    let sandbox = crate::input::sandbox("process", None)?;
     eprintln!(
         "building the repair tasks from {} MBPP problems",
         sources.len()

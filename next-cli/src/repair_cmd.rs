@@ -83,13 +83,13 @@ pub fn run(args: &RepairArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
 
 /// The task of the task file (see the module documentation).
 fn read_task(path: &Path, id: Option<&str>) -> Result<RepairTask, CliError> {
-    let text = crate::verify_cmd::read(path, "task file")?;
+    let text = crate::input::read(path, "task file")?;
     if id.is_none() {
         if let Ok(task) = serde_json::from_str::<RepairTask>(&text) {
             return Ok(task);
         }
     }
-    let tasks = crate::config::read_tasks(path)?;
+    let tasks = crate::tasks_file::read_tasks(path)?;
     match id {
         Some(id) => tasks
             .into_iter()

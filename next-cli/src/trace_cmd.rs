@@ -13,12 +13,10 @@
 //! usage or infrastructure error (a missing file, no test, a sandbox or renderer that is
 //! not compiled in, a sandbox that cannot run).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use next_core::registry::{self, Context, RoleKind};
-use next_core::sandbox::Sandbox;
+use next_core::registry::{self, Context};
 use next_core::task::{Program, TestCase};
 use next_core::trace::Trace;
 // The `python` tracer and the renderers register themselves in next-tracers: link it.
@@ -26,7 +24,7 @@ use next_tracers as _;
 use tokio::runtime::Runtime;
 
 use crate::error::CliError;
-use crate::verify_cmd::read;
+use crate::input::{parse_tests, read, read_program, sandbox};
 
 /// The arguments of `next trace`.
 #[derive(clap::Args, Debug)]
@@ -83,7 +81,7 @@ fn tests(args: &TraceArgs) -> Result<Vec<TestCase>, CliError> {
         .map(|code| TestCase::new(code.clone()).map_err(CliError::Input))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(path) = &args.tests_file {
-        tests.extend(crate::verify_cmd::parse_tests(&read(path, "tests file")?)?);
+        tests.extend(parse_tests(&read(path, "tests file")?)?);
     }
     if tests.is_empty() {
         return Err(CliError::NoTestGiven);
@@ -91,41 +89,9 @@ fn tests(args: &TraceArgs) -> Result<Vec<TestCase>, CliError> {
     Ok(tests)
 }
 
-/// The sandbox named `name`, or an error that says how to get it.
-pub(crate) fn sandbox(name: &str, python: Option<&Path>) -> Result<Arc<dyn Sandbox>, CliError> {
-    let mut options = toml::Table::new();
-    if let Some(python) = python {
-        if name != "process" {
-            return Err(CliError::PythonNotProcess);
-        }
-        options.insert(
-            "interpreter".to_owned(),
-            toml::Value::String(python.display().to_string()),
-        );
-    }
-    let compiled: Vec<&str> = registry::list()
-        .into_iter()
-        .filter(|entry| entry.role == RoleKind::Sandbox)
-        .map(|entry| entry.name)
-        .collect();
-    if !compiled.contains(&name) {
-        return Err(CliError::SandboxMissing {
-            name: name.to_owned(),
-            compiled: compiled.join(", "),
-        });
-    }
-    registry::sandbox(name, &options, &Context::new())
-        .map(Arc::from)
-        .map_err(|source| CliError::Role {
-            role: "sandbox",
-            name: name.to_owned(),
-            source,
-        })
-}
-
 /// The traces, rendered or as JSON.
 fn trace(args: &TraceArgs, runtime: &Runtime) -> Result<String, CliError> {
-    let program = Program::new(crate::verify_cmd::read_program(&args.program, "program")?);
+    let program = Program::new(read_program(&args.program, "program")?);
     let tests = tests(args)?;
     let _context = runtime.enter();
     let renderer = if args.json {
@@ -168,31 +134,5 @@ fn trace(args: &TraceArgs, runtime: &Runtime) -> Result<String, CliError> {
             })
             .map_err(CliError::Json),
         Some(renderer) => Ok(renderer.render(&program, &tests, &traces)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_sandboxes_name_their_cargo_feature() {
-        let compiled = |name: &str| {
-            registry::list()
-                .iter()
-                .any(|entry| entry.role == RoleKind::Sandbox && entry.name == name)
-        };
-        if !compiled("wasm") {
-            let err = sandbox("wasm", None)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            assert!(err.contains("cargo feature `wasm`"), "{err}");
-        }
-        let err = sandbox("nope", None)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(err.contains("no sandbox `nope`"), "{err}");
     }
 }

@@ -49,7 +49,7 @@ impl RoleArgs {
     /// [`CliError`] when the sandbox or a role cannot be built.
     pub fn build(&self) -> Result<Roles, CliError> {
         let no_options = toml::Table::new();
-        let sandbox = crate::trace_cmd::sandbox(&self.sandbox, self.python.as_deref())?;
+        let sandbox = crate::input::sandbox(&self.sandbox, self.python.as_deref())?;
         let cx = Context::new().with_sandbox(sandbox);
         Ok(Roles {
             tracer: registry::tracer(&self.tracer, &no_options, &cx)
