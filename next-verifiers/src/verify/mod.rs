@@ -178,12 +178,21 @@ pub use value::{py_literal, Value};
 
 use plan::{PlanCache, Plans, TestPlan};
 
-/// The planner's source, run as its own job (it never sees a program).
-const PLANNER: &str = include_str!("../../harness/planner.py");
+/// The planner's source, run as its own job (it never sees a program): EvalPlus's check
+/// and the planner's plain values joined ahead of the planner.
+const PLANNER: &str = concat!(
+    include_str!("../../harness/evalplus.py"),
+    include_str!("../../harness/plan_values.py"),
+    include_str!("../../harness/planner.py")
+);
 /// The most time a planner job may take (it runs test code only).
 const PLANNER_WALL: Duration = Duration::from_secs(120);
-/// The candidate harness's source, run with the program.
-const CANDIDATE: &str = include_str!("../../harness/candidate.py");
+/// The candidate harness's source, run with the program: EvalPlus's check (for delegated
+/// tests that call it) joined ahead of the harness.
+const CANDIDATE: &str = concat!(
+    include_str!("../../harness/evalplus.py"),
+    include_str!("../../harness/candidate.py")
+);
 /// What a candidate job runs: it starts the harness, compiled or from source.
 const BOOTSTRAP: &str = include_str!("../../harness/bootstrap.py");
 

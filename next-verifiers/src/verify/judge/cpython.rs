@@ -343,16 +343,15 @@ fn python() -> Option<std::path::PathBuf> {
 
 /// Each source's outcome in CPython: `=canon` or `!ExceptionType`.
 fn cpython(python: &std::path::Path, sources: &[String]) -> Vec<String> {
-    let planner = super::super::PLANNER;
-    let start = planner.find("def __next_evalplus__").unwrap();
-    let end = planner.find("# Attributes of plain values").unwrap();
+    // EvalPlus's check, as the planner and the candidate harness both run it.
+    let evalplus = include_str!("../../../harness/evalplus.py");
     // The sources travel inside the script, as a JSON string (also a Python literal).
     let sources = serde_json::to_string(&serde_json::to_string(sources).unwrap()).unwrap();
     let script = format!(
         "import json, math\n{}\n{CANON}\nfor src in json.loads({sources}):\n    \
          try:\n        print('=' + canon(eval(src)))\n    \
          except Exception as e:\n        print('!' + type(e).__name__)\n",
-        &planner[start..end]
+        evalplus
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("judge_reference.py");
