@@ -22,7 +22,7 @@ pub use describe::{check_option_docs, options_as_json, OptionDoc, Origin};
 pub(crate) use dynamic::BuildAny;
 pub use dynamic::{AnyRole, PluginBuilder};
 pub use error::RegistryError;
-pub use options::{no_options, options};
+pub use options::{configured, no_options, options};
 
 use std::fmt;
 use std::path::Path;

@@ -112,9 +112,9 @@ mod builtin;
 mod tests;
 
 pub use crate::factory::{
-    check_option_docs, no_options, options, options_as_json, AnyRole, BuildFn, Builder, Context,
-    Factory, OptionDoc, Origin, PluginBuilder, RegistryError, RendererBuilder, Role, RoleKind,
-    SamplerBuilder, SandboxBuilder, TracerBuilder, TrainerBuilder, VerifierBuilder,
+    check_option_docs, configured, no_options, options, options_as_json, AnyRole, BuildFn, Builder,
+    Context, Factory, OptionDoc, Origin, PluginBuilder, RegistryError, RendererBuilder, Role,
+    RoleKind, SamplerBuilder, SandboxBuilder, TracerBuilder, TrainerBuilder, VerifierBuilder,
 };
 /// The `inventory` crate, re-exported so that backend crates can write
 /// `next_core::registry::inventory::submit! { ... }` without depending on it themselves.
@@ -408,4 +408,59 @@ macro_rules! register_factory {
                 .registered_in(::std::module_path!())
         }
     };
+}
+
+/// Registers a factory configured by one struct: its builder deserializes the options
+/// into the struct `new` takes (as [`options`]) and makes the role with `new`, whose
+/// error becomes the factory's [`RegistryError::Build`] (see [`configured`]).
+///
+/// `register_configured!(ROLE, NAME, SUMMARY, NEW)`, with `ROLE` as in
+/// [`register_factory!`](crate::register_factory) and `NEW` a function from the
+/// configuration struct to `Result<Role, E>`; a fifth argument `options = &[..]`
+/// describes the keys, as there.
+///
+/// ```
+/// use next_core::registry::{self, Context, RoleKind};
+/// use next_core::render::{NoneRenderer, TraceRenderer};
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config {
+///     width: usize,
+/// }
+///
+/// fn new(config: Config) -> Result<NoneRenderer, String> {
+///     if config.width == 0 { Err("a width of 0".into()) } else { Ok(NoneRenderer) }
+/// }
+///
+/// next_core::register_configured!(renderer, "plain-configured", "the program", new);
+///
+/// let built = registry::renderer("plain-configured", &toml::from_str("width = 8").unwrap(), &Context::new());
+/// assert_eq!(built.unwrap().name(), "none");
+/// let err = registry::renderer("plain-configured", &toml::from_str("width = 0").unwrap(), &Context::new());
+/// assert!(next_core::error::chain(&err.err().unwrap()).contains("a width of 0"));
+/// ```
+#[macro_export]
+macro_rules! register_configured {
+    ($role:ident, $name:expr, $summary:expr, $new:expr $(,)?) => {
+        $crate::register_configured!($role, $name, $summary, $new, options = &[]);
+    };
+    ($role:ident, $name:expr, $summary:expr, $new:expr, options = $options:expr $(,)?) => {
+        $crate::register_factory!(
+            $role,
+            $name,
+            $summary,
+            |options, _cx| {
+                let role = $crate::register_configured!(@kind $role);
+                Ok(::std::boxed::Box::new($crate::registry::configured(role, $name, options, $new)?))
+            },
+            options = $options,
+        );
+    };
+    (@kind sandbox) => { $crate::registry::RoleKind::Sandbox };
+    (@kind tracer) => { $crate::registry::RoleKind::Tracer };
+    (@kind renderer) => { $crate::registry::RoleKind::TraceRenderer };
+    (@kind sampler) => { $crate::registry::RoleKind::RationaleSampler };
+    (@kind verifier) => { $crate::registry::RoleKind::Verifier };
+    (@kind trainer) => { $crate::registry::RoleKind::Trainer };
 }

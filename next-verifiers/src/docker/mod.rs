@@ -113,25 +113,17 @@ mod sandbox;
 mod spec;
 mod termination;
 
-use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
-use next_core::sandbox::Sandbox;
+use next_core::registry::OptionDoc;
 
 pub use build::{build_image, ImageOptions, ImageReport};
 pub use config::{DockerConfig, DEFAULT_IMAGE, DEFAULT_SOCKET};
 pub use sandbox::DockerSandbox;
 
-fn build_docker(options: &toml::Table, _cx: &Context) -> Result<Box<dyn Sandbox>, RegistryError> {
-    let config: DockerConfig = registry::options(RoleKind::Sandbox, "docker", options)?;
-    let sandbox = DockerSandbox::new(config)
-        .map_err(|e| RegistryError::build(RoleKind::Sandbox, "docker", e))?;
-    Ok(Box::new(sandbox))
-}
-
-next_core::register_factory!(
+next_core::register_configured!(
     sandbox,
     "docker",
     "a fresh locked-down container of the local Docker engine per job (no network, cgroup limits, read-only root)",
-    build_docker,
+    DockerSandbox::new,
     options = &[
         OptionDoc::new("image", "\"next-python:latest\"", "the image jobs run in"),
         OptionDoc::new("socket", "\"/var/run/docker.sock\"", "the engine's Unix socket"),

@@ -125,7 +125,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
+use next_core::registry::OptionDoc;
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 pub use config::{IsolationConfig, Mode, OnOutputLimit, ProcessConfig, DEFAULT_PRELOAD};
@@ -324,18 +324,11 @@ fn start_warm(
     Ok((warm, dir))
 }
 
-fn build_process(options: &toml::Table, _cx: &Context) -> Result<Box<dyn Sandbox>, RegistryError> {
-    let config: ProcessConfig = registry::options(RoleKind::Sandbox, "process", options)?;
-    let sandbox = ProcessSandbox::new(config)
-        .map_err(|e| RegistryError::build(RoleKind::Sandbox, "process", e))?;
-    Ok(Box::new(sandbox))
-}
-
-next_core::register_factory!(
+next_core::register_configured!(
     sandbox,
     "process",
     "CPython in a child process: namespaces, rlimits, cold or warm (fork server)",
-    build_process,
+    ProcessSandbox::new,
     options = &[
         OptionDoc::unset(
             "interpreter",

@@ -123,7 +123,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
+use next_core::registry::OptionDoc;
 use next_core::sandbox::{Execution, Job, Sandbox, SandboxError};
 
 pub use config::WasmConfig;
@@ -314,19 +314,12 @@ impl Sandbox for WasmSandbox {
     }
 }
 
-fn build_wasm(options: &toml::Table, _cx: &Context) -> Result<Box<dyn Sandbox>, RegistryError> {
-    let config: WasmConfig = registry::options(RoleKind::Sandbox, "wasm", options)?;
-    let sandbox =
-        WasmSandbox::new(config).map_err(|e| RegistryError::build(RoleKind::Sandbox, "wasm", e))?;
-    Ok(Box::new(sandbox))
-}
-
-next_core::register_factory!(
+next_core::register_configured!(
     sandbox,
     "wasm",
     "CPython for WASI in wasmtime: no files but a fresh work directory, no network, \
      memory and time limits from the host",
-    build_wasm,
+    WasmSandbox::new,
     options = &[
         OptionDoc::unset(
             "module",

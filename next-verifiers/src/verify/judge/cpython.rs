@@ -348,10 +348,9 @@ fn cpython(python: &std::path::Path, sources: &[String]) -> Vec<String> {
     // The sources travel inside the script, as a JSON string (also a Python literal).
     let sources = serde_json::to_string(&serde_json::to_string(sources).unwrap()).unwrap();
     let script = format!(
-        "import json, math\n{}\n{CANON}\nfor src in json.loads({sources}):\n    \
+        "import json, math\n{evalplus}\n{CANON}\nfor src in json.loads({sources}):\n    \
          try:\n        print('=' + canon(eval(src)))\n    \
-         except Exception as e:\n        print('!' + type(e).__name__)\n",
-        evalplus
+         except Exception as e:\n        print('!' + type(e).__name__)\n"
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("judge_reference.py");
