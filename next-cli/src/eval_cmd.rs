@@ -31,7 +31,7 @@ use tokio::runtime::Runtime;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
-use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs, ShotArgs};
+use crate::walk_args::{self, Roles, WalkArgs};
 
 /// The arguments of `next eval`.
 #[derive(clap::Args, Debug)]
@@ -74,15 +74,9 @@ pub struct EvalArgs {
     /// Print the results as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// The roles that trace and judge.
+    /// The roles, shots and sampling of the walk.
     #[command(flatten)]
-    roles: RoleArgs,
-    /// The few-shot exemplars before each prompt.
-    #[command(flatten)]
-    shots: ShotArgs,
-    /// How samples are drawn.
-    #[command(flatten)]
-    sampling: SamplingArgs,
+    walk: WalkArgs,
 }
 
 /// One renderer's results.
@@ -103,13 +97,13 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     let config = EvalConfig {
         n: args.n,
         ks: args.k.clone(),
-        params: args.sampling.params()?,
+        params: args.walk.sampling.params()?,
         concurrency: args.concurrency,
         ..EvalConfig::default()
     };
     config.validate().map_err(CliError::Input)?;
     let _context = runtime.enter();
-    let Roles { tracer, verifier } = args.roles.build()?;
+    let Roles { tracer, verifier } = args.walk.roles.build()?;
     let sampler = RunConfig::read(&args.model)?.build_sampler()?;
     let proxy_sampler = match &args.proxy {
         Some(path) => Some(RunConfig::read(path)?.build_sampler()?),
@@ -123,7 +117,7 @@ pub fn run(args: &EvalArgs, runtime: &Runtime) -> Result<ExitCode, CliError> {
     for (i, name) in args.renderer.iter().enumerate() {
         let renderer = walk_args::renderer(name)?;
         let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
-        let shots = runtime.block_on(args.shots.render(&repairer, &base))?;
+        let shots = runtime.block_on(args.walk.shots.render(&repairer, &base))?;
         let repairer = repairer.with_shots(&shots).shots_for_tuned(true);
         let tasks_bar = bar(tasks.len(), &format!("eval {name}"));
         let report = runtime
@@ -228,7 +222,7 @@ fn results_json(
         "tasks": args.tasks,
         "n": args.n,
         "ks": args.k,
-        "shots": args.shots.count(checkpoint),
+        "shots": args.walk.shots.count(checkpoint),
         "checkpoint": checkpoint,
         "conditions": conditions
             .iter()

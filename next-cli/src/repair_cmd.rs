@@ -31,7 +31,7 @@ use tokio::runtime::Runtime;
 
 use crate::config::RunConfig;
 use crate::error::CliError;
-use crate::walk_args::{self, RoleArgs, Roles, SamplingArgs, ShotArgs};
+use crate::walk_args::{self, Roles, WalkArgs};
 
 /// The arguments of `next repair`.
 #[derive(clap::Args, Debug)]
@@ -52,15 +52,9 @@ pub struct RepairArgs {
     /// The trace renderer (inline, scratchpad, blocks, or none for the program alone).
     #[arg(long, default_value = "inline")]
     renderer: String,
-    /// The roles that trace and judge.
+    /// The roles, shots and sampling of the walk.
     #[command(flatten)]
-    roles: RoleArgs,
-    /// The few-shot exemplars before the prompt.
-    #[command(flatten)]
-    shots: ShotArgs,
-    /// How samples are drawn.
-    #[command(flatten)]
-    sampling: SamplingArgs,
+    walk: WalkArgs,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -111,14 +105,14 @@ fn read_task(path: &Path, id: Option<&str>) -> Result<RepairTask, CliError> {
 /// Walks the task through the roles and prints the repair; whether a fix passed.
 fn repair(args: &RepairArgs, runtime: &Runtime) -> Result<bool, CliError> {
     let task = read_task(&args.task, args.id.as_deref())?;
-    let params = args.sampling.params()?;
+    let params = args.walk.sampling.params()?;
     let _context = runtime.enter();
     let renderer = walk_args::renderer(&args.renderer)?;
-    let Roles { tracer, verifier } = args.roles.build()?;
+    let Roles { tracer, verifier } = args.walk.roles.build()?;
     let sampler = RunConfig::read(&args.model)?.build_sampler()?;
     let repairer = Repairer::new(&*tracer, &*renderer, &*sampler, &*verifier);
     let base = Checkpoint::base();
-    let shots = runtime.block_on(args.shots.render(&repairer, &base))?;
+    let shots = runtime.block_on(args.walk.shots.render(&repairer, &base))?;
     let repairer = repairer.with_shots(&shots).shots_for_tuned(true);
     let repair = runtime.block_on(repairer.repair(&task, &base, args.n, &params))?;
     if args.json {

@@ -1,5 +1,6 @@
 //! The arguments that `next repair` and `next eval` share: the roles that walk a task
-//! (tracer, verifier, their sandbox) and the sampling parameters.
+//! (tracer, verifier, their sandbox), the few-shot exemplars and the sampling parameters,
+//! together [`WalkArgs`].
 
 use std::path::PathBuf;
 
@@ -17,6 +18,21 @@ use next_core::verify::Verifier;
 use crate::error::CliError;
 
 /// The roles that trace and judge a task.
+/// What every command that walks tasks takes: the roles that trace and judge, the
+/// few-shot exemplars before each prompt and how samples are drawn.
+#[derive(clap::Args, Debug)]
+pub struct WalkArgs {
+    /// The roles that trace and judge.
+    #[command(flatten)]
+    pub roles: RoleArgs,
+    /// The few-shot exemplars before each prompt.
+    #[command(flatten)]
+    pub shots: ShotArgs,
+    /// How samples are drawn.
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct RoleArgs {
     /// The tracer (a registered tracer's name).
