@@ -138,6 +138,21 @@ pub struct TaskScore {
     pub failure: Option<StepFailure>,
 }
 
+#[cfg(test)]
+impl TaskScore {
+    /// A task's score for tests: `passed` of 2 samples, both parsed, no failure.
+    pub(crate) fn of_two(task: &str, bug_type: Option<&str>, passed: usize) -> Self {
+        TaskScore {
+            task: task.to_owned(),
+            bug_type: bug_type.map(str::to_owned),
+            counts: Counts::new(2, passed).expect("at most 2 passed"),
+            parsed: 2,
+            rationales: Vec::new(),
+            failure: None,
+        }
+    }
+}
+
 /// The scores of a set of tasks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
@@ -449,14 +464,7 @@ mod tests {
 
     #[test]
     fn scores_split_by_bug_type() {
-        let task = |id: &str, kind: Option<&str>, passed: usize| TaskScore {
-            task: id.to_owned(),
-            bug_type: kind.map(str::to_owned),
-            counts: c(2, passed),
-            parsed: 2,
-            rationales: Vec::new(),
-            failure: None,
-        };
+        let task = TaskScore::of_two;
         let config = EvalConfig {
             n: 2,
             ks: vec![1, 2],

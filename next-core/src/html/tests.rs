@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::checkpoint::Checkpoint;
 use crate::eval::{report, EvalConfig, ProxyScore, TaskScore};
-use crate::metrics::Counts;
 use crate::prompt::{format_answer, Message, Prompt, Role};
 use crate::run::{
     Best, FailureCounts, Phase, PhaseMetrics, PromptRecord, RecordFile, RunDir, SampleRecord,
@@ -257,14 +256,7 @@ fn an_unfinished_run_is_reported_as_far_as_it_went() {
 
 #[test]
 fn an_eval_page_shows_the_results_numbers_and_escapes_task_text() {
-    let score = |id: &str, kind: &str, c: usize| TaskScore {
-        task: id.into(),
-        bug_type: Some(kind.into()),
-        counts: Counts::new(2, c).unwrap(),
-        parsed: 2,
-        rationales: Vec::new(),
-        failure: None,
-    };
+    let score = |id: &str, kind: &str, c: usize| TaskScore::of_two(id, Some(kind), c);
     let config = EvalConfig {
         n: 2,
         ks: vec![1, 2],
