@@ -20,64 +20,20 @@ pub(crate) fn read(path: &Path, what: &'static str) -> Result<String, CliError> 
     })
 }
 
-/// The source of a Python program at `path`: UTF-8, or where it is not, the encoding its
-/// PEP 263 coding line declares (in its first two lines), as CPython reads it. The
-/// Latin-1 family is decoded here (each byte one character); the coding line stays in
-/// the text, where CPython ignores it in a program given as text.
+/// The source of a Python program at `path`, decoded as CPython decodes a source file
+/// (`next_core::python::decode_source`: UTF-8, or the encoding its PEP 263 coding line
+/// declares). The coding line stays in the text, where CPython ignores it in a program
+/// given as text.
 pub(crate) fn read_program(path: &Path, what: &'static str) -> Result<String, CliError> {
     let bytes = std::fs::read(path).map_err(|source| CliError::Read {
         what,
         path: path.to_owned(),
         source,
     })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(err) => {
-            let bytes = err.into_bytes();
-            if coding_is_latin1(&bytes) {
-                return Ok(bytes.iter().map(|&b| char::from(b)).collect());
-            }
-            Err(CliError::Read {
-                what,
-                path: path.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "stream did not contain valid UTF-8, and no coding line declares \
-                     Latin-1 (PEP 263)",
-                ),
-            })
-        }
-    }
-}
-
-/// Whether one of the first two lines of `bytes` is a PEP 263 comment declaring a
-/// Latin-1 encoding (`# -*- coding: latin-1 -*-`, `# vim: set fileencoding=iso-8859-1`).
-fn coding_is_latin1(bytes: &[u8]) -> bool {
-    bytes.split(|&b| b == b'\n').take(2).any(|line| {
-        let text: String = line.iter().map(|&b| char::from(b)).collect();
-        let trimmed = text.trim_start_matches([' ', '\t', '\x0c']);
-        if !trimmed.starts_with('#') {
-            return false;
-        }
-        let Some(at) = trimmed.find("coding") else {
-            return false;
-        };
-        let rest = &trimmed[at + "coding".len()..];
-        let Some(rest) = rest.strip_prefix([':', '=']) else {
-            return false;
-        };
-        let name: String = rest
-            .trim_start_matches([' ', '\t'])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect::<String>()
-            .to_ascii_lowercase()
-            .replace('_', "-");
-        matches!(
-            name.as_str(),
-            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "l1" | "iso-latin-1" | "cp819"
-        ) || name.starts_with("iso-8859-1-")
-            || name.starts_with("latin-1-")
+    next_core::python::decode_source(&bytes).map_err(|err| CliError::Read {
+        what,
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, err),
     })
 }
 
@@ -155,7 +111,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_latin1_program_with_a_coding_line_is_read() {
+    fn a_program_with_a_coding_line_is_read_in_its_encoding() {
         let dir = std::env::temp_dir().join(format!("next-latin1-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("p.py");
@@ -164,8 +120,17 @@ mod tests {
             read_program(&path, "program").unwrap(),
             "# -*- coding: latin-1 -*-\nx = '\u{e9}'\n"
         );
+        std::fs::write(&path, b"# coding: shift_jis\nx = '\x93\xfa'\n").unwrap();
+        assert_eq!(
+            read_program(&path, "program").unwrap(),
+            "# coding: shift_jis\nx = '\u{65e5}'\n"
+        );
         std::fs::write(&path, b"x = '\xe9'\n").unwrap();
-        assert!(read_program(&path, "program").is_err());
+        let err = read_program(&path, "program").err().unwrap();
+        assert!(
+            next_core::error::chain(&err).contains("not valid UTF-8"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

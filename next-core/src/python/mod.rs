@@ -1,6 +1,11 @@
-//! Reading Python source by its text, without a parser: where a logical line goes on
-//! past a physical one. The tracer's renderer and the data loaders both need to know it,
-//! and neither may run Python for it.
+//! Reading Python source without running Python: its text from a file's bytes, decoded
+//! as CPython decodes a file ([`decode_source`], PEP 263), and where a logical line goes
+//! on past a physical one ([`LineScan`]). The commands, the tracer's renderer and the
+//! data loaders need both, and none may run Python for it.
+
+mod source;
+
+pub use source::{decode_source, SourceError};
 
 /// The state of a line-by-line scan of Python source: open brackets, an open string
 /// (its quote, and whether it is triple-quoted), a backslash joining the next line.
