@@ -73,6 +73,8 @@ mod reference;
 mod rows;
 mod step;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 mod timing;
 
