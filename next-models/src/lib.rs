@@ -113,6 +113,9 @@
 
 #[macro_use]
 mod factory;
+#[cfg(any(feature = "openai", feature = "gemini"))]
+#[macro_use]
+mod hosted;
 
 pub mod artifact;
 pub mod checkpoint;

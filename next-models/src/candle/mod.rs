@@ -169,6 +169,32 @@ pub fn default_model() -> Result<PathBuf, CandleError> {
     }
 }
 
+/// The base model: the `configured` GGUF, or the cached default model.
+///
+/// # Errors
+/// As [`default_model`], when none is configured.
+fn configured_or_default(configured: Option<&PathBuf>) -> Result<PathBuf, CandleError> {
+    configured.map_or_else(default_model, |path| Ok(path.clone()))
+}
+
+/// The paths a checkpoint's data names: a GGUF under [`GGUF_KEY`] and an adapter
+/// directory under [`ADAPTER_KEY`], each `None` when the key is absent.
+///
+/// # Errors
+/// The key whose value is not a path (a non-empty string).
+fn checkpoint_paths(
+    checkpoint: &Checkpoint,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), &'static str> {
+    let path = |key: &'static str| match checkpoint.data.get(key) {
+        None => Ok(None),
+        Some(serde_json::Value::String(path)) if !path.trim().is_empty() => {
+            Ok(Some(PathBuf::from(path)))
+        }
+        Some(_) => Err(key),
+    };
+    Ok((path(GGUF_KEY)?, path(ADAPTER_KEY)?))
+}
+
 /// One call of the sampler, as the worker thread gets it.
 struct Job {
     files: ModelFiles,
@@ -192,11 +218,19 @@ pub struct CandleSampler {
 
 impl std::fmt::Debug for CandleSampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CandleSampler")
-            .field("config", &self.config)
-            .field("base", &self.base)
-            .finish_non_exhaustive()
+        debug_role(f, "CandleSampler", &self.config, &self.base)
     }
+}
+
+/// Shows a candle role as its configuration and its base model, leaving out what it
+/// holds at run time.
+fn debug_role(
+    f: &mut std::fmt::Formatter<'_>, name: &str, config: &dyn std::fmt::Debug, base: &Path,
+) -> std::fmt::Result {
+    f.debug_struct(name)
+        .field("config", config)
+        .field("base", &base)
+        .finish_non_exhaustive()
 }
 
 impl CandleSampler {
@@ -207,10 +241,7 @@ impl CandleSampler {
     /// [`CandleError::MissingModel`] when the default model is not cached (the message
     /// names `next model fetch`), and any error of [`LocalModel::load`].
     pub fn new(config: CandleConfig) -> Result<Self, CandleError> {
-        let base = match &config.model {
-            Some(path) => path.clone(),
-            None => default_model()?,
-        };
+        let base = configured_or_default(config.model.as_ref())?;
         let model = LocalModel::load(&base, config.weights, config.context_length)?;
         let (jobs, queue) = mpsc::channel::<Job>();
         let settings = config.clone();
@@ -256,14 +287,7 @@ impl CandleSampler {
                  {{\"{ADAPTER_KEY}\": \"<adapter directory>\"}} (or both)"
             ),
         };
-        let path = |key: &str| match checkpoint.data.get(key) {
-            None => Ok(None),
-            Some(serde_json::Value::String(path)) if !path.trim().is_empty() => {
-                Ok(Some(PathBuf::from(path)))
-            }
-            Some(_) => Err(refuse()),
-        };
-        let (gguf, adapter) = (path(GGUF_KEY)?, path(ADAPTER_KEY)?);
+        let (gguf, adapter) = checkpoint_paths(checkpoint).map_err(|_| refuse())?;
         if gguf.is_none() && adapter.is_none() {
             return Err(refuse());
         }

@@ -41,19 +41,29 @@ type Result<T> = std::result::Result<T, candle_core::Error>;
 /// memory (`heads x chunk x context` floats) while keeping the matrices wide.
 pub(crate) const PREFILL_CHUNK: usize = 256;
 
-pub(super) struct Layer {
+/// A layer's weights, its projections stored as `S` where they are stacked and as `P`
+/// where they are not: quantized for the inference ([`Layer`]), in `f32` for the
+/// training (`train::net::FrozenLayer`).
+pub(crate) struct Block<S, P> {
+    /// The attention's input norm, `n_embd` wide.
     pub attn_norm: Vec<f32>,
     /// The query, key and value matrices, stacked: `(heads + 2 kv_heads) x head_dim`
     /// outputs.
-    pub qkv: Fused,
-    pub wo: Linear,
+    pub qkv: S,
+    /// The attention's output projection.
+    pub wo: P,
+    /// The feed-forward's input norm, `n_embd` wide.
     pub ffn_norm: Vec<f32>,
-    /// The gate and up matrices, stacked: `2 ff` outputs.
-    pub gate_up: Fused,
-    pub down: Linear,
+    /// The gate and up matrices, stacked: `2 ff` outputs (gate rows, then up rows).
+    pub gate_up: S,
+    /// The feed-forward's output projection.
+    pub down: P,
     /// The width of the feed-forward's hidden layer.
     pub ff: usize,
 }
+
+/// A layer of the inference model.
+pub(super) type Layer = Block<Fused, Linear>;
 
 /// A loaded llama-family model.
 ///

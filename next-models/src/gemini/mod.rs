@@ -36,7 +36,7 @@ use reqwest::header::HeaderName;
 
 pub use self::config::{GeminiConfig, SafetySetting};
 use crate::error::ModelError;
-use crate::http::{self, Api, Settings};
+use crate::http::{self, Api};
 
 /// The name of the backend in messages, and of its factory.
 const NAME: &str = "gemini";
@@ -67,28 +67,18 @@ impl GeminiSampler {
     /// header.
     pub fn new(config: GeminiConfig) -> Result<Self, ModelError> {
         resource(&config.model).map_err(ModelError::Config)?;
-        if config.max_candidates_per_request == 0 {
-            return Err(ModelError::Config(
-                "max_candidates_per_request must be at least 1".into(),
-            ));
-        }
-        let base = http::check_base_url(&config.base_url)?.to_owned();
+        let base = config.checked_base_url()?.to_owned();
         let key = http::env_key(&config.api_key_env).ok_or_else(|| {
             ModelError::Config(format!(
                 "the environment variable {} (api_key_env) must hold the Gemini API key",
                 config.api_key_env
             ))
         })?;
-        let api = Api::new(
-            Settings::new(
-                NAME,
-                config.timeout_secs,
-                config.max_concurrency,
-                &config.retry,
-                &config.headers,
-            )
-            .with_key(HeaderName::from_static(KEY_HEADER), Some(key), String::new),
-        )?;
+        let api = Api::new(config.settings(NAME).with_key(
+            HeaderName::from_static(KEY_HEADER),
+            Some(key),
+            String::new,
+        ))?;
         Ok(Self { api, base, config })
     }
 
@@ -188,33 +178,7 @@ register_configured!(
     NAME,
     "the Gemini generateContent API (candidateCount, safety blocks as missing samples)",
     GeminiSampler::new,
-    options = &[
-        next_core::registry::OptionDoc::new(
-            "base_url",
-            "\"https://generativelanguage.googleapis.com\"",
-            "the API's base URL"
-        ),
-        next_core::registry::OptionDoc::new("model", "", "the base model"),
-        next_core::registry::OptionDoc::new(
-            "api_key_env",
-            "\"GEMINI_API_KEY\"",
-            "the variable holding the API key (unset: none sent)"
-        ),
-        next_core::registry::OptionDoc::new(
-            "timeout_secs",
-            "120.0",
-            "the most seconds of one request"
-        ),
-        next_core::registry::OptionDoc::new("max_concurrency", "8", "requests at once"),
-        next_core::registry::OptionDoc::new(
-            "max_candidates_per_request",
-            "8",
-            "samples asked for in one request"
-        ),
-        next_core::registry::OptionDoc::new("safety_settings", "[]", "the safety settings sent"),
-        next_core::registry::OptionDoc::new("retry", "{}", "the retry policy (a table)"),
-        next_core::registry::OptionDoc::new("headers", "{}", "extra HTTP headers (a table)"),
-    ],
+    options = GeminiConfig::OPTIONS,
 );
 
 #[cfg(test)]

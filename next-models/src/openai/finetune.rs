@@ -542,44 +542,5 @@ register_configured!(
     NAME,
     "OpenAI's fine-tuning API: uploads the examples, runs a job, returns the tuned model",
     OpenAiFineTuneTrainer::new,
-    options = &[
-        next_core::registry::OptionDoc::new(
-            "base_url",
-            "\"https://api.openai.com/v1\"",
-            "the API's base URL"
-        ),
-        next_core::registry::OptionDoc::new("model", "", "the base model to tune"),
-        next_core::registry::OptionDoc::new(
-            "api_key_env",
-            "\"OPENAI_API_KEY\"",
-            "the variable holding the API key"
-        ),
-        next_core::registry::OptionDoc::unset("suffix", "in the tuned model's name"),
-        next_core::registry::OptionDoc::unset("n_epochs", "epochs (unset: the service's choice)"),
-        next_core::registry::OptionDoc::unset(
-            "batch_size",
-            "batch size (unset: the service's choice)"
-        ),
-        next_core::registry::OptionDoc::unset(
-            "learning_rate_multiplier",
-            "(unset: the service's choice)"
-        ),
-        next_core::registry::OptionDoc::unset("seed", "the job's seed"),
-        next_core::registry::OptionDoc::new(
-            "poll_interval_secs",
-            "30.0",
-            "seconds between job polls"
-        ),
-        next_core::registry::OptionDoc::unset(
-            "max_wait_secs",
-            "the most seconds to wait for a job"
-        ),
-        next_core::registry::OptionDoc::new(
-            "timeout_secs",
-            "120.0",
-            "the most seconds of one request"
-        ),
-        next_core::registry::OptionDoc::new("retry", "{}", "the retry policy (a table)"),
-        next_core::registry::OptionDoc::new("headers", "{}", "extra HTTP headers (a table)"),
-    ],
+    options = OpenAiFineTuneConfig::OPTIONS,
 );

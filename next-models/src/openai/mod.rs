@@ -71,22 +71,8 @@ impl OpenAiSampler {
         if config.model.trim().is_empty() {
             return Err(ModelError::Config("model must not be empty".into()));
         }
-        if config.max_choices_per_request == 0 {
-            return Err(ModelError::Config(
-                "max_choices_per_request must be at least 1".into(),
-            ));
-        }
-        let base = http::check_base_url(&config.base_url)?;
-        let api = Api::new(bearer(
-            Settings::new(
-                NAME,
-                config.timeout_secs,
-                config.max_concurrency,
-                &config.retry,
-                &config.headers,
-            ),
-            &config.api_key_env,
-        ))?;
+        let base = config.checked_base_url()?;
+        let api = Api::new(bearer(config.settings(NAME), &config.api_key_env))?;
         Ok(Self {
             api,
             url: format!("{base}/chat/completions"),
@@ -164,30 +150,5 @@ register_configured!(
     NAME,
     "an OpenAI-compatible chat completions server (hosted, vLLM, llama.cpp, Ollama)",
     OpenAiSampler::new,
-    options = &[
-        next_core::registry::OptionDoc::new(
-            "base_url",
-            "\"https://api.openai.com/v1\"",
-            "the API's base URL"
-        ),
-        next_core::registry::OptionDoc::new("model", "", "the base model"),
-        next_core::registry::OptionDoc::new(
-            "api_key_env",
-            "\"OPENAI_API_KEY\"",
-            "the variable holding the API key (unset: none sent)"
-        ),
-        next_core::registry::OptionDoc::new(
-            "timeout_secs",
-            "120.0",
-            "the most seconds of one request"
-        ),
-        next_core::registry::OptionDoc::new("max_concurrency", "8", "requests at once"),
-        next_core::registry::OptionDoc::new(
-            "max_choices_per_request",
-            "128",
-            "samples asked for in one request"
-        ),
-        next_core::registry::OptionDoc::new("retry", "{}", "the retry policy (a table)"),
-        next_core::registry::OptionDoc::new("headers", "{}", "extra HTTP headers (a table)"),
-    ],
+    options = OpenAiConfig::OPTIONS,
 );

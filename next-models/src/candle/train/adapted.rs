@@ -130,22 +130,8 @@ impl CustomOp3 for AdaptedLinear {
 mod tests {
     use candle_core::{Device, Var};
 
+    use super::super::testing::{close, data};
     use super::*;
-
-    fn data(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 37 + seed * 101) % 89) as f32 / 89.0 - 0.5)
-            .collect()
-    }
-
-    fn close(a: &Tensor, b: &Tensor) {
-        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(a.len(), b.len());
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{x} != {y}");
-        }
-    }
 
     #[test]
     fn an_adapted_product_is_its_composition_forward_and_backward() {
@@ -204,11 +190,12 @@ mod tests {
             .backward()
             .unwrap();
 
-        close(&fused, &composed);
+        close(&fused, &composed, 1e-5);
         for var in [&x, &a, &b] {
             close(
                 fused_grads.get(var.as_tensor()).unwrap(),
                 grads.get(var.as_tensor()).unwrap(),
+                1e-5,
             );
         }
     }

@@ -231,21 +231,12 @@ mod tests {
     use candle_core::{Device, Var, D};
 
     use super::super::ops;
+    use super::super::testing::{self, close};
     use super::*;
 
+    /// The inputs of these tests: wider than [`testing::data`]'s, for the activations.
     fn data(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 37 + seed * 101) % 89) as f32 / 30.0 - 1.4)
-            .collect()
-    }
-
-    fn close(a: &Tensor, b: &Tensor, tol: f32) {
-        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(a.len(), b.len());
-        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "[{i}] {x} != {y}");
-        }
+        testing::spread(n, seed, 30.0, 1.4)
     }
 
     /// The value and the input's gradient of `sum(f(x) * c)`.
@@ -383,14 +374,7 @@ mod tests {
         let n = 2 * 3 * 5 * 8;
         let x = data(n, 7);
         let c = Tensor::from_vec(data(n, 8), &shape, &Device::Cpu).unwrap();
-        let cos = Tensor::from_vec(data(5 * 4, 9), (5, 4), &Device::Cpu)
-            .unwrap()
-            .cos()
-            .unwrap();
-        let sin = Tensor::from_vec(data(5 * 4, 9), (5, 4), &Device::Cpu)
-            .unwrap()
-            .sin()
-            .unwrap();
+        let (cos, sin) = testing::rope_tables(data(5 * 4, 9), 5, 4);
         let composed = |x: &Tensor| ops::rope_interleaved(x, &cos, &sin).unwrap();
         let op = || Rope {
             cos: cos.flatten_all().unwrap().to_vec1().unwrap(),

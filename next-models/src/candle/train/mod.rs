@@ -73,6 +73,8 @@ mod reference;
 mod rows;
 mod step;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;
 mod timing;
 
@@ -122,10 +124,7 @@ pub struct CandleLoraTrainer {
 
 impl std::fmt::Debug for CandleLoraTrainer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CandleLoraTrainer")
-            .field("config", &self.config)
-            .field("base", &self.base)
-            .finish_non_exhaustive()
+        super::debug_role(f, "CandleLoraTrainer", &self.config, &self.base)
     }
 }
 
@@ -138,10 +137,7 @@ impl CandleLoraTrainer {
     /// when the default model is not cached.
     pub fn new(config: LoraConfig) -> Result<Self, CandleError> {
         config.validate().map_err(CandleError::Config)?;
-        let base = match &config.model {
-            Some(path) => path.clone(),
-            None => super::default_model()?,
-        };
+        let base = super::configured_or_default(config.model.as_ref())?;
         Ok(Self {
             config,
             base,
@@ -163,15 +159,8 @@ impl CandleLoraTrainer {
             name: start.name.clone(),
             reason: reason.to_owned(),
         };
-        let path_of = |key: &str| match start.data.get(key) {
-            None => Ok(None),
-            Some(serde_json::Value::String(p)) if !p.trim().is_empty() => {
-                Ok(Some(PathBuf::from(p)))
-            }
-            Some(_) => Err(refuse(&format!("its `{key}` is not a path"))),
-        };
-        let gguf = path_of(GGUF_KEY)?;
-        let adapter = path_of(ADAPTER_KEY)?;
+        let (gguf, adapter) = super::checkpoint_paths(start)
+            .map_err(|key| refuse(&format!("its `{key}` is not a path")))?;
         if gguf.is_none() && adapter.is_none() {
             return Err(refuse(
                 "the candle-lora trainer starts from the base checkpoint, a GGUF \

@@ -13,23 +13,15 @@ use super::mat::Matrix;
 use crate::candle::adapter::Adapter;
 use crate::candle::error::CandleError;
 use crate::candle::gguf::{GgufFile, Hparams};
-use crate::candle::model::{model_hparams, rope_tables};
+use crate::candle::model::{model_hparams, rope_tables, Block};
 use crate::candle::target::Target;
 
-/// A layer's weights.
+/// A layer's weights in `f32`.
 ///
 /// Invariant: `qkv` is `(n_embd + 2 kv, n_embd)`, `wo` `(n_embd, n_embd)`, `gate_up`
 /// `(2 ff, n_embd)` (gate rows, then up rows), `down` `(n_embd, ff)`; the norms are
 /// `n_embd` wide.
-pub(crate) struct FrozenLayer {
-    pub attn_norm: Vec<f32>,
-    pub qkv: Matrix,
-    pub wo: Matrix,
-    pub ffn_norm: Vec<f32>,
-    pub gate_up: Matrix,
-    pub down: Matrix,
-    pub ff: usize,
-}
+pub(crate) type FrozenLayer = Block<Matrix, Matrix>;
 
 /// The base model in `f32`, for training.
 ///
@@ -38,6 +30,10 @@ pub(crate) struct FrozenLayer {
 pub(crate) struct Frozen {
     pub hp: Hparams,
     pub context: usize,
+    /// The rotary tables' cosines for the `context` positions.
+    pub cos: Vec<f32>,
+    /// The rotary tables' sines for the `context` positions.
+    pub sin: Vec<f32>,
     pub file: String,
     /// `(vocab, n_embd)`.
     pub embed: Matrix,
@@ -45,8 +41,6 @@ pub(crate) struct Frozen {
     pub norm: Vec<f32>,
     /// The output head, `(vocab, n_embd)`; `None` when it is the embedding.
     output: Option<Matrix>,
-    pub cos: Vec<f32>,
-    pub sin: Vec<f32>,
 }
 
 /// The numbers of a `(rows, cols)` tensor as a [`Matrix`].
@@ -144,13 +138,13 @@ impl Frozen {
         Ok(Self {
             hp,
             context,
+            cos,
+            sin,
             file: file_name(&file.path),
             embed,
             layers,
             norm,
             output,
-            cos,
-            sin,
         })
     }
 

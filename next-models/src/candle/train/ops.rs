@@ -168,22 +168,8 @@ mod tests {
 
     use candle_core::{Device, Var};
 
+    use super::super::testing::{self, close, data};
     use super::*;
-
-    fn data(n: usize, seed: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 37 + seed * 101) % 89) as f32 / 89.0 - 0.5)
-            .collect()
-    }
-
-    fn close(a: &Tensor, b: &Tensor, tol: f32) {
-        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert_eq!(a.len(), b.len());
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() <= tol * (1.0 + y.abs()), "{x} != {y}");
-        }
-    }
 
     #[test]
     fn frozen_linear_gives_the_product_and_the_input_gradient_only() {
@@ -218,14 +204,7 @@ mod tests {
             &candle_nn::ops::softmax_last_dim(&x).unwrap().log().unwrap(),
             1e-5,
         );
-        let cos = Tensor::from_vec(data(5 * 4, 5), (5, 4), &Device::Cpu)
-            .unwrap()
-            .cos()
-            .unwrap();
-        let sin = Tensor::from_vec(data(5 * 4, 5), (5, 4), &Device::Cpu)
-            .unwrap()
-            .sin()
-            .unwrap();
+        let (cos, sin) = testing::rope_tables(data(5 * 4, 5), 5, 4);
         close(
             &rope_interleaved(&x, &cos, &sin).unwrap(),
             &candle_nn::rotary_emb::rope_i(&x, &cos, &sin).unwrap(),
@@ -246,14 +225,7 @@ mod tests {
         let shape = (1, 2, 3, 4);
         let n = 2 * 3 * 4;
         let c = Tensor::from_vec(data(n, 9), shape, &Device::Cpu).unwrap();
-        let cos = Tensor::from_vec(data(3 * 2, 5), (3, 2), &Device::Cpu)
-            .unwrap()
-            .cos()
-            .unwrap();
-        let sin = Tensor::from_vec(data(3 * 2, 5), (3, 2), &Device::Cpu)
-            .unwrap()
-            .sin()
-            .unwrap();
+        let (cos, sin) = testing::rope_tables(data(3 * 2, 5), 3, 2);
         let w = Tensor::from_vec(data(4, 8), 4, &Device::Cpu).unwrap();
         let fs: Vec<(&str, Box<dyn Fn(&Tensor) -> Tensor>)> = vec![
             ("softmax", Box::new(|x: &Tensor| softmax(x).unwrap())),

@@ -1,122 +1,86 @@
 //! [`OpenAiFineTuneConfig`]: the options of the `openai-ft` trainer.
 
-use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use crate::error::ModelError;
-use crate::http::Redacted;
-use crate::retry::{self, RetryPolicy};
+use crate::retry;
 
 /// The longest `suffix` the fine-tuning API accepts, in characters.
 const MAX_SUFFIX_CHARS: usize = 64;
 
-/// The options of the OpenAI fine-tuning trainer (`[trainer] kind = "openai-ft"`).
-///
-/// Only `model` is required; a hyper-parameter left out is `"auto"` (the service picks
-/// it):
-///
-/// ```toml
-/// [trainer]
-/// kind = "openai-ft"
-/// model = "gpt-4o-mini-2024-07-18"        # the base model to tune
-/// base_url = "https://api.openai.com/v1"  # the default
-/// api_key_env = "OPENAI_API_KEY"          # the default
-/// suffix = "next"                         # in the tuned model's name
-/// n_epochs = 3
-/// batch_size = 8
-/// learning_rate_multiplier = 0.5
-/// seed = 7
-/// poll_interval_secs = 30.0               # the default
-/// max_wait_secs = 86400.0                 # default: no limit
-/// timeout_secs = 120.0
-/// headers = { "OpenAI-Organization" = "org-..." }
-///
-/// [trainer.retry]
-/// max_attempts = 5
-/// ```
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OpenAiFineTuneConfig {
-    /// The API's base URL, up to and including the version: files go to
-    /// `{base_url}/files`, jobs to `{base_url}/fine_tuning/jobs`. Default
-    /// `https://api.openai.com/v1`.
-    #[serde(default = "crate::openai::config::default_base_url")]
-    pub base_url: String,
-    /// The model tuned when training from
-    /// [`Checkpoint::base`](next_core::train::Checkpoint::base); a hosted checkpoint
-    /// (`{"model": id}`) is tuned further from its own model. It should be the `model` of
-    /// the sampler.
-    pub model: String,
-    /// The name of the environment variable that holds the API key, sent as
-    /// `Authorization: Bearer <key>`. Default `OPENAI_API_KEY`. Read once, when the
-    /// trainer is built, and never shown.
-    #[serde(default = "crate::openai::config::default_api_key_env")]
-    pub api_key_env: String,
-    /// A string of at most 64 characters added to the tuned model's name.
-    #[serde(default)]
-    pub suffix: Option<String>,
-    /// Passes over the training set; `"auto"` when absent.
-    #[serde(default)]
-    pub n_epochs: Option<u32>,
-    /// Examples per batch; `"auto"` when absent.
-    #[serde(default)]
-    pub batch_size: Option<u32>,
-    /// The factor applied to the service's learning rate; `"auto"` when absent.
-    #[serde(default)]
-    pub learning_rate_multiplier: Option<f64>,
-    /// The job's seed (at most 2^31 - 1); the service picks one when absent.
-    #[serde(default)]
-    pub seed: Option<u32>,
-    /// Seconds between two looks at a running job. Default 30.
-    #[serde(default = "default_poll_interval_secs")]
-    pub poll_interval_secs: f64,
-    /// Most seconds to wait for a job to end, from the first look at it in this process;
-    /// past it the training fails but the job goes on, and a resumed run waits for it
-    /// again. Default: no limit.
-    #[serde(default)]
-    pub max_wait_secs: Option<f64>,
-    /// The timeout of one request, from connecting to the last byte of the answer, in
-    /// seconds (the upload of the training file included). Default 120.
-    #[serde(default = "crate::http::default_timeout_secs")]
-    pub timeout_secs: f64,
-    /// How failed requests are retried (every request: the upload, the creation of the
-    /// job, each look at it).
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    /// Extra headers sent with every request. Their values are never shown.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-}
-
-impl fmt::Debug for OpenAiFineTuneConfig {
-    /// Shows every option but the values of `headers`, which may be secrets.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiFineTuneConfig")
-            .field("base_url", &self.base_url)
-            .field("model", &self.model)
-            .field("api_key_env", &self.api_key_env)
-            .field("suffix", &self.suffix)
-            .field("n_epochs", &self.n_epochs)
-            .field("batch_size", &self.batch_size)
-            .field("learning_rate_multiplier", &self.learning_rate_multiplier)
-            .field("seed", &self.seed)
-            .field("poll_interval_secs", &self.poll_interval_secs)
-            .field("max_wait_secs", &self.max_wait_secs)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("retry", &self.retry)
-            .field("headers", &Redacted(&self.headers))
-            .finish()
+hosted_config! {
+    /// The options of the OpenAI fine-tuning trainer (`[trainer] kind = "openai-ft"`).
+    ///
+    /// Only `model` is required; a hyper-parameter left out is `"auto"` (the service picks
+    /// it):
+    ///
+    /// ```toml
+    /// [trainer]
+    /// kind = "openai-ft"
+    /// model = "gpt-4o-mini-2024-07-18"        # the base model to tune
+    /// base_url = "https://api.openai.com/v1"  # the default
+    /// api_key_env = "OPENAI_API_KEY"          # the default
+    /// suffix = "next"                         # in the tuned model's name
+    /// n_epochs = 3
+    /// batch_size = 8
+    /// learning_rate_multiplier = 0.5
+    /// seed = 7
+    /// poll_interval_secs = 30.0               # the default
+    /// max_wait_secs = 86400.0                 # default: no limit
+    /// timeout_secs = 120.0
+    /// headers = { "OpenAI-Organization" = "org-..." }
+    ///
+    /// [trainer.retry]
+    /// max_attempts = 5
+    /// ```
+    pub struct OpenAiFineTuneConfig {
+        /// The API's base URL, up to and including the version: files go to
+        /// `{base_url}/files`, jobs to `{base_url}/fine_tuning/jobs`. Default
+        /// `https://api.openai.com/v1`.
+        base_url = "https://api.openai.com/v1",
+        /// The model tuned when training from
+        /// [`Checkpoint::base`](next_core::train::Checkpoint::base); a hosted checkpoint
+        /// (`{"model": id}`) is tuned further from its own model. It should be the `model` of
+        /// the sampler.
+        model,
+        /// The name of the environment variable that holds the API key, sent as
+        /// `Authorization: Bearer <key>`. Default `OPENAI_API_KEY`. Read once, when the
+        /// trainer is built, and never shown.
+        api_key_env = "OPENAI_API_KEY",
+        /// A string of at most 64 characters added to the tuned model's name.
+        #[serde(default)]
+        pub suffix: Option<String>,
+        /// Passes over the training set; `"auto"` when absent.
+        #[serde(default)]
+        pub n_epochs: Option<u32>,
+        /// Examples per batch; `"auto"` when absent.
+        #[serde(default)]
+        pub batch_size: Option<u32>,
+        /// The factor applied to the service's learning rate; `"auto"` when absent.
+        #[serde(default)]
+        pub learning_rate_multiplier: Option<f64>,
+        /// The job's seed (at most 2^31 - 1); the service picks one when absent.
+        #[serde(default)]
+        pub seed: Option<u32>,
+        /// Seconds between two looks at a running job. Default 30.
+        #[serde(default = "default_poll_interval_secs")]
+        pub poll_interval_secs: f64,
+        /// Most seconds to wait for a job to end, from the first look at it in this process;
+        /// past it the training fails but the job goes on, and a resumed run waits for it
+        /// again. Default: no limit.
+        #[serde(default)]
+        pub max_wait_secs: Option<f64>,
     }
+    options = [
+        OptionDoc::unset("suffix", "in the tuned model's name"),
+        OptionDoc::unset("n_epochs", "epochs (unset: the service's choice)"),
+        OptionDoc::unset("batch_size", "batch size (unset: the service's choice)"),
+        OptionDoc::unset("learning_rate_multiplier", "(unset: the service's choice)"),
+        OptionDoc::unset("seed", "the job's seed"),
+        OptionDoc::new("poll_interval_secs", "30.0", "seconds between job polls"),
+        OptionDoc::unset("max_wait_secs", "the most seconds to wait for a job"),
+    ],
 }
 
 impl OpenAiFineTuneConfig {
-    /// The default configuration for tuning `model`.
-    pub fn new(model: impl Into<String>) -> Self {
-        crate::http::config_for(model.into())
-    }
-
     /// Checks the options that [`Api`](crate::http::Api) does not (the model, the
     /// suffix, the hyper-parameters, the waits).
     ///
