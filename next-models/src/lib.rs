@@ -111,8 +111,6 @@
 //! ```
 #![deny(missing_docs)]
 
-#[macro_use]
-mod factory;
 #[cfg(any(feature = "openai", feature = "gemini"))]
 #[macro_use]
 mod hosted;

@@ -402,7 +402,7 @@ fn run(model: &LocalModel, config: &CandleConfig, job: &Job) -> Result<Vec<Sampl
         .collect())
 }
 
-register_configured!(
+next_core::register_configured!(
     sampler,
     NAME,
     "a local llama-family GGUF on the CPU with candle (default: SmolLM2-135M-Instruct)",

@@ -173,7 +173,7 @@ fn resource(model: &str) -> Result<String, String> {
     })
 }
 
-register_configured!(
+next_core::register_configured!(
     sampler,
     NAME,
     "the Gemini generateContent API (candidateCount, safety blocks as missing samples)",

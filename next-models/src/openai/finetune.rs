@@ -537,7 +537,7 @@ impl Trainer for OpenAiFineTuneTrainer {
     }
 }
 
-register_configured!(
+next_core::register_configured!(
     trainer,
     NAME,
     "OpenAI's fine-tuning API: uploads the examples, runs a job, returns the tuned model",

@@ -145,7 +145,7 @@ impl RationaleSampler for OpenAiSampler {
     }
 }
 
-register_configured!(
+next_core::register_configured!(
     sampler,
     NAME,
     "an OpenAI-compatible chat completions server (hosted, vLLM, llama.cpp, Ollama)",

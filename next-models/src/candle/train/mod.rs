@@ -379,7 +379,7 @@ fn load(job: &Job, report: &mut dyn FnMut(TrainUpdate)) -> Result<Parts, CandleE
     Ok(parts)
 }
 
-register_configured!(
+next_core::register_configured!(
     trainer,
     NAME,
     "LoRA fine-tuning of the local candle model on the CPU (default: SmolLM2-135M-Instruct)",
