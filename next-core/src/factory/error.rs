@@ -22,7 +22,7 @@ pub enum RegistryError {
         available: Vec<String>,
     },
     /// Two or more factories of one role are registered under one name, so the name is
-    /// ambiguous. [`list`](super::list) shows each of them.
+    /// ambiguous. [`list`](crate::registry::list) shows each of them.
     #[error("more than one {role} factory is registered as `{name}`; the name is ambiguous")]
     Duplicate {
         /// The role.

@@ -66,7 +66,7 @@
 //! # Cleanup
 //!
 //! Every container is force-removed (killed, then deleted with its writable layer)
-//! before [`Sandbox::run`] returns, also when the job timed out or an engine request
+//! before [`Sandbox::run`](next_core::sandbox::Sandbox::run) returns, also when the job timed out or an engine request
 //! failed. When the `run` future is dropped mid-job, a guard removes the container
 //! from a thread of its own (it also catches a create request still in flight);
 //! dropping the sandbox waits for those threads and removes any container still
