@@ -42,6 +42,7 @@ pub mod artifact;
 #[cfg(feature = "docker")]
 pub mod docker;
 mod error;
+mod options;
 pub mod process;
 #[cfg(feature = "wasm")]
 pub mod wasm;

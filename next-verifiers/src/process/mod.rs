@@ -340,20 +340,9 @@ next_core::register_configured!(
             "{}",
             "[sandbox.isolation]: namespaces asked for"
         ),
-        OptionDoc::new(
-            "on_output_limit",
-            "\"drain\"",
-            "drain or kill past the output limit"
-        ),
-        OptionDoc::unset(
-            "temp_dir",
-            "where work directories go (unset: the system's)"
-        ),
-        OptionDoc::new(
-            "workdir_bytes",
-            "67108864",
-            "the job's tmpfs work directory"
-        ),
+        crate::options::ON_OUTPUT_LIMIT,
+        crate::options::TEMP_DIR,
+        crate::options::WORKDIR_BYTES,
         OptionDoc::new(
             "preload",
             r#"["mmap", "re", "math", "collections", "itertools", "functools", "heapq", "bisect", "string", "operator"]"#,

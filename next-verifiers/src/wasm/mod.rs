@@ -330,25 +330,14 @@ next_core::register_configured!(
             "compiled_cache",
             "where compiled code is kept (unset: the cache)"
         ),
-        OptionDoc::unset(
-            "temp_dir",
-            "where work directories go (unset: the system's)"
-        ),
-        OptionDoc::new(
-            "workdir_bytes",
-            "67108864",
-            "bytes the work directory may hold"
-        ),
+        crate::options::TEMP_DIR,
+        crate::options::WORKDIR_BYTES,
         OptionDoc::new(
             "workdir_entries",
             "10000",
             "files the work directory may hold"
         ),
-        OptionDoc::new(
-            "on_output_limit",
-            "\"drain\"",
-            "drain or kill past the output limit"
-        ),
+        crate::options::ON_OUTPUT_LIMIT,
         OptionDoc::new(
             "max_wasm_stack_bytes",
             "4194304",
