@@ -371,6 +371,7 @@ def _monitoring_engine(st, program_codes, getframe):
         mon.set_local_events(tool, code, local_events)
 
     prepared = [False]
+    cleared = [False]  # the program's code objects were left uninstrumented
 
     def prepare_children():
         """Before forking: turn the global events on once, here, rather than in every
@@ -382,6 +383,10 @@ def _monitoring_engine(st, program_codes, getframe):
     def start():
         st.recording = True
         st.active = True
+        if cleared[0]:
+            cleared[0] = False
+            for code in program_codes:
+                mon.set_local_events(tool, code, local_events)
         # Each of these re-instruments the code the process runs next: only when needed.
         if dirty[0]:
             dirty[0] = False
@@ -414,6 +419,11 @@ def _monitoring_engine(st, program_codes, getframe):
             prepared[0] = False
             try:
                 mon.set_events(tool, 0)
+                # The program runs on at full speed: a location that is only switched
+                # off (DISABLE) still costs its instrumentation at every pass.
+                cleared[0] = True
+                for code in program_codes:
+                    mon.set_local_events(tool, code, 0)
             except Exception:
                 pass
 
