@@ -71,6 +71,85 @@ def total(n):
     );
 }
 
+/// A test that ends or outlasts its job (a loop in C code without `fork`, on WASI, or
+/// an exit where the tests run in the job's process) leaves the tests after it traced:
+/// they run in a new job, as the verifier runs them.
+#[test]
+fn the_tests_after_one_that_ends_the_job_are_traced() {
+    let program = "\
+import os
+
+def c_loop(n):
+    return sum(range(n))
+
+def vanish(code):
+    os._exit(code)
+
+def double(x):
+    return 2 * x
+";
+    for_each_engine(|python, engine| {
+        let options = TracerOptions {
+            setup_time_limit: Duration::from_secs(2),
+            ..quick()
+        };
+        let tr = python_tracer(python, engine, &options);
+        let traces = trace(
+            &tr,
+            program,
+            &[
+                "assert double(1) == 2",
+                "c_loop(10 ** 13)",
+                "assert double(2) == 4",
+                "assert double(3) == 7",
+            ],
+        );
+        let statuses: Vec<TraceStatus> = traces.iter().map(|t| t.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                TraceStatus::Passed,
+                TraceStatus::TimedOut,
+                TraceStatus::Passed,
+                TraceStatus::Failed
+            ],
+            "{python:?} {engine:?}"
+        );
+        assert_eq!(traces[2].test, 2);
+        assert!(
+            compact(&traces[2]).contains(&"1 return @10 4".to_owned()),
+            "{:?}",
+            compact(&traces[2])
+        );
+        if python.wasi {
+            // Without fork the exit ends the job's process: the next test runs anew.
+            let traces = trace(&tr, program, &["vanish(3)", "assert double(5) == 10"]);
+            assert_eq!(traces[0].status, TraceStatus::Crashed);
+            assert_eq!(
+                traces[1].status,
+                TraceStatus::Passed,
+                "{:?}",
+                compact(&traces[1])
+            );
+            // Every test outlasting its job: the jobs of the task stop at twice the
+            // first job's time limit, and each test says it timed out.
+            let first_job =
+                Duration::from_secs(2) + 3 * (options.time_limit + Duration::from_millis(180));
+            let start = Instant::now();
+            let traces = trace(&tr, program, &["c_loop(10 ** 13)"; 3]);
+            let took = start.elapsed();
+            assert!(
+                traces.iter().all(|t| t.status == TraceStatus::TimedOut),
+                "{traces:?}"
+            );
+            assert!(
+                took < 2 * first_job + Duration::from_secs(1),
+                "took {took:?}"
+            );
+        }
+    });
+}
+
 /// The last test of a job keeps its call step and its end, whatever it does.
 #[test]
 fn the_last_test_keeps_its_end() {

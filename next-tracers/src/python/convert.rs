@@ -12,6 +12,9 @@ pub(crate) struct Outcome {
     pub traces: Vec<Trace>,
     /// The tracer compiled by the job, with the tag of the build it is valid for.
     pub code: Option<(String, Vec<u8>)>,
+    /// How many tests, from the first, the job traced or was running: the job was
+    /// stopped before the ones after (their traces are blank), which a new job can run.
+    pub reached: usize,
 }
 
 /// The test being traced when the output ended.
@@ -25,7 +28,9 @@ struct Open {
 /// Rules, when the job did not finish (the harness's `done` is missing): the test that
 /// was running gets a `Timeout` event at its last location and status `TimedOut` if the
 /// sandbox stopped the job at its time limit, status `Crashed` (marked incomplete)
-/// otherwise; tests never reached get status `Crashed` and no events. A program that
+/// otherwise; tests never reached get status `Crashed` and no events (and
+/// [`Outcome::reached`] says where they begin, for the tracer to run them in a new
+/// job). A program that
 /// cannot be run (syntax error, module level raising) gives every test status `Crashed`
 /// and one `Exception` event at the program line of the error, in frame 0.
 ///
@@ -190,10 +195,15 @@ impl<'a> Assembler<'a> {
                 location: Location::Program(line.max(1)),
                 kind: EventKind::Exception { value },
             }];
-            let traces = (0..traces.len())
+            let reached = traces.len();
+            let traces = (0..reached)
                 .map(|test| blank(test, events.clone()))
                 .collect();
-            return Ok(Outcome { traces, code });
+            return Ok(Outcome {
+                traces,
+                code,
+                reached,
+            });
         }
         // The module level never ended (`stalled`), or the job was stopped before any
         // test began: every test says how, on its line.
@@ -215,14 +225,19 @@ impl<'a> Assembler<'a> {
                 location: Location::Test(1),
                 kind,
             }];
-            let traces = (0..traces.len())
+            let reached = traces.len();
+            let traces = (0..reached)
                 .map(|test| Trace {
                     status,
                     truncated: status == TraceStatus::TimedOut,
                     ..blank(test, events.clone())
                 })
                 .collect();
-            return Ok(Outcome { traces, code });
+            return Ok(Outcome {
+                traces,
+                code,
+                reached,
+            });
         }
         if let Some(current) = open {
             let test = current.test;
@@ -233,12 +248,20 @@ impl<'a> Assembler<'a> {
                 "the harness finished without tracing every test",
             ));
         }
+        let reached = traces
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(traces.len());
         let traces = traces
             .into_iter()
             .enumerate()
             .map(|(test, trace)| trace.unwrap_or_else(|| blank(test, Vec::new())))
             .collect();
-        Ok(Outcome { traces, code })
+        Ok(Outcome {
+            traces,
+            code,
+            reached,
+        })
     }
 }
 

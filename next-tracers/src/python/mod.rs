@@ -37,8 +37,9 @@
 //! integration tests run there too with the feature `wasm`) the tests run in the job's
 //! own process: the time limit is checked inside the tracing callbacks, which stops a
 //! loop in the program's own code but not one inside a C function (the sandbox's own
-//! wall-time limit stops that, and the tests not reached are `Crashed`). The WASI build
-//! has no `dup` either: the event
+//! wall-time limit stops that job; the test times out there, and the tests after it run
+//! in a new job, as after an `os._exit`, within twice the first job's time limit in all).
+//! The WASI build has no `dup` either: the event
 //! stream is fd 1 itself, and the program's output is captured at the level of
 //! `sys.stdout` and `sys.stderr` only (what it writes to fd 1 directly is dropped, as a
 //! line without the nonce). Its C stack is 512 KiB: a value whose `repr` recurses
@@ -89,14 +90,14 @@ mod protocol;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::error::InvalidInput;
 use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
 use next_core::sandbox::{Job, Limits, Preload, Sandbox};
 use next_core::task::{Program, TestCase};
-use next_core::trace::{Trace, TraceError, Tracer};
+use next_core::trace::{Event, EventKind, Location, Trace, TraceError, TraceStatus, Tracer};
 use serde::{Deserialize, Serialize};
 
 use protocol::Payload;
@@ -351,13 +352,22 @@ impl<S: Sandbox> PythonTracer<S> {
     }
 
     /// The job for one task; `with_harness` false leaves the harness out (the sandbox
-    /// preloaded it).
+    /// preloaded it); its wall time is at most `wall_cap`.
     fn job(
         &self, program: &Program, tests: &[TestCase], nonce: &str, with_harness: bool,
+        wall_cap: Duration,
     ) -> Result<Job, TraceError> {
         let options = &self.options;
         let limits = options
             .limits(tests.len())
+            .and_then(|limits| {
+                Limits::new(
+                    limits.wall_time().min(wall_cap),
+                    limits.memory_bytes(),
+                    limits.output_bytes(),
+                    limits.processes(),
+                )
+            })
             .map_err(|err| TraceError::Backend(Box::new(err)))?;
         let compiled = self
             .compiled
@@ -392,8 +402,39 @@ impl<S: Sandbox> PythonTracer<S> {
     }
 }
 
+impl<S: Sandbox> PythonTracer<S> {
+    /// Runs one tracing job on `tests`, for at most `wall_cap`, and assembles its traces.
+    async fn run_job(
+        &self, program: &Program, tests: &[TestCase], preloaded: bool, wall_cap: Duration,
+    ) -> Result<convert::Outcome, TraceError> {
+        let nonce = nonce();
+        let mut execution = self
+            .sandbox
+            .run(self.job(program, tests, &nonce, !preloaded, wall_cap)?)
+            .await?;
+        if preloaded && self.harness.missing_in(&execution.stdout) {
+            execution = self
+                .sandbox
+                .run(self.job(program, tests, &nonce, true, wall_cap)?)
+                .await?;
+        }
+        let outcome = convert::assemble(&execution, &nonce, tests.len())?;
+        if let Some((tag, bytes)) = &outcome.code {
+            *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Arc::new((tag.clone(), bytes.clone())));
+        }
+        Ok(outcome)
+    }
+}
+
 #[async_trait]
 impl<S: Sandbox> Tracer for PythonTracer<S> {
+    /// Traces the tests in one job, as the verifier runs them. Where the job was stopped
+    /// during a test (its process ended, or it ran out of time in code the harness could
+    /// not interrupt, as a loop in C code without `fork` on WASI), that test ends there
+    /// and the tests after it run in a new job (the module level again), as the verifier
+    /// runs them; all the jobs of one call take at most twice the first job's time
+    /// limit, and the tests not run by then time out without running.
     async fn trace(&self, program: &Program, tests: &[TestCase]) -> Result<Vec<Trace>, TraceError> {
         self.options
             .validate()
@@ -401,27 +442,59 @@ impl<S: Sandbox> Tracer for PythonTracer<S> {
         if tests.is_empty() {
             return Ok(Vec::new());
         }
+        let budget = self
+            .options
+            .limits(tests.len())
+            .map_err(|err| TraceError::Backend(Box::new(err)))?
+            .wall_time();
+        let deadline = Instant::now() + budget.saturating_mul(2);
         // A sandbox that preloads the harness saves every job loading it (and reading
         // it from stdin); should a job not find it there, it says so, and is sent again
         // with the harness, as every job is where the sandbox declined.
         let preloaded = self.harness.offer(&self.sandbox).await;
-        let nonce = nonce();
-        let mut execution = self
-            .sandbox
-            .run(self.job(program, tests, &nonce, !preloaded)?)
-            .await?;
-        if preloaded && self.harness.missing_in(&execution.stdout) {
-            execution = self
-                .sandbox
-                .run(self.job(program, tests, &nonce, true)?)
+        let outcome = self.run_job(program, tests, preloaded, budget).await?;
+        let mut traces = outcome.traces;
+        let mut done = outcome.reached;
+        while done < tests.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                for (test, trace) in traces.iter_mut().enumerate().skip(done) {
+                    *trace = not_run(test);
+                }
+                break;
+            }
+            let outcome = self
+                .run_job(program, &tests[done..], preloaded, left)
                 .await?;
+            for (offset, mut trace) in outcome.traces.into_iter().enumerate().take(outcome.reached)
+            {
+                trace.test = done + offset;
+                traces[done + offset] = trace;
+            }
+            if outcome.reached == 0 {
+                break; // cannot happen (a stopped job was running a test); never loop
+            }
+            done += outcome.reached;
         }
-        let outcome = convert::assemble(&execution, &nonce, tests.len())?;
-        if let Some((tag, bytes)) = outcome.code {
-            *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Arc::new((tag, bytes)));
-        }
-        Ok(outcome.traces)
+        Ok(traces)
+    }
+}
+
+/// The trace of a test not run because its task's jobs used up their time: timed out at
+/// its first line, without events of the program.
+fn not_run(test: usize) -> Trace {
+    Trace {
+        test,
+        status: TraceStatus::TimedOut,
+        events: vec![Event {
+            frame: 0,
+            location: Location::Test(1),
+            kind: EventKind::Timeout,
+        }],
+        truncated: true,
+        incomplete: false,
+        stdout: String::new(),
+        stderr: String::new(),
     }
 }
 
