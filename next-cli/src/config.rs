@@ -119,7 +119,10 @@ impl RunConfig {
             .or_insert(toml::Value::Integer(DEFAULT_SHOTS));
         let mut looped: LoopConfig = looped_table.try_into().map_err(|e: toml::de::Error| {
             // `Display`, unlike `message()`, names the key holding a wrong value.
-            invalid(format!("[loop]: {}", one_line(&e.to_string())))
+            invalid(format!(
+                "[loop]: {}",
+                next_core::error::one_line(&e.to_string())
+            ))
         })?;
         // A file of exemplars is found beside the configuration that names it.
         if let (Some(file), Some(dir)) = (&looped.shots_file, path.parent()) {
@@ -226,15 +229,6 @@ fn plugins_beside(table: &mut toml::Table, path: &Path) {
             }
         }
     }
-}
-
-/// A deserializer's message on one line (`toml` puts the key path on a line of its own).
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -33,6 +33,17 @@ impl InvalidInput {
 /// inside the role error enums.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
+/// A message on one line: its lines trimmed, the blank ones left out, joined by spaces.
+/// For parsers' messages that put a detail on a line of its own (`toml`'s `Display`
+/// adds the key path so: ``in `skill` ``).
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Renders an error and all its sources as one line, `outer: inner: innermost`, the
 /// form in which the loop records role failures.
 pub fn chain(error: &(dyn StdError + 'static)) -> String {

@@ -20,18 +20,8 @@ pub fn options<T: DeserializeOwned>(
     role: RoleKind, name: &str, table: &toml::Table,
 ) -> Result<T, RegistryError> {
     table.clone().try_into().map_err(|err: toml::de::Error| {
-        RegistryError::options(role, name, one_line(&err.to_string()))
+        RegistryError::options(role, name, crate::error::one_line(&err.to_string()))
     })
-}
-
-/// A deserializer's message on one line. For a wrong value, `toml`'s `Display` adds the
-/// key path on a line of its own (``in `skill` ``), which its `message()` lacks.
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// For builders of factories that take no options: checks that there are none.

@@ -1,7 +1,7 @@
 //! The plan of a child: the namespaces and set-up a sandbox shares between its
 //! children ([`Jail`]), one child's command, directory, limits and pipes ([`Launch`]),
 //! and the steps its set-up may fail at ([`Stage`]). Prepared before the clone, walked
-//! by the child (see `spawn.rs`).
+//! by the child (see `spawn/`).
 
 use std::ffi::{c_int, CStr, CString};
 use std::io;

@@ -17,17 +17,11 @@ struct MountAttr {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
-
 const MOUNT_ATTR_NOSUID: u64 = 0x2;
-
 const MOUNT_ATTR_NODEV: u64 = 0x4;
-
 const MOUNT_ATTR_NOEXEC: u64 = 0x8;
-
 const AT_RECURSIVE: c_int = 0x8000;
-
 const OPEN_TREE_CLONE: c_int = 1;
-
 const MOVE_MOUNT_F_EMPTY_PATH: c_int = 0x4;
 
 /// The flags of every `/proc` the child mounts.
