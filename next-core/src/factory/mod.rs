@@ -6,9 +6,10 @@
 //! The design decision: **this is the layer below both the [registry](crate::registry)
 //! and the plugin loader**. The registry finds and builds factories (and loads the plugin
 //! a configuration names); a plugin makes factories and adds them. Both depend on what a
-//! factory is, and neither on the other's inside, so the arrows run one way. The
-//! registry re-exports everything here: `registry::Factory` and `factory::Factory` are
-//! the same type, and the registry's path is the one the documentation uses.
+//! factory is, and the registry calls the plugin loader, never the other way, so the
+//! arrows run one way. The registry re-exports everything here: `registry::Factory` and
+//! `factory::Factory` are the same type, and the registry's path is the one the
+//! documentation uses.
 
 mod context;
 mod describe;
