@@ -418,10 +418,10 @@ impl<S: Sandbox> PythonTracer<S> {
                 .run(self.job(program, tests, &nonce, true, wall_cap)?)
                 .await?;
         }
-        let outcome = convert::assemble(&execution, &nonce, tests.len())?;
-        if let Some((tag, bytes)) = &outcome.code {
+        let mut outcome = convert::assemble(&execution, &nonce, tests.len())?;
+        if let Some(compiled) = outcome.code.take() {
             *self.compiled.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Arc::new((tag.clone(), bytes.clone())));
+                Some(Arc::new(compiled));
         }
         Ok(outcome)
     }
@@ -447,7 +447,8 @@ impl<S: Sandbox> Tracer for PythonTracer<S> {
             .limits(tests.len())
             .map_err(|err| TraceError::Backend(Box::new(err)))?
             .wall_time();
-        let deadline = Instant::now() + budget.saturating_mul(2);
+        // None: too far to be represented, as good as no deadline.
+        let deadline = Instant::now().checked_add(budget.saturating_mul(2));
         // A sandbox that preloads the harness saves every job loading it (and reading
         // it from stdin); should a job not find it there, it says so, and is sent again
         // with the harness, as every job is where the sandbox declined.
@@ -456,7 +457,9 @@ impl<S: Sandbox> Tracer for PythonTracer<S> {
         let mut traces = outcome.traces;
         let mut done = outcome.reached;
         while done < tests.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.map_or(Duration::MAX, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
             if left.is_zero() {
                 for (test, trace) in traces.iter_mut().enumerate().skip(done) {
                     *trace = not_run(test);
