@@ -92,12 +92,14 @@ pub fn decode_source(bytes: &[u8]) -> Result<String, SourceError> {
 
 /// `bytes` as UTF-8, or the error saying why UTF-8 applied (`why`).
 fn utf8(bytes: &[u8], why: &str) -> Result<String, SourceError> {
-    String::from_utf8(bytes.to_vec()).map_err(|err| {
-        SourceError::Malformed(format!(
-            "not valid UTF-8 (at byte {}), {why}",
-            err.utf8_error().valid_up_to()
-        ))
-    })
+    std::str::from_utf8(bytes)
+        .map(str::to_owned)
+        .map_err(|err| {
+            SourceError::Malformed(format!(
+                "not valid UTF-8 (at byte {}), {why}",
+                err.valid_up_to()
+            ))
+        })
 }
 
 /// How a declared encoding is decoded.
