@@ -30,7 +30,8 @@
 //!   `main.py`; `/dev/shm` a read-only tmpfs; the job's inputs mounted read-only at
 //!   `/job`. Writing anywhere but `/work` fails (`EROFS` or `EACCES`).
 //! - **Limits.** Memory: the cgroup limit `Limits::memory_bytes`, swap equal to it (no
-//!   swap); processes and threads: the pids cgroup at `Limits::processes`; CPU: a CFS
+//!   swap); processes and threads: the pids cgroup at `Limits::processes`, plus 8 for
+//!   runc's own `init`, whose threads count there until the job starts; CPU: a CFS
 //!   quota of [`DockerConfig::cpus`]; file size: `RLIMIT_FSIZE` = half the work
 //!   directory; `RLIMIT_CPU` = the wall limit rounded up plus a second (a backstop for a
 //!   caller that died); no core files; 1024 descriptors. The wall limit is enforced here: at

@@ -42,6 +42,12 @@ with open('/job/main.py', 'rb') as s, open('main.py', 'wb') as d:\n    d.write(s
 argv = {ARGV}\n\
 os.execve(argv[0], argv, {ENV})\n";
 
+/// The tasks added to the pids limit for runc's `init`, a Go program that runs in the
+/// container's cgroup until it starts the job: its threads count there, and a limit
+/// they exhaust aborts it (exit 2, a Go stack trace on the job's stderr) before the
+/// job runs. Seen with a planner job's limit of 4 under load.
+const RUNC_INIT_TASKS: i64 = 8;
+
 /// The create request for one job, whose inputs are in the host directory `job_dir`.
 pub(crate) fn container(
     config: &DockerConfig, python: &ImagePython, limits: &Limits, job_dir: &Path, owner: &str,
@@ -74,7 +80,7 @@ pub(crate) fn container(
         memory: Some(memory),
         memory_swap: Some(memory),
         nano_cpus: Some(config.nano_cpus()),
-        pids_limit: Some(i64::from(limits.processes())),
+        pids_limit: Some(i64::from(limits.processes()) + RUNC_INIT_TASKS),
         ulimits: Some(vec![
             ResourcesUlimits {
                 name: Some("cpu".to_owned()),
@@ -162,7 +168,7 @@ mod tests {
         let host = body.host_config.unwrap();
         assert_eq!(host.memory, Some(256 << 20));
         assert_eq!(host.memory_swap, host.memory);
-        assert_eq!(host.pids_limit, Some(8));
+        assert_eq!(host.pids_limit, Some(8 + RUNC_INIT_TASKS));
         let cpu = host.ulimits.as_ref().unwrap()[0].clone();
         assert_eq!(
             (cpu.name.as_deref(), cpu.soft, cpu.hard),
