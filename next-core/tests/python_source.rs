@@ -23,8 +23,6 @@ for encoding, word in words.items():
         data = (head % encoding + "word = %r\nprint(word)\n" % word).encode(encoding)
         encoding_found, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding_found)
-        if text.startswith("\ufeff"):
-            text = text[1:]
         out.append([encoding, data.hex(), text])
 print(json.dumps(out))
 "##;
