@@ -1,4 +1,4 @@
-# NExT tracing harness, part 6 of 8: the tracing state (_State) and the two engines
+# NExT tracing harness, part 6 of 9: the tracing state (_State) and the two engines
 # that feed the tracer, sys.settrace and sys.monitoring, and the program's code tree.
 CHECK_EVERY = 16  # events between two readings of the clock
 
@@ -61,11 +61,6 @@ def _settrace_engine(st):
     frames = st.frames
     returns, yields, loop_ends = _opcodes()
     GEN = 0x20 | 0x80 | 0x200  # generator, coroutine, async generator
-    # CPython 3.8 to 3.10 keep a sticky "overflowed" state after a RecursionError until
-    # the stack unwinds 50 frames below the limit; meanwhile the program may recurse up
-    # to 50 frames past its limit, then aborts. So on those versions the tracer must
-    # not cause a RecursionError itself: it tracks frame depths and leaves alone the
-    # frames too close to the limit (the trace is then marked incomplete).
     bytecode = {}  # id(code) -> co_code (a new bytes object per access from 3.11)
 
     def opcode_at(code, offset):
@@ -74,33 +69,12 @@ def _settrace_engine(st):
             raw = bytecode[id(code)] = code.co_code
         return raw[offset]
 
-    sticky = _version < (3, 11)
-    getlimit = sys.getrecursionlimit
-    MARGIN = 80
-
-    def depth_of(frame):
-        d = 1
-        f = frame.f_back
-        while f is not None:
-            rec = frames.get(f)
-            if rec is not None:
-                return rec.depth + d
-            d += 1
-            f = f.f_back
-        return d
-
-    def too_deep(frame):
-        rec = frames.get(frame)
-        depth = rec.depth if rec is not None else depth_of(frame)
-        if depth + MARGIN > getlimit():
-            st.incomplete = True
-            return True
-        return False
-
-    def forget(frame):
-        rec = frames.pop(frame, None)
-        if rec is not None:
-            _pop(st.stack, rec)
+    # The callbacks have room below the program's recursion limit (see Room); the
+    # start callback refuses a frame deeper than that limit, as CPython would untraced.
+    # (So no RecursionError of the tracer's own puts CPython 3.8 to 3.10 in their sticky
+    # "overflowed" state, where a program may recurse 50 frames past its limit.)
+    setlimit = _real_setlimit
+    room = ROOM.limits
 
     clock = st.clock
 
@@ -115,10 +89,6 @@ def _settrace_engine(st):
     def local(frame, event, arg):
         if not st.recording:
             return watch() if st.watching else None
-        if sticky and too_deep(frame):
-            if event == "return":
-                forget(frame)
-            return local
         if event == "line":
             try:
                 on_line(frame, frame.f_lineno)
@@ -161,27 +131,50 @@ def _settrace_engine(st):
             return watch() if st.watching else None
         if frame.f_code.co_filename != PROGRAM:
             return None
-        if sticky:
-            depth = depth_of(frame)
-            if depth + MARGIN > getlimit():
-                st.incomplete = True
-                return None
-            rec = frames.get(frame)
-            if rec is not None:
-                rec.depth = depth
+        try:
+            setlimit(room[0])  # fails where the frame is deeper than the program's limit
+            setlimit(room[1])
+        except RecursionError:
+            deep = True
+        else:
+            deep = False
+        if deep:  # raised out here, the program's own exception is its context
+            refuse(frame)
         try:
             guarded(on_start, frame)
         except _Deadline:
             raise
         except BaseException:  # the call itself hit the recursion limit
             st.incomplete = True
-        if sticky:
-            rec = frames.get(frame)
-            if rec is not None:
-                rec.depth = depth
         if st.count >= st.check_at:
             limits(frame)
         return local if st.recording else None
+
+    def refuse(frame):
+        """A program frame deeper than the program's recursion limit starts: the
+        RecursionError CPython would have raised untraced, recorded in the caller.
+        Raising it from here removes the tracer; it is set again at the next call or
+        return (the events in between are lost: the trace is incomplete)."""
+        exc = RecursionError("maximum recursion depth exceeded")
+        caller = frame.f_back
+        if caller is not None and caller in frames:
+            guarded(on_raise, caller, exc)
+        st.incomplete = True
+        sys.setprofile(rescue)
+        raise exc
+
+    def rescue(frame, event, arg):
+        sys.setprofile(None)
+        if not st.active or sys.gettrace() is not None:
+            return
+        sys.settrace(global_)
+        # The tracer's own event for this one came before this (profile) one.
+        if event == "call":
+            trace = global_(frame, event, arg)
+            if trace is not None:
+                frame.f_trace = trace
+        elif event == "return" and frame in frames:
+            local(frame, event, arg)
 
     def start():
         st.recording = True
@@ -199,6 +192,7 @@ def _settrace_engine(st):
 
     def stop_recording():
         st.recording = False
+        ROOM.exact()
         if not st.in_child and not st.timed_out:
             st.watching = True  # nothing else stops the test: the clock must be watched
             return
@@ -257,7 +251,36 @@ def _monitoring_engine(st, program_codes, getframe):
     # The callbacks run a handler and then check the limits; the handlers' guard
     # (see `guarded`) is written out in each, for speed.
 
+    setlimit = _real_setlimit
+    room = ROOM.limits
+
     def py_start(code, offset):
+        if not st.recording:
+            return idle()
+        try:
+            setlimit(room[0])  # fails where the frame is deeper than the program's limit
+            setlimit(room[1])
+        except RecursionError:
+            deep = True
+        else:
+            deep = False
+        if deep:
+            # What CPython raises untraced, here raised in the refused frame (out of
+            # the handler: the program's own exception is its context); the tracer
+            # has no record of the frame and ignores its unwinding.
+            raise RecursionError("maximum recursion depth exceeded")
+        frame = getframe(1)
+        try:
+            on_start(frame)
+        except _Deadline:
+            raise
+        except BaseException:
+            st.incomplete = True  # written out: a call here could hit the recursion limit
+            busy.clear()
+        if st.count >= st.check_at:
+            limits(frame)
+
+    def py_resume(code, offset):
         if not st.recording:
             return idle()
         frame = getframe(1)
@@ -356,7 +379,7 @@ def _monitoring_engine(st, program_codes, getframe):
 
     for event, fn in (
         (ev.PY_START, py_start),
-        (ev.PY_RESUME, py_start),
+        (ev.PY_RESUME, py_resume),
         (ev.LINE, line),
         (ev.PY_RETURN, py_return),
         (ev.PY_YIELD, py_yield),
@@ -415,6 +438,7 @@ def _monitoring_engine(st, program_codes, getframe):
 
     def stop_recording():
         st.recording = False
+        ROOM.exact()
         if st.in_child:
             prepared[0] = False
             try:

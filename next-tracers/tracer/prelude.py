@@ -1,10 +1,10 @@
-# NExT tracing harness, part 1 of 8 (the parts are joined in order into one program,
+# NExT tracing harness, part 1 of 9 (the parts are joined in order into one program,
 # see HARNESS in next-tracers/src/python/mod.rs): the harness's description, its
 # imports and constants, and JSON string quoting.
 """NExT tracing harness: runs a program on its tests and streams what it did.
 
 Its parts (this file, then render.py, values.py, sink.py, tracer.py, engines.py,
-runner.py and supervise.py) are joined in that order into one program embedded in the `next-tracers`
+recursion.py, runner.py and supervise.py) are joined in that order into one program embedded in the `next-tracers`
 crate (`HARNESS`) and sent to the sandbox on the stdin of every tracing job;
 `bootstrap.py`, the job's source, compiles it (or loads it already compiled) and calls
 `boot`, which reads the payload and calls `main`. It runs on CPython 3.8 to 3.13,
@@ -50,9 +50,9 @@ Tracing uses `sys.monitoring` where it exists (3.12+, local events on the progra
 objects only) and `sys.settrace` elsewhere (or when asked). Values are rendered by a
 bounded `repr` (see `Renderer`). Every callback catches everything: an exception that
 escapes a trace function would remove the tracer and surface in the program. Where the
-tracer is removed anyway (the program calls `sys.settrace(None)`, or CPython drops a
-settrace tracer at the recursion limit), or a callback failed, the test is reported
-incomplete.
+tracer is removed anyway (the program calls `sys.settrace(None)`, or a settrace tracer
+raises the program's RecursionError, see recursion.py), or a callback failed, the test
+is reported incomplete.
 """
 
 import sys

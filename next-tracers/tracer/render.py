@@ -1,4 +1,4 @@
-# NExT tracing harness, part 2 of 8: value printing, the bounded `repr` (Renderer).
+# NExT tracing harness, part 2 of 9: value printing, the bounded `repr` (Renderer).
 # ------------------------------------------------------------------------- values
 
 

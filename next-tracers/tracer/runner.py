@@ -1,4 +1,4 @@
-# NExT tracing harness, part 7 of 8: the runner: the payload (boot), output capture,
+# NExT tracing harness, part 8 of 9: the runner: the payload (boot), output capture,
 # the program's module level, the tests in process or forked, and their end messages.
 # ------------------------------------------------------------------------- runner
 
@@ -189,13 +189,8 @@ def run_test(tracer, code, ns, render, sink):
     """Runs one test under the tracer; returns (result code, exception or None). Records
     the exception that ends the test at the test line, frame 0."""
     # The test runs some frames deeper than in a plain script; give the program the
-    # same recursion depth it would have there.
-    limit = sys.getrecursionlimit()
-    offset = stack_depth()
-    try:
-        sys.setrecursionlimit(limit + offset)
-    except Exception:
-        offset = 0
+    # same recursion depth it would have there, and the callbacks room (see Room).
+    ROOM.enter(harness_depth(), Room.HEADROOM)
     exc = None
     tracer.deadline = tracer.clock() + tracer.time_limit
     alarm = _set_alarm(tracer)
@@ -209,11 +204,7 @@ def run_test(tracer, code, ns, render, sink):
     except BaseException as e:  # everything, SystemExit included, ends the test
         exc = e
     tracer.stop()
-    try:
-        if offset and sys.getrecursionlimit() == limit + offset:
-            sys.setrecursionlimit(limit)
-    except Exception:
-        pass
+    ROOM.leave()
     if exc is None:
         return R_PASSED
     if isinstance(exc, _Deadline):
@@ -304,6 +295,7 @@ def _exit(code):
 def run(opts, program, tests, code_blob):
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)  # as the verifier runs the program
+    ROOM.install()
     nonce = opts["nonce"]
     channel = Channel(nonce)
     fork_ok = hasattr(os, "fork") and hasattr(os, "register_at_fork")

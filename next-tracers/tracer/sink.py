@@ -1,4 +1,4 @@
-# NExT tracing harness, part 4 of 8: output, the event sink (Sink) writing nonce lines
+# NExT tracing harness, part 4 of 9: output, the event sink (Sink) writing nonce lines
 # to the private stream or the shared memory map, and the result codes of a child.
 # ------------------------------------------------------------------------- output
 

@@ -1,4 +1,4 @@
-# NExT tracing harness, part 8 of 8: the supervisor. Where the interpreter can fork,
+# NExT tracing harness, part 9 of 9: the supervisor. Where the interpreter can fork,
 # the job's process runs no program code: it forks a child that runs the program (its
 # module level, then the tests one after another, as the verifier runs them), and
 # watches it: the child records each test into the shared memory map and hands it over
@@ -58,10 +58,12 @@ def load_module(code):
     ns["__builtins__"] = __builtins__
     sys.modules["__main__"] = module
     failure = None
+    ROOM.enter(harness_depth(), 0)  # untraced, as deep as in a plain script
     try:
         exec(code, ns)
     except BaseException as exc:
         failure = exc
+    ROOM.leave()
     leave_if_forked_away(0)
     return ns, failure
 

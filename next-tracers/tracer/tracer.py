@@ -1,4 +1,4 @@
-# NExT tracing harness, part 5 of 8: the tracer's closures (make_tracer): frames,
+# NExT tracing harness, part 5 of 9: the tracer's closures (make_tracer): frames,
 # events, changes and limits, shared by both engines.
 # ------------------------------------------------------------------------- tracer
 
@@ -8,10 +8,9 @@ class Frame:
     rendering of each local as last recorded (`rep`, in first-appearance order via
     `order`), the immutable objects behind them (`obj`), the line running (`pending`)."""
 
-    __slots__ = ("fid", "rep", "obj", "order", "pending", "first", "depth")
+    __slots__ = ("fid", "rep", "obj", "order", "pending", "first")
 
     def __init__(self, fid, code):
-        self.depth = 0
         self.fid = fid
         self.rep = {}
         self.obj = {}

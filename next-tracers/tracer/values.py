@@ -1,4 +1,4 @@
-# NExT tracing harness, part 3 of 8: the helpers and tables of value printing
+# NExT tracing harness, part 3 of 9: the helpers and tables of value printing
 # (snapshots, type names, address stripping, container brackets) and the opcodes that
 # tell a settrace 'return' event apart.
 class _TooDeep(Exception):

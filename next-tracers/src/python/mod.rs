@@ -111,6 +111,7 @@ pub const HARNESS: &str = concat!(
     include_str!("../../tracer/sink.py"),
     include_str!("../../tracer/tracer.py"),
     include_str!("../../tracer/engines.py"),
+    include_str!("../../tracer/recursion.py"),
     include_str!("../../tracer/runner.py"),
     include_str!("../../tracer/supervise.py"),
 );
