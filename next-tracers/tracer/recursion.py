@@ -68,7 +68,9 @@ class Room:
 
     What remains different: recursion that starts no traced frame (C code such as a
     nested `repr` on CPython up to 3.11, or library code) may go up to HEADROOM deeper
-    than untraced, and the traceback of a refused call has one more entry, the refused
+    than untraced; on 3.12, whose C recursion has a fixed limit that the callbacks' C
+    calls use up too, recursion through C calls (a class's, `map`'s) ends up to two
+    calls sooner; and the traceback of a refused call has one more entry, the refused
     frame's."""
 
     # (3.8 refuses to set a limit within 50 of the depth: more room for the same.)
@@ -137,9 +139,6 @@ class Room:
                 _real_setlimit(limit)
             except RecursionError:
                 pass  # below the real depth: decided on the program's depth below
-            except BaseException:
-                room._apply()
-                raise
             n = limit.__index__()
             depth = _depth_now()
             if depth is not None:
