@@ -925,7 +925,8 @@ fn a_preloaded_harness_gives_the_same_traces() {
 /// A long list (its rendering cut) changed in every way, one change a line: after
 /// each line the traced value is exactly the cut `repr` that the same program prints
 /// untraced (the tracer keeps only a long list's first and last elements to check
-/// and renders a grown tail alone; this shows it loses nothing).
+/// and renders a grown tail alone, from the reprs of its last elements still there;
+/// this shows it loses nothing).
 #[test]
 fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
     use std::fmt::Write as _;

@@ -241,6 +241,9 @@ fn a_module_level_loop_renders_as_timed_out() {
     );
 }
 
+/// Addresses go only from default reprs, control characters are escaped, and a lone
+/// surrogate (a `__repr__` may return one; UTF-8 cannot hold it) arrives as `?`, the
+/// rest of its step whole.
 #[test]
 fn addresses_go_only_from_default_reprs_and_controls_are_escaped() {
     let program = "\
@@ -256,7 +259,12 @@ def f():
     xs = [s, Foo()]
     r = Raw()
     rs = [r, 1]
+    lone = Lone()
     return 0
+
+class Lone:
+    def __repr__(self):
+        return 'x\\ud800y'
 ";
     for_each_engine(|python, engine| {
         let tr = python_tracer(python, engine, &TracerOptions::default());
@@ -266,6 +274,7 @@ def f():
             "1 line @10 xs=['value at 0x1f here', <__main__.Foo object>]",
             "1 line @11 r=a\\x01b\\x0ac",
             "1 line @12 rs=[a\\x01b\\x0ac, 1]",
+            "1 line @13 lone=x?y",
         ] {
             assert!(
                 steps.contains(&expected.to_owned()),

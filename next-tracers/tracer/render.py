@@ -150,7 +150,8 @@ class Renderer:
         same objects, whatever happens between them changes
         neither the head nor the tail of its repr, and its repr stays longer than the
         cut (each element in between adds at least 3 characters): the check then costs
-        a few elements, not all of them. `full` is the list's repr."""
+        a few elements, not all of them. `full` is the list's repr. (`retail` keeps
+        the reprs of the last ones, in the slot `patch` uses for a whole list's.)"""
         items = memo[1]
         n = len(items)
         a = _shown(items, self.head)
@@ -184,9 +185,17 @@ class Renderer:
         """The rendering of a list or tuple kept by `ends` whose first elements are the
         same but whose last ones are not (it grew, say): only the tail is rendered
         again, from the last elements. None, with the memo dropped, when the list got too
-        short for that or holds other values now: the caller renders it afresh."""
+        short for that or holds other values now: the caller renders it afresh.
+
+        The reprs of the last elements are kept (slot 2, in the order of slot 4, the
+        last element first): an element still there (the list grew at its end, say) is
+        not looked at again, as its repr cannot have changed."""
         n = len(v)
         a = len(memo[1])
+        old = memo[4]
+        old_reprs = memo[2]
+        m = len(old) if old_reprs is not None else 0
+        j = m  # the index in `old` of the element expected next
         items = []
         reprs = []
         size = 1
@@ -195,22 +204,29 @@ class Renderer:
                 if n <= a + len(items) + 1:
                     raise _Stale()
                 e = v[n - 1 - len(items)]
-                te = type(e)
-                if te not in ATOMS and (te is not tuple or not _flat(e)):
-                    raise _Stale()
-                r = repr(e)
+                if j < m and old[j] is e:
+                    r = old_reprs[j]
+                    j += 1
+                elif m and old[0] is e:
+                    r = old_reprs[0]
+                    j = 1
+                else:
+                    te = type(e)
+                    if te not in ATOMS and (te is not tuple or not _flat(e)):
+                        raise _Stale()
+                    r = repr(e)
                 size += len(r) + (2 if items else 0)
                 items.append(e)
                 reprs.append(r)
         except Exception:
             del self.memo[id(v)]
             return None
-        reprs.reverse()
-        tail = ", ".join(reprs) + BRACKETS[t][1]
+        tail = ", ".join(reprs[::-1]) + BRACKETS[t][1]
         if " at 0x" in tail:
             del self.memo[id(v)]
             return None
         s = memo[3][: self.head] + "..." + tail[-self.tail :]
+        memo[2] = reprs
         memo[3] = s
         memo[4] = items
         return s

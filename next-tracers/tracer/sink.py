@@ -20,13 +20,18 @@ class Sink:
         # Lines kept before they are written out (in process): a job killed meanwhile
         # loses at most these.
         self.flush_every = 64
-        self.pack = None
         self.hdr = None  # the header as unsigned ints: size, frame, line (native order)
+        # Where the run is now, [frame, line], for the parent to report if the child
+        # ends there: the tracer's handlers store into it at every step (a view of the
+        # header; in process, of a buffer nobody reads). The lines written need no
+        # such update: the parent reads them up to the first zero byte, then to the
+        # last whole line (a line is written in one copy, and its JSON holds no zero
+        # byte).
         if mm is not None:
-            from _struct import pack_into
-
-            self.pack = pack_into
             self.hdr = memoryview(mm)[:12].cast("I")
+            self.where = self.hdr[1:3]
+        else:
+            self.where = memoryview(bytearray(8)).cast("I")
 
     def reset(self):
         self.buf = []
@@ -36,18 +41,23 @@ class Sink:
 
     def emit(self, text):
         """Appends one line; False when the byte budget is used up. In the map, the
-        line counts once committed (`position`, `commit`): handlers commit when done."""
+        line counts once committed (`commit`): handlers commit when done."""
         return self.emit_line(self.nonce + text + "\n")
 
     def emit_line(self, line):
         """`emit` of a line that already holds its nonce and newline (Line events)."""
-        data = line.encode("utf-8", "replace")
-        if self.size + len(data) > self.budget:
+        try:
+            data = line.encode()
+        except UnicodeError:  # a lone surrogate, from a `__repr__`
+            data = line.encode("utf-8", "replace")
+        size = self.size
+        end = size + len(data)
+        if end > self.budget:
             return False
-        if self.mm is not None:
-            start = self.HEADER + self.size
-            self.mm[start : start + len(data)] = data
-            self.size += len(data)
+        mm = self.mm
+        if mm is not None:
+            mm[64 + size : 64 + end] = data  # after the HEADER
+            self.size = end
         else:
             if len(self.buf) >= self.flush_every:
                 self.flush()  # first: if it fails, this line is not half-recorded
@@ -78,16 +88,6 @@ class Sink:
         hdr = self.hdr
         if hdr is not None:
             hdr[0] = self.size
-
-    def position(self, fid, line):
-        """Where the run is now (frame, line), for the parent to report if the child
-        ends there. The lines written need no commit: the parent reads them up to the
-        first zero byte, then to the last whole line (a line is written in one copy, and
-        its JSON holds no zero byte)."""
-        hdr = self.hdr
-        if hdr is not None:
-            hdr[1] = fid
-            hdr[2] = line
 
 
 # Result codes in the shared header (byte 12): how the child's test ended.

@@ -121,10 +121,29 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             qn = quoted.get(n)
             if qn is None:
                 qn = quoted[n] = q(n)
-            parts.append("[%s,%s]" % (qn, q(rep[n])))
+            parts.append("[%s,%s]" % (qn, qv(rep[n])))
         return ",".join(parts)
 
     quoted = {}  # name -> its JSON string literal
+    # Long renderings -> their JSON string literals: a value that did not change (a
+    # long list passed down a recursion, say) is quoted once, not at every step. At
+    # most 256 of them and about a million characters.
+    quoted_values = {}
+    quoted_chars = [0]
+
+    def qv(r):
+        """`q` of a rendering."""
+        if len(r) < 64:
+            return q(r)
+        s = quoted_values.get(r)
+        if s is None:
+            s = q(r)
+            if len(quoted_values) >= 256 or quoted_chars[0] > 1 << 20:
+                quoted_values.clear()
+                quoted_chars[0] = 0
+            quoted_values[r] = s
+            quoted_chars[0] += len(r) + len(s)
+        return s
 
     def new_frame(frame):
         code = frame.f_code
@@ -153,7 +172,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             rep[name] = r
             if type(v) in ATOMS:
                 rec.obj[name] = v
-            pairs.append("[%s,%s]" % (q(name), q(r)))
+            pairs.append("[%s,%s]" % (q(name), qv(r)))
         # Recorded before the frame is known: a handler cut short by a RecursionError
         # (the program is at its recursion limit) leaves the frame unknown, and its
         # next event starts it again, rather than leaving a frame without a Call.
@@ -182,13 +201,16 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
     # The state machine, shared by both engines. Each handler is called with the
     # program frame the event belongs to.
 
+    where = sink.where  # [frame, line]: where the run is (see Sink)
+
     def on_start(frame):
         rec = frames.get(frame)
         if rec is None:
             rec = new_frame(frame)
         # else a generator resumes: it goes on with the line of its yield, still pending
         stack.append(rec)
-        sink.position(rec.fid, rec.pending if rec.pending is not None else rec.first)
+        where[0] = rec.fid
+        where[1] = rec.pending if rec.pending is not None else rec.first
 
     def on_line(frame, line):
         rec = frames.get(frame)
@@ -204,7 +226,8 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
                 if not emit_line(text):
                     st.count = max_events
         rec.pending = line
-        sink.position(rec.fid, line)
+        where[0] = rec.fid
+        where[1] = line
 
     def finish(rec, frame, step):
         """Renders the pending line of a frame that stops running; commits nothing. For
@@ -227,7 +250,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
         changed, line = finish(rec, frame, True)
         r = render(value)
         put_line(rec, changed, line)
-        put('["r",%d,%d,%s]' % (rec.fid, line, q(r)))
+        put('["r",%d,%d,%s]' % (rec.fid, line, qv(r)))
         del frames[frame]
         _pop(stack, rec)
         set_pos()
@@ -242,7 +265,7 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
         changed, line = finish(rec, frame, True)
         r = render(value)
         put_line(rec, changed, line)
-        put('["y",%d,%d,%s]' % (rec.fid, line, q(r)))
+        put('["y",%d,%d,%s]' % (rec.fid, line, qv(r)))
         rec.pending = line
         _pop(stack, rec)
         set_pos()
@@ -272,7 +295,8 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
             except TypeError:
                 recorded[id(exc)] = exc
             put('["x",%d,%d,%s]' % (rec.fid, line, q(r)))
-        sink.position(rec.fid, line)
+        where[0] = rec.fid
+        where[1] = line
 
     def on_unwind(frame):
         rec = frames.get(frame)
@@ -287,9 +311,10 @@ def make_tracer(opts, sink, render_obj, in_child, program_codes):
     def set_pos():
         if stack:
             rec = stack[-1]
-            sink.position(rec.fid, rec.pending if rec.pending is not None else rec.first)
+            where[0] = rec.fid
+            where[1] = rec.pending if rec.pending is not None else rec.first
         else:
-            sink.position(0, 0)
+            where[0] = where[1] = 0
 
     def guarded(handler, *args):
         """Runs a handler; any failure of the tracer (a RecursionError when the program
