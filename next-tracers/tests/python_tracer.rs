@@ -282,6 +282,41 @@ fn syntax_errors_crash_every_test_at_their_line() {
     });
 }
 
+/// A test that does not compile fails alone, with its `SyntaxError` at its line; the
+/// tests around it run (they are compiled ahead, all in the job's process).
+#[test]
+fn a_test_that_does_not_compile_fails_alone() {
+    for_each_engine(|python, engine| {
+        let traces = trace(
+            &python_tracer(python, engine, &TracerOptions::default()),
+            "def f():\n    return 1\n",
+            &["assert f() == 1", "x = 1\nassert f(", "assert f() == 2"],
+        );
+        let statuses: Vec<_> = traces.iter().map(|t| t.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                TraceStatus::Passed,
+                TraceStatus::Failed,
+                TraceStatus::Failed
+            ],
+            "{python:?} {engine}"
+        );
+        let broken = &traces[1].events;
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert_eq!(broken[0].location, Location::Test(2));
+        assert!(
+            matches!(&broken[0].kind, EventKind::Exception { value } if value.starts_with("SyntaxError(")),
+            "{broken:?}"
+        );
+        assert!(
+            matches!(&traces[2].events.last().unwrap().kind, EventKind::Exception { value } if value.starts_with("AssertionError")),
+            "{:?}",
+            traces[2].events
+        );
+    });
+}
+
 #[test]
 fn a_module_level_error_crashes_every_test_at_its_line() {
     let python = one_python();
@@ -941,6 +976,13 @@ fn a_long_list_changed_every_way_renders_as_its_cut_repr() {
         "xs[-1] = Box()",
         "xs[-1] = 3",
         "xs.extend(range(100, 140))",
+        // The tail's reprs are kept and reused for the elements still there: growth
+        // one at a time, the last ones swapped, one before the last replaced.
+        "xs.append(141)",
+        "xs.append((142, 'v'))",
+        "xs[-1], xs[-2] = xs[-2], xs[-1]",
+        "xs[-3] = 'w'",
+        "xs.append(143)",
         "xs.pop()",
         "xs[-1] = 1.0",
         "xs[5:7] = []",

@@ -27,7 +27,8 @@ How one run goes:
   1. compile the program as "<program>" (a SyntaxError becomes a `crash` message);
   2. run its module level UNTRACED in a fresh `__main__` module (an exception there is
      a `crash` message too);
-  3. per test: compile it as "<test>", start tracing, exec it in the program's
+  3. per test: compile it as "<test>" (all of them once the program is compiled, in
+     this process: see `compile_tests`), start tracing, exec it in the program's
      namespace, stop tracing, report how it ended. Where `os.fork` exists, steps 2 and
      3 run in a child forked by this process, which runs no program code and
      supervises the child (supervise.py: hand-over of each test through a shared

@@ -329,6 +329,7 @@ def run(opts, program, tests, code_blob):
         channel.message('{"t":"done"}')
         return
 
+    tests = compile_tests(tests)
     render_obj = Renderer(int(opts.get("max_value_chars", "500")))
     sink = Sink(nonce, channel.write, mm, byte_budget)
     _install_fork_hook()
@@ -386,15 +387,17 @@ def _switch_off(tracer, sink):
         pass
 
 
-def compile_test(test, channel, index, sink):
-    try:
-        return compile(test, TEST, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", None) or 1
-        channel.message('{"t":"begin","test":%d}' % index)
-        channel.message('["x",0,%d,%s]' % (line, q(syntax_value(exc))))
-        channel.message('{"t":"end","test":%d,"status":"failed","out":"","err":""}' % index)
-        return None
+def compile_tests(tests):
+    """Each test compiled as "<test>", here, right after the program: in a forked child
+    the compiler's first run would cost its page faults again. A test that does not
+    compile is (its line, its error rendered) instead, for the test's turn."""
+    out = []
+    for test in tests:
+        try:
+            out.append(compile(test, TEST, "exec", dont_inherit=True))
+        except (SyntaxError, ValueError) as exc:
+            out.append((getattr(exc, "lineno", None) or 1, syntax_value(exc)))
+    return out
 
 
 def end_message(index, status, tracer_flags, out, err, extra=""):
@@ -418,11 +421,12 @@ def run_in_process(opts, channel, capture, sink, render_obj, tracer, tests, ns):
     effort: the tests share the program's state, and a test that loops outside traced
     code can only be stopped by the sandbox's own time limit."""
     for index, test in enumerate(tests):
-        code = compile_test(test, channel, index, sink)
-        if code is None:
-            continue
         channel.message('{"t":"begin","test":%d}' % index)
-        run_here(tracer, channel, capture, sink, render_obj, index, code, ns)
+        if type(test) is tuple:  # it did not compile
+            channel.message('["x",0,%d,%s]' % (test[0], q(test[1])))
+            channel.message('{"t":"end","test":%d,"status":"failed","out":"","err":""}' % index)
+            continue
+        run_here(tracer, channel, capture, sink, render_obj, index, test, ns)
 
 
 def reset_tracer(tracer, sink):

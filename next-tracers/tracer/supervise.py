@@ -218,11 +218,9 @@ def _child_run(ctx, note_w, ack_r, first, stop, module_ns):
     for index in range(first, stop):
         reset_tracer(tracer, sink)
         mm[4:13] = bytes(9)
-        try:
-            test = compile(tests[index], TEST, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            line = getattr(exc, "lineno", None) or 1
-            sink.emit_forced('["x",0,%d,%s]' % (line, q(syntax_value(exc))))
+        test = tests[index]
+        if type(test) is tuple:  # it did not compile (see compile_tests)
+            sink.emit_forced('["x",0,%d,%s]' % (test[0], q(test[1])))
             result = R_FAILED
         else:
             result = run_test(tracer, test, ns, render_obj.render, sink)
