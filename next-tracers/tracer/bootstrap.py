@@ -1,12 +1,14 @@
-# NExT tracing harness, bootstrap: the source of every tracing job, kept this short
-# because the sandbox compiles it in every job. Stdin begins with four frames, each a
+# NExT tracing harness, bootstrap: the source of every tracing job that carries the
+# harness (where the sandbox preloaded it, a job's source only calls it:
+# next_core::sandbox::Preload::entry), kept this short because the sandbox compiles
+# it in every job. Stdin begins with four frames, each a
 # 4-byte big-endian length and its bytes (next_core::sandbox::Preload::stdin_head
 # writes them; the verifier's bootstrap reads the same): the name under which the
 # sandbox may have preloaded the harness, the tag of the interpreter build that
-# compiled it (empty when none has), the harness compiled (marshal) and its source (the
-# last three empty when the sandbox said it preloaded the harness); then the payload
-# that `boot` reads. A preloaded harness is used as it is; otherwise the compiled one
-# where this interpreter made it, else the source; with neither, the job says so
+# compiled it (empty when none has), the harness compiled (marshal, empty likewise) and
+# its source; then the payload that `boot` reads. A harness the sandbox holds after all
+# is used as it is; otherwise the compiled one where this interpreter made it, else the
+# source; with neither (a malformed head), the job says so
 # (next_core::sandbox::HARNESS_MISSING) and ends.
 import sys as _s, marshal as _m
 _b = _s.stdin.buffer

@@ -1,12 +1,14 @@
-# Starts the candidate harness (candidate.py). Its stdin begins with four frames, each
+# Starts the candidate harness (candidate.py) in a job that carries it (where the
+# sandbox preloaded it, a job's source only calls its `main`:
+# next_core::sandbox::Preload::entry). Its stdin begins with four frames, each
 # a 4-byte big-endian length and its bytes (next_core::sandbox::Preload::stdin_head
 # writes them; the tracer's bootstrap reads the same): the name under which the sandbox
 # may have preloaded the harness, the tag of the interpreter build that compiled it
-# (empty when none has), the harness compiled by the trusted planner job (marshal), and
-# the harness's source (the last three empty when the sandbox said it preloaded the
-# harness). A preloaded harness is used as it is; otherwise the compiled form where
-# this interpreter made it (it saves compiling the harness in every job), else the
-# source; with neither, the job says so (next_core::sandbox::HARNESS_MISSING) and ends.
+# (empty when none has), the harness compiled by the trusted planner job (marshal,
+# empty likewise), and the harness's source. A harness the sandbox holds after all is
+# used as it is; otherwise the compiled form where this interpreter made it (it saves
+# compiling the harness in every job), else the source; with neither (a malformed
+# head), the job says so (next_core::sandbox::HARNESS_MISSING) and ends.
 # The rest of stdin is the request.
 import sys as _s, marshal as _m
 

@@ -7,7 +7,9 @@
 //! start per test would cost more than the tracing. The job's source is a small
 //! bootstrap (`tracer/bootstrap.py`); its stdin carries the tracing harness
 //! ([`HARNESS`]: the files of `tracer/`, joined and embedded in this crate), the
-//! options, a random nonce, the program and the tests. The harness:
+//! options, a random nonce, the program and the tests. (A sandbox that preloads the
+//! harness gets jobs whose source only calls it, [`Preload::entry`], and whose stdin
+//! carries the rest.) The harness:
 //!
 //! 1. compiles the program as `<program>` (a syntax error ends here: every test's trace
 //!    is `Crashed`, with a `SyntaxError(...)` exception event at the error's line);
@@ -315,6 +317,8 @@ pub struct PythonTracer<S> {
     compiled: Mutex<Option<CompiledHarness>>,
     /// The harness as offered to the sandbox to preload.
     harness: Preload,
+    /// The source of a job sent without the harness (see [`Preload::entry`]).
+    entry: String,
 }
 
 impl<S> fmt::Debug for PythonTracer<S> {
@@ -334,11 +338,13 @@ impl<S: Sandbox> PythonTracer<S> {
     /// A tracer with these options (see [`TracerOptions::validate`]: a tracer made with
     /// invalid options answers every call with an error).
     pub fn with_options(sandbox: S, options: TracerOptions) -> Self {
+        let harness = Preload::new("__next_trace_", HARNESS);
         Self {
             sandbox,
             options,
             compiled: Mutex::new(None),
-            harness: Preload::new("__next_trace_", HARNESS),
+            entry: harness.entry("enter"),
+            harness,
         }
     }
 
@@ -394,12 +400,18 @@ impl<S: Sandbox> PythonTracer<S> {
         let compiled = compiled
             .as_deref()
             .map(|(tag, code)| (tag.as_str(), code.as_slice()));
-        let mut stdin = self
-            .harness
-            .stdin_head(compiled, with_harness)
-            .map_err(|err| TraceError::Backend(Box::new(err)))?;
+        // Without the harness, the job calls the preloaded one, which reads the payload.
+        let (source, mut stdin) = if with_harness {
+            let head = self
+                .harness
+                .stdin_head(compiled)
+                .map_err(|err| TraceError::Backend(Box::new(err)))?;
+            (BOOTSTRAP, head)
+        } else {
+            (self.entry.as_str(), Vec::new())
+        };
         stdin.extend_from_slice(&payload.into_bytes());
-        Ok(Job::new(BOOTSTRAP).with_stdin(stdin).with_limits(limits))
+        Ok(Job::new(source).with_stdin(stdin).with_limits(limits))
     }
 }
 

@@ -7,7 +7,8 @@
 //! form and source, as [`Preload::stdin_head`] frames them (the verifier's harness
 //! comes the same way). The bootstrap uses the preloaded module if there is one, else
 //! loads the compiled form when the tag names its own interpreter, and compiles the
-//! source otherwise.
+//! source otherwise. A job for a sandbox that holds the harness has no such head: its
+//! source calls the harness's `enter` ([`Preload::entry`]).
 //!
 //! Then the payload, for the harness's `boot`: the line `NEXT-TRACE 1`, one `key=value`
 //! line per option, a blank line, then records, each `KIND LENGTH\n`, LENGTH bytes and

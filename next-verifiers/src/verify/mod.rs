@@ -249,6 +249,8 @@ pub struct TestVerifier<S> {
     compiled: std::sync::OnceLock<(String, Vec<u8>)>,
     /// The candidate harness as offered to the sandbox to preload.
     harness: Preload,
+    /// The source of a candidate job sent without the harness (see [`Preload::entry`]).
+    entry: String,
 }
 
 impl<S> std::fmt::Debug for TestVerifier<S> {
@@ -268,13 +270,15 @@ impl<S: Sandbox> TestVerifier<S> {
     /// A verifier with these settings.
     pub fn with_config(sandbox: S, config: TestVerifierConfig) -> Self {
         let plans = PlanCache::new(config.plan_cache);
+        let harness = Preload::new("__next_candidate_", CANDIDATE);
         Self {
             sandbox,
             config,
             plans,
             counters: Counters::default(),
             compiled: std::sync::OnceLock::new(),
-            harness: Preload::new("__next_candidate_", CANDIDATE),
+            entry: harness.entry("main"),
+            harness,
         }
     }
 
@@ -641,10 +645,16 @@ impl<S: Sandbox> TestVerifier<S> {
             .compiled
             .get()
             .map(|(tag, code)| (tag.as_str(), code.as_slice()));
-        let mut stdin = self
-            .harness
-            .stdin_head(compiled, with_harness)
-            .map_err(|e| VerifyError::Protocol(e.to_string()))?;
+        // Without the harness, the job calls the preloaded one, which reads the request.
+        let (source, mut stdin) = if with_harness {
+            let head = self
+                .harness
+                .stdin_head(compiled)
+                .map_err(|e| VerifyError::Protocol(e.to_string()))?;
+            (BOOTSTRAP, head)
+        } else {
+            (self.entry.as_str(), Vec::new())
+        };
         stdin.reserve(program.source().len() + 65536);
         protocol::marshal(&request, &mut stdin);
         let left = deadline.saturating_duration_since(Instant::now());
@@ -659,7 +669,7 @@ impl<S: Sandbox> TestVerifier<S> {
             c.processes,
         )
         .map_err(|e| VerifyError::Backend(Box::new(e)))?;
-        Ok(Job::new(BOOTSTRAP).with_stdin(stdin).with_limits(limits))
+        Ok(Job::new(source).with_stdin(stdin).with_limits(limits))
     }
 }
 
