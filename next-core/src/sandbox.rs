@@ -257,6 +257,17 @@ pub trait Sandbox: Send + Sync {
 /// its harness.
 pub const HARNESS_MISSING: &str = "NEXT-HARNESS-MISSING";
 
+/// A part of Python for a harness that runs a program's code in its own process, to
+/// join to its source: the program's recursion limit and depth kept what they are in a
+/// plain script (`python program.py`), though its code runs below the harness's frames.
+/// It defines `harness_depth()`, to call from the frame about to run the program's
+/// code, and the class `RecursionLimit`, whose `install()` gives the program its view
+/// of the limit in `sys` and whose `enter(harness_depth())` and `leave()` go around
+/// each run of the program's code (the file says more). Both of this project's
+/// harnesses join it, the tracer's and the verifier's, so that a trace and a verdict
+/// see a program recurse equally deep.
+pub const HARNESS_RECURSION: &str = include_str!("sandbox/recursion.py");
+
 /// A harness (trusted Python that runs in many jobs: the tracer's, the verifier's) as
 /// offered to a sandbox to preload ([`Sandbox::preload`]), and whether the sandbox
 /// holds it, so that jobs may be sent without it.

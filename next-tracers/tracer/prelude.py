@@ -4,8 +4,9 @@
 """NExT tracing harness: runs a program on its tests and streams what it did.
 
 Its parts (this file, then render.py, values.py, sink.py, tracer.py, engines.py,
-recursion.py, runner.py and supervise.py) are joined in that order into one program embedded in the `next-tracers`
-crate (`HARNESS`) and sent to the sandbox on the stdin of every tracing job;
+next-core's sandbox/recursion.py shared with the test harness, recursion.py, runner.py
+and supervise.py) are joined in that order into one program embedded in the
+`next-tracers` crate (`HARNESS`) and sent to the sandbox on the stdin of every tracing job;
 `bootstrap.py`, the job's source, compiles it (or loads it already compiled) and calls
 `boot`, which reads the payload and calls `main`; where the sandbox preloaded it, the
 job's source only calls `enter`, which reads the payload from stdin the same way. It runs on CPython 3.8 to 3.13,

@@ -147,15 +147,6 @@ def syntax_value(exc):
     return "%s(%s)" % (_type_name(type(exc)), str.__repr__(msg))
 
 
-def stack_depth():
-    depth = 0
-    frame = sys._getframe(1)
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back
-    return depth
-
-
 def _set_alarm(tracer):
     """Where there is a timer, the test is interrupted at its time limit as the
     verifier interrupts it (SIGALRM, `_Deadline` raised where the program is), traced

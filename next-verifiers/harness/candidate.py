@@ -59,6 +59,10 @@ _ITIMER_REAL = getattr(_signal, "ITIMER_REAL", 0)
 _sigmask = getattr(_signal, "pthread_sigmask", None)
 _SIG_UNBLOCK = getattr(_signal, "SIG_UNBLOCK", 1)
 
+# The program's recursion limit as in a plain script (next_core::sandbox::
+# HARNESS_RECURSION, joined ahead of this file).
+_LIMIT = RecursionLimit()
+
 # JSON string escapes for the characters that need one.
 _ESCAPES = {i: "\\u%04x" % i for i in range(32)}
 _ESCAPES[127] = "\\u007f"
@@ -238,11 +242,18 @@ def _encode_result(v, budget):
 
 
 def _run_test(g, test, budget):
-    """JSON text of one test's results; runs the program's code."""
+    """JSON text of one test's results; runs the program's code, each time as deep in
+    the recursion limit as a plain script's module level (the limit is set by the frame
+    that runs the code, this one; the harness's own work has its own limit)."""
     if "exec" in test:
         try:
             g.setdefault("__next_evalplus__", __next_evalplus__)
-            _exec(_compile(test["exec"], "<test>", "exec"), g)
+            code = _compile(test["exec"], "<test>", "exec")
+            _LIMIT.enter(harness_depth())
+            try:
+                _exec(code, g)
+            finally:
+                _LIMIT.leave()
             return '{"exec":{"ok":true}}'
         except AssertionError as e:
             text, _ = _describe(e)
@@ -261,7 +272,12 @@ def _run_test(g, test, budget):
                 local = local or {}
                 _import(name)
                 local[alias] = _modules[name]
-            value = _eval(_compile(hole["src"], "<test>", "eval"), g, local)
+            code = _compile(hole["src"], "<test>", "eval")
+            _LIMIT.enter(harness_depth())
+            try:
+                value = _eval(code, g, local)
+            finally:
+                _LIMIT.leave()
             parts.append(_encode_result(value, budget))
         except _Timeout:
             raise
@@ -493,8 +509,15 @@ def main():
     module.__file__ = "<program>"
     _sys.modules["__candidate__"] = module
     g = module.__dict__
+    # The program sees the recursion limit a plain script has, and as much of it.
+    _LIMIT.install()
     try:
-        _exec(_compile(request["program"], "<program>", "exec"), g)
+        code = _compile(request["program"], "<program>", "exec")
+        _LIMIT.enter(harness_depth())
+        try:
+            _exec(code, g)
+        finally:
+            _LIMIT.leave()
         _flush_program_output()
     except _BaseException as e:
         _flush_program_output()

@@ -91,13 +91,13 @@ mod convert;
 mod protocol;
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::error::InvalidInput;
 use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
-use next_core::sandbox::{Job, Limits, Preload, Sandbox};
+use next_core::sandbox::{Job, Limits, Preload, Sandbox, HARNESS_RECURSION};
 use next_core::task::{Program, TestCase};
 use next_core::trace::{Event, EventKind, Location, Trace, TraceError, TraceStatus, Tracer};
 use serde::{Deserialize, Serialize};
@@ -105,18 +105,23 @@ use serde::{Deserialize, Serialize};
 use protocol::Payload;
 
 /// The tracing harness, run by [`BOOTSTRAP`] inside the sandbox: its parts in
-/// `tracer/`, joined in this order into one program.
-pub const HARNESS: &str = concat!(
-    include_str!("../../tracer/prelude.py"),
-    include_str!("../../tracer/render.py"),
-    include_str!("../../tracer/values.py"),
-    include_str!("../../tracer/sink.py"),
-    include_str!("../../tracer/tracer.py"),
-    include_str!("../../tracer/engines.py"),
-    include_str!("../../tracer/recursion.py"),
-    include_str!("../../tracer/runner.py"),
-    include_str!("../../tracer/supervise.py"),
-);
+/// `tracer/`, joined in this order into one program, with the recursion limit's part
+/// that the verifier's harness shares ([`HARNESS_RECURSION`]) ahead of `recursion.py`.
+pub static HARNESS: LazyLock<String> = LazyLock::new(|| {
+    [
+        include_str!("../../tracer/prelude.py"),
+        include_str!("../../tracer/render.py"),
+        include_str!("../../tracer/values.py"),
+        include_str!("../../tracer/sink.py"),
+        include_str!("../../tracer/tracer.py"),
+        include_str!("../../tracer/engines.py"),
+        HARNESS_RECURSION,
+        include_str!("../../tracer/recursion.py"),
+        include_str!("../../tracer/runner.py"),
+        include_str!("../../tracer/supervise.py"),
+    ]
+    .concat()
+});
 
 /// The source of every tracing job: reads the payload on stdin and runs [`HARNESS`].
 pub const BOOTSTRAP: &str = include_str!("../../tracer/bootstrap.py");
@@ -338,7 +343,7 @@ impl<S: Sandbox> PythonTracer<S> {
     /// A tracer with these options (see [`TracerOptions::validate`]: a tracer made with
     /// invalid options answers every call with an error).
     pub fn with_options(sandbox: S, options: TracerOptions) -> Self {
-        let harness = Preload::new("__next_trace_", HARNESS);
+        let harness = Preload::new("__next_trace_", HARNESS.as_str());
         Self {
             sandbox,
             options,

@@ -46,7 +46,10 @@
 //!    runs the program's module level once, then each test's holes, one test after
 //!    another with a deadline each; a test that ends the process has the later tests
 //!    run in a new job (see [`TestIsolation`] for forking a process per test or per
-//!    program instead). It answers each hole with
+//!    program instead). The program's code runs as deep in its recursion limit as in a
+//!    plain script, and reads and sets that limit as there, though the harness's frames
+//!    are below it ([`HARNESS_RECURSION`], shared with the tracer, so that a trace and
+//!    a verdict see the same recursion). It answers each hole with
 //!    its value as **plain data** only: `None`, `bool`, `int`, `float`, `complex`, `str`,
 //!    `bytes` and lists, tuples, dicts, sets and frozensets of them (the standard
 //!    library's `Counter`, `OrderedDict` and `defaultdict` count as the dicts they
@@ -162,12 +165,12 @@ mod validity;
 mod value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use next_core::registry::{self, Context, OptionDoc, RegistryError, RoleKind};
-use next_core::sandbox::{nonce, Execution, Job, Limits, Preload, Sandbox};
+use next_core::sandbox::{nonce, Execution, Job, Limits, Preload, Sandbox, HARNESS_RECURSION};
 use next_core::task::{Program, TestCase};
 use next_core::verify::{Verdict, Verifier, VerifyError};
 use serde::Serialize;
@@ -190,11 +193,16 @@ const PLANNER: &str = concat!(
 /// The most time a planner job may take (it runs test code only).
 const PLANNER_WALL: Duration = Duration::from_secs(120);
 /// The candidate harness's source, run with the program: EvalPlus's check (for delegated
-/// tests that call it) joined ahead of the harness.
-const CANDIDATE: &str = concat!(
-    include_str!("../../harness/evalplus.py"),
-    include_str!("../../harness/candidate.py")
-);
+/// tests that call it) and the recursion limit's part that the tracer's harness shares
+/// ([`HARNESS_RECURSION`]) joined ahead of the harness.
+static CANDIDATE: LazyLock<String> = LazyLock::new(|| {
+    [
+        include_str!("../../harness/evalplus.py"),
+        HARNESS_RECURSION,
+        include_str!("../../harness/candidate.py"),
+    ]
+    .concat()
+});
 /// What a candidate job runs: it starts the harness, compiled or from source.
 const BOOTSTRAP: &str = include_str!("../../harness/bootstrap.py");
 
@@ -270,7 +278,7 @@ impl<S: Sandbox> TestVerifier<S> {
     /// A verifier with these settings.
     pub fn with_config(sandbox: S, config: TestVerifierConfig) -> Self {
         let plans = PlanCache::new(config.plan_cache);
-        let harness = Preload::new("__next_candidate_", CANDIDATE);
+        let harness = Preload::new("__next_candidate_", CANDIDATE.as_str());
         Self {
             sandbox,
             config,
@@ -539,7 +547,7 @@ impl<S: Sandbox> TestVerifier<S> {
                     "mode": "plan",
                     "tests": tests.iter().map(TestCase::code).collect::<Vec<_>>(),
                     "imports": imports,
-                    "harness": CANDIDATE,
+                    "harness": CANDIDATE.as_str(),
                 });
                 let answer = self.run_planner(&request, size, PLANNER_WALL).await?;
                 if let Some(compiled) = answer.get("compiled") {
