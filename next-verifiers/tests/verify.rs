@@ -12,7 +12,7 @@ use next_core::task::Program;
 use next_core::verify::{TestOutcome, Verdict, Verifier};
 use next_verifiers::verify::{Provenance, TestIsolation, TestVerifier, TestVerifierConfig};
 use verify_support::forging::{self, CORRECT, TESTS};
-use verify_support::{assert_failed, tests};
+use verify_support::{assert_failed, recursion, tests};
 
 fn verifier() -> TestVerifier<Arc<dyn Sandbox>> {
     verifier_with(TestIsolation::Test)
@@ -361,32 +361,6 @@ async fn deep_recursion_is_an_error() {
     );
 }
 
-/// A program that recurses until `RecursionError`, reads its limit, sets a low one and
-/// one below its depth: what each prints in a plain script is what the tests expect.
-const RECURSION: &str = "\
-import sys
-
-def depth(n):
-    try:
-        return depth(n + 1)
-    except RecursionError:
-        return n
-
-TOP = depth(0)
-
-def limits():
-    before = sys.getrecursionlimit()
-    sys.setrecursionlimit(120)
-    low = depth(0)
-    try:
-        sys.setrecursionlimit(3)
-        refused = None
-    except RecursionError as e:
-        refused = str(e)
-    sys.setrecursionlimit(before)
-    return before, sys.getrecursionlimit(), low, refused
-";
-
 /// The program recurses exactly as deep as in a plain script (`python program.py`), at
 /// its module level and in its tests, in every isolation mode, from a warm sandbox
 /// (the harness preloaded, below the fork server's frames) and a cold one; the limit it
@@ -396,24 +370,12 @@ def limits():
 async fn recursion_is_as_deep_as_in_a_plain_script() {
     use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
 
-    let script = format!("{RECURSION}print(TOP)\nprint(depth(0))\nprint(repr(limits()))\n");
     let plain = std::process::Command::new(verify_support::python())
-        .args(["-I", "-c", &script])
+        .args(["-I", "-c", &recursion::script()])
         .output()
         .unwrap();
     assert!(plain.status.success(), "{plain:?}");
-    let printed = String::from_utf8(plain.stdout).unwrap();
-    let printed: Vec<&str> = printed.lines().collect();
-    let [top, deep, limits] = printed[..] else {
-        panic!("{printed:?}")
-    };
-    assert!(top.parse::<u32>().unwrap() > 900, "{top}");
-    let checks = [
-        format!("assert TOP == {top}"),
-        format!("assert depth(0) == {deep}"),
-        format!("assert limits() == {limits}"),
-        format!("assert depth(0) == {deep}"),
-    ];
+    let checks = recursion::checks(&String::from_utf8(plain.stdout).unwrap());
     let checks: Vec<&str> = checks.iter().map(String::as_str).collect();
     let cold = ProcessSandbox::new(ProcessConfig {
         interpreter: Some(verify_support::python()),
@@ -426,7 +388,7 @@ async fn recursion_is_as_deep_as_in_a_plain_script() {
         TestIsolation::None,
     ] {
         let warm = verifier_with(isolation)
-            .verify(&Program::new(RECURSION), &tests(&checks))
+            .verify(&Program::new(recursion::PROGRAM), &tests(&checks))
             .await
             .unwrap();
         assert!(warm.passed(), "warm, {isolation:?}: {warm:?}");
@@ -436,7 +398,7 @@ async fn recursion_is_as_deep_as_in_a_plain_script() {
                 ..TestVerifierConfig::default()
             };
             let v = TestVerifier::with_config(cold, config)
-                .verify(&Program::new(RECURSION), &tests(&checks))
+                .verify(&Program::new(recursion::PROGRAM), &tests(&checks))
                 .await
                 .unwrap();
             assert!(v.passed(), "cold, {isolation:?}: {v:?}");

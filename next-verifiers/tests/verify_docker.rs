@@ -122,6 +122,38 @@ async fn a_program_that_loops_in_c_costs_at_most_its_budget_in_docker() {
     docker_support::assert_nothing_left(&sandbox).await;
 }
 
+/// The program recurses exactly as deep in a verdict as in a plain job of the same
+/// image (`python main.py`), and reads and sets its limit as there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursion_is_as_deep_as_in_a_plain_script_in_docker() {
+    let Some(sandbox) = docker_support::sandbox().await else {
+        return;
+    };
+    let sandbox = Arc::new(sandbox);
+    let plain = common::run(
+        &*sandbox,
+        &verify_support::recursion::script(),
+        common::limits(60_000),
+    )
+    .await;
+    assert_eq!(
+        plain.termination,
+        next_core::sandbox::Termination::Exited { code: 0 },
+        "{}",
+        common::stderr(&plain)
+    );
+    let checks = verify_support::recursion::checks(&String::from_utf8_lossy(&plain.stdout));
+    let checks: Vec<&str> = checks.iter().map(String::as_str).collect();
+    let v = verdict(
+        &verifier(Arc::clone(&sandbox)),
+        verify_support::recursion::PROGRAM,
+        &checks,
+    )
+    .await;
+    assert!(v.passed(), "{v:?}");
+    docker_support::assert_nothing_left(&sandbox).await;
+}
+
 /// Attacks on the judgement itself fail in Docker, and their honest programs pass.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attacks_on_the_judgement_fail_in_docker() {

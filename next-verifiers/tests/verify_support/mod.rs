@@ -14,6 +14,7 @@
 
 pub mod attacks;
 pub mod forging;
+pub mod recursion;
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
