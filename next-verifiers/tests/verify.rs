@@ -363,11 +363,13 @@ async fn deep_recursion_is_an_error() {
 
 /// The program recurses exactly as deep as in a plain script (`python program.py`), at
 /// its module level and in its tests, in every isolation mode, from a warm sandbox
-/// (the harness preloaded, below the fork server's frames) and a cold one; the limit it
-/// reads and sets is its own. The tracer keeps the same (its `tracer_fidelity` tests),
-/// so a trace and a verdict see the same recursion.
+/// (below the fork server's frames, the harness preloaded or carried by the job) and a
+/// cold one; the limit it reads and sets is its own. A plain job of either sandbox
+/// prints what the plain script prints. The tracer keeps the same (its
+/// `tracer_fidelity` tests), so a trace and a verdict see the same recursion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recursion_is_as_deep_as_in_a_plain_script() {
+    use next_core::sandbox::Job;
     use next_verifiers::process::{Mode, ProcessConfig, ProcessSandbox};
 
     let plain = std::process::Command::new(verify_support::python())
@@ -375,33 +377,52 @@ async fn recursion_is_as_deep_as_in_a_plain_script() {
         .output()
         .unwrap();
     assert!(plain.status.success(), "{plain:?}");
-    let checks = recursion::checks(&String::from_utf8(plain.stdout).unwrap());
+    let printed = String::from_utf8(plain.stdout).unwrap();
+    let checks = recursion::checks(&printed);
     let checks: Vec<&str> = checks.iter().map(String::as_str).collect();
-    let cold = ProcessSandbox::new(ProcessConfig {
-        interpreter: Some(verify_support::python()),
-        mode: Mode::Cold,
-        ..ProcessConfig::default()
-    });
+    let process = |mode| {
+        ProcessSandbox::new(ProcessConfig {
+            interpreter: Some(verify_support::python()),
+            mode,
+            ..ProcessConfig::default()
+        })
+        .ok()
+        .map(|sandbox| Arc::new(sandbox) as Arc<dyn Sandbox>)
+    };
+    let mut sandboxes = vec![("warm or the test harness", verify_support::sandbox().0)];
+    for (name, mode) in [("warm", Mode::Warm), ("cold", Mode::Cold)] {
+        let Some(sandbox) = process(mode) else {
+            continue;
+        };
+        let job = sandbox.run(Job::new(recursion::script())).await.unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&job.stdout),
+            printed,
+            "a plain {name} job"
+        );
+        sandboxes.push((name, Arc::clone(&sandbox)));
+        // Declined: every job carries the harness, which loads below the server's frames.
+        let carried: Arc<dyn Sandbox> = Arc::new(Preloading {
+            inner: sandbox,
+            claims: false,
+        });
+        sandboxes.push((name, carried));
+    }
     for isolation in [
         TestIsolation::Test,
         TestIsolation::Program,
         TestIsolation::None,
     ] {
-        let warm = verifier_with(isolation)
-            .verify(&Program::new(recursion::PROGRAM), &tests(&checks))
-            .await
-            .unwrap();
-        assert!(warm.passed(), "warm, {isolation:?}: {warm:?}");
-        if let Ok(cold) = &cold {
+        for (name, sandbox) in &sandboxes {
             let config = TestVerifierConfig {
                 isolation,
                 ..TestVerifierConfig::default()
             };
-            let v = TestVerifier::with_config(cold, config)
+            let v = TestVerifier::with_config(Arc::clone(sandbox), config)
                 .verify(&Program::new(recursion::PROGRAM), &tests(&checks))
                 .await
                 .unwrap();
-            assert!(v.passed(), "cold, {isolation:?}: {v:?}");
+            assert!(v.passed(), "{name}, {isolation:?}: {v:?}");
         }
     }
 }

@@ -4,13 +4,17 @@
 # both join this part to their source, so that a trace and a verdict see the program
 # recurse exactly as deep as `python program.py` would. It only defines (a sandbox may
 # preload a harness ahead of its jobs); `RecursionLimit.install` makes the settings.
-# It uses only what it captures here: the program may replace the builtins.
+# It uses only what it captures here: the program may replace the builtins. Where it
+# is loaded in a job whose `sys` holds another RecursionLimit's functions (the warm
+# process sandbox gives every job a plain script's limit this way), it takes CPython's
+# own from them (`__wrapped__`): it counts from the bottom of the stack all the same,
+# and its callers' calls stay builtin calls.
 # ---------------------------------------------------------------------- recursion limit
 
 import sys as _rl_sys
 
-_real_getlimit = _rl_sys.getrecursionlimit
-_real_setlimit = _rl_sys.setrecursionlimit
+_real_getlimit = getattr(_rl_sys.getrecursionlimit, "__wrapped__", _rl_sys.getrecursionlimit)
+_real_setlimit = getattr(_rl_sys.setrecursionlimit, "__wrapped__", _rl_sys.setrecursionlimit)
 _rl_getframe = _rl_sys._getframe
 _rl_min, _rl_max, _rl_int = min, max, int
 _rl_RecursionError, _rl_Exception = RecursionError, Exception
@@ -117,9 +121,9 @@ class RecursionLimit:
         return limit
 
     def install(self):
-        """Takes the interpreter's limit now as the program's, and puts the program's
-        view of it in `sys`."""
-        self.visible = self.initial = _real_getlimit()
+        """Takes the limit `sys` shows now as the program's, and puts the program's view
+        of it in `sys`."""
+        self.visible = self.initial = _rl_sys.getrecursionlimit()
         limits = self
 
         def getrecursionlimit():
@@ -148,5 +152,6 @@ class RecursionLimit:
             fn.__doc__ = real.__doc__
             fn.__qualname__ = real.__name__
             fn.__module__ = "sys"
+            fn.__wrapped__ = real
         _rl_sys.getrecursionlimit = getrecursionlimit
         _rl_sys.setrecursionlimit = setrecursionlimit

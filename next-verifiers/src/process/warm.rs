@@ -26,10 +26,10 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use next_core::sandbox::{Execution, Job};
+use next_core::sandbox::{Execution, Job, HARNESS_RECURSION};
 use rustix::net::{socketpair, sockopt, AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{pidfd_send_signal, Signal};
@@ -49,8 +49,10 @@ pub(crate) use super::warm_protocol::ServerConfig;
 use super::warm_protocol::{send_frame, FromServer, PreloadRequest, Reader, Request};
 use crate::error::Error;
 
-/// The server's source, embedded.
-pub(crate) const SERVER_SOURCE: &str = include_str!("warm_server.py");
+/// The server's source, embedded: `warm_server.py`, with the part that gives each job a
+/// plain script's recursion limit ([`HARNESS_RECURSION`]) joined ahead of it.
+pub(crate) static SERVER_SOURCE: LazyLock<String> =
+    LazyLock::new(|| [HARNESS_RECURSION, include_str!("warm_server.py")].concat());
 /// How long a server may take to start and test itself.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a request may wait for the server to read it before the server is deemed
@@ -162,7 +164,7 @@ impl Server {
             .map_err(|e| Error::io("duplicating a pipe", e))?;
         let mut argv = settings.argv_prefix.clone();
         argv.push(cstring("-c")?);
-        argv.push(cstring(SERVER_SOURCE)?);
+        argv.push(cstring(SERVER_SOURCE.as_str())?);
         argv.push(cstring(settings.config.as_str())?);
         let env = job_env(&settings.workdir);
         let launch = Launch {

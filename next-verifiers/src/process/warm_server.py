@@ -335,7 +335,10 @@ def set_up(server, request, fds, errors_w):
 
 
 def run(source, workdir):
-    """Runs the source as __main__ and ends the way the interpreter would."""
+    """Runs the source as __main__ and ends the way the interpreter would. The source
+    recurses as deep as a plain script, and reads and sets its limit as one does,
+    though it runs below the server's frames (RecursionLimit, the part joined ahead of
+    this file)."""
     code = 1
     try:
         path = os.path.join(workdir, "main.py")
@@ -343,9 +346,13 @@ def run(source, workdir):
         main.__dict__.update(__builtins__=builtins, __file__=path, __cached__=None)
         sys.modules["__main__"] = main
         sys.argv[:] = ["main.py"]
+        limit = RecursionLimit()
+        limit.install()
         gc.enable()
         try:
-            exec(compile(source, path, "exec"), main.__dict__)
+            program = compile(source, path, "exec")
+            limit.enter(harness_depth())
+            exec(program, main.__dict__)
             code = 0
         except SystemExit as exit_:
             code = exit_status(exit_)
