@@ -85,7 +85,10 @@
 //! with no connectivity, but abstract Unix sockets are shared by jobs running at
 //! once); the server's address space (about 15 MB, with the modules of
 //! [`ProcessConfig::preload`]) counts against each job's memory limit; `sys.modules`
-//! holds what the server imported. [`Mode::Cold`] execs a fresh interpreter per job
+//! holds what the server imported; the job's source runs below the server's frames, so
+//! `sys.getrecursionlimit` and `sys.setrecursionlimit` are Python functions that keep
+//! its limit and depth a plain script's
+//! ([`HARNESS_RECURSION`](next_core::sandbox::HARNESS_RECURSION)). [`Mode::Cold`] execs a fresh interpreter per job
 //! (about 7 ms of interpreter start, plus ~2 ms of namespaces): the strongest
 //! separation. Measured on a shared 2-core machine, verifying 813 MBPP candidates with
 //! 2 workers (`benches/sandbox.rs`): warm 430 to 525 programs per second, 5.5 to 5.8

@@ -15,6 +15,10 @@
 //!   killed on arrival.
 //! - **The server reaps and reports.** Only the parent can read the exit status, so
 //!   the server sends `done` with the status; this process waits for that message.
+//! - **A plain script's recursion.** The job's source runs some frames down the
+//!   server's stack; the server sets the recursion limit around it, and shows the job
+//!   its own, as the harnesses do for the program ([`HARNESS_RECURSION`], joined ahead
+//!   of the server's source), so a job recurses exactly as deep as in the cold mode.
 //! - **Restart.** A reader thread owns the receiving side; at end of file (the server
 //!   died, and with it, as init of their ancestor namespace, every job) it fails every
 //!   job in flight with [`Done::ServerDied`]; each such job is retried once on a fresh

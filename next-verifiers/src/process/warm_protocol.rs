@@ -1,5 +1,5 @@
 //! The warm server's protocol: on a Unix stream socket, each message is a
-//! [`frame`](next_core::sandbox::frame) (a 4-byte big-endian length and its bytes) of a
+//! [`frame`] (a 4-byte big-endian length and its bytes) of a
 //! JSON object; a request carries the job's three pipe ends
 //! and a `started` report carries the job's pidfd, as `SCM_RIGHTS`. The server's side
 //! is in `warm_server.py`.
