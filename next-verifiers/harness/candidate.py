@@ -44,7 +44,7 @@ _complex = complex
 # The standard library's dicts that compare equal to a plain dict with the same items.
 _DICTS = (_dict, _Counter, _OrderedDict, _defaultdict)
 _BaseException = BaseException
-_compile, _eval, _exec = compile, eval, exec
+_compile, _eval = compile, eval
 _int_to_bytes = int.to_bytes
 _bit_length = int.bit_length
 _str_encode = str.encode
@@ -241,19 +241,24 @@ def _encode_result(v, budget):
     return '{"v":' + "".join(enc.parts) + "}"
 
 
+def _run_code(code, g, local=None):
+    """Runs the program's compiled `code` (a module, a statement or an expression: `eval`
+    runs any code object) in `g` and returns its value, as deep in the recursion limit
+    as a plain script's module level: the limit is set for this frame, which runs it;
+    the harness's own work has its own."""
+    _LIMIT.enter(harness_depth())
+    try:
+        return _eval(code, g, local)
+    finally:
+        _LIMIT.leave()
+
+
 def _run_test(g, test, budget):
-    """JSON text of one test's results; runs the program's code, each time as deep in
-    the recursion limit as a plain script's module level (the limit is set by the frame
-    that runs the code, this one; the harness's own work has its own limit)."""
+    """JSON text of one test's results; runs the program's code."""
     if "exec" in test:
         try:
             g.setdefault("__next_evalplus__", __next_evalplus__)
-            code = _compile(test["exec"], "<test>", "exec")
-            _LIMIT.enter(harness_depth())
-            try:
-                _exec(code, g)
-            finally:
-                _LIMIT.leave()
+            _run_code(_compile(test["exec"], "<test>", "exec"), g)
             return '{"exec":{"ok":true}}'
         except AssertionError as e:
             text, _ = _describe(e)
@@ -272,12 +277,7 @@ def _run_test(g, test, budget):
                 local = local or {}
                 _import(name)
                 local[alias] = _modules[name]
-            code = _compile(hole["src"], "<test>", "eval")
-            _LIMIT.enter(harness_depth())
-            try:
-                value = _eval(code, g, local)
-            finally:
-                _LIMIT.leave()
+            value = _run_code(_compile(hole["src"], "<test>", "eval"), g, local)
             parts.append(_encode_result(value, budget))
         except _Timeout:
             raise
@@ -512,12 +512,7 @@ def main():
     # The program sees the recursion limit a plain script has, and as much of it.
     _LIMIT.install()
     try:
-        code = _compile(request["program"], "<program>", "exec")
-        _LIMIT.enter(harness_depth())
-        try:
-            _exec(code, g)
-        finally:
-            _LIMIT.leave()
+        _run_code(_compile(request["program"], "<program>", "exec"), g)
         _flush_program_output()
     except _BaseException as e:
         _flush_program_output()
