@@ -5,6 +5,19 @@
 # ---------------------------------------------------------------------- recursion
 
 
+def _limit_refused_at(depth):
+    """The least limit that CPython refuses to set at `depth` (or deeper): the callbacks'
+    edge (see Room._apply; `_lowest_refused` is the shared part's)."""
+    if _version != (3, 8):
+        return depth
+    if depth > 150:
+        return depth + 50
+    limit = max(depth * 4 // 3 - 3, 1)
+    while _lowest_refused(limit) < depth:
+        limit += 1
+    return limit
+
+
 class Room(RecursionLimit):
     """The program's recursion limit as it sees it, kept while it is traced.
 

@@ -30,18 +30,6 @@ def _lowest_refused(limit):
     return limit - 50 if limit > 200 else 3 * (limit >> 2)
 
 
-def _limit_refused_at(depth):
-    """The least limit that CPython refuses to set at `depth` (or deeper)."""
-    if not _rl_py38:
-        return depth
-    if depth > 150:
-        return depth + 50
-    limit = _rl_max(depth * 4 // 3 - 3, 1)
-    while _lowest_refused(limit) < depth:
-        limit += 1
-    return limit
-
-
 def _depth_now():
     """CPython's own recursion counter where this is called from (the frame calling
     `_depth_now` included, this one not); read from the message of the limit's refusal,
